@@ -1,0 +1,9 @@
+// The one binding file of the private extension module seglosses._core.
+// Each engine part declares a bind_* function in its own folder and is registered here.
+#include <nanobind/nanobind.h>
+
+namespace nb = nanobind;
+
+NB_MODULE(_core, m) {
+  m.doc() = "seglosses compiled core (private; use seglosses.topology)";
+}

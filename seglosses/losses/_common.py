@@ -1,0 +1,168 @@
+"""Validation and preparation shared by every loss.
+
+All losses follow MONAI's conventions (``include_background``, ``to_onehot_y``, ``sigmoid``,
+``softmax``, ``other_act``, ``reduction``). The helpers here are the one place where inputs are checked
+and where logits become probabilities, so every loss raises the same messages for the same mistakes.
+
+Message form: "Expected `name` to be <what>, but got <what was given>."
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Callable
+
+import torch
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def validate_reduction(reduction: str) -> str:
+    """Return ``reduction`` if it is one of ``REDUCTIONS``; raise ``ValueError`` otherwise."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"Expected `reduction` to be one of {REDUCTIONS}, but got {reduction!r}.")
+    return reduction
+
+
+def validate_activation(sigmoid: bool, softmax: bool, other_act: Callable | None) -> None:
+    """At most one of ``sigmoid``, ``softmax`` and ``other_act`` may be set."""
+    if other_act is not None and not callable(other_act):
+        raise TypeError(f"Expected `other_act` to be callable or None, but got {type(other_act).__name__}.")
+    chosen = [name for name, on in (("sigmoid", sigmoid), ("softmax", softmax), ("other_act", other_act is not None)) if on]
+    if len(chosen) > 1:
+        raise ValueError(
+            "Expected at most one of `sigmoid`, `softmax` and `other_act` to be set, "
+            f"but got {', '.join(f'`{c}`' for c in chosen)}."
+        )
+
+
+def validate_positive(name: str, value: float, *, allow_zero: bool = False) -> float:
+    """Check that a smoothing term, weight or similar scalar is finite and positive."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"Expected `{name}` to be a number, but got {type(value).__name__}.") from None
+    ok = value >= 0 if allow_zero else value > 0
+    if not ok or value != value or value in (float("inf"), float("-inf")):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"Expected `{name}` to be a finite number {bound}, but got {value}.")
+    return value
+
+
+def validate_input_target(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    to_onehot_y: bool,
+    check_finite: bool = True,
+    spatial_dims: tuple[int, ...] = (2, 3),
+) -> None:
+    """Check ``input`` (B, C, *spatial) logits and ``target`` labels before anything is computed.
+
+    Args:
+        input: floating tensor of shape (B, C, *spatial) with ``len(spatial)`` in ``spatial_dims``.
+        target: (B, 1, *spatial) class indices when ``to_onehot_y`` (and C > 1), otherwise (B, C, *spatial).
+        to_onehot_y: whether ``target`` holds class indices.
+        check_finite: reject NaN/Inf in ``input`` (one reduction over the tensor; cheap next to the loss).
+        spatial_dims: allowed numbers of spatial dimensions.
+
+    Raises:
+        TypeError: ``input``/``target`` not tensors, or ``input`` not floating point.
+        ValueError: wrong rank, shape mismatch, NaN/Inf in ``input``, labels outside [0, C).
+    """
+    for name, t in (("input", input), ("target", target)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"Expected `{name}` to be a torch.Tensor, but got {type(t).__name__}.")
+    if not input.is_floating_point():
+        raise TypeError(f"Expected `input` to be a floating point tensor (logits), but got dtype {input.dtype}.")
+    ranks = tuple(d + 2 for d in spatial_dims)
+    ranks_text = " or ".join(f"{r}D (B, C, {', '.join('HWD'[:r - 2])})" for r in ranks)
+    if input.dim() not in ranks:
+        raise ValueError(f"Expected `input` to be {ranks_text}, but got shape {tuple(input.shape)}.")
+    if target.dim() != input.dim():
+        raise ValueError(
+            f"Expected `target` to have the same number of dimensions as `input` ({input.dim()}), "
+            f"but got shape {tuple(target.shape)} for input shape {tuple(input.shape)}."
+        )
+    n_classes = input.shape[1]
+    onehot = to_onehot_y and n_classes > 1
+    expected_c = 1 if onehot else n_classes
+    if target.shape[0] != input.shape[0] or target.shape[2:] != input.shape[2:] or target.shape[1] != expected_c:
+        expected = (input.shape[0], expected_c, *input.shape[2:])
+        what = "class indices" if onehot else "one-hot or soft labels"
+        raise ValueError(
+            f"Expected `target` ({what}) to have shape {tuple(expected)}, but got {tuple(target.shape)}."
+        )
+    if check_finite and not torch.isfinite(input).all():
+        raise ValueError("Expected `input` to contain only finite values, but got NaN or Inf.")
+    if onehot:
+        if target.is_floating_point() and not torch.equal(target, target.round()):
+            raise ValueError("Expected `target` to hold integer class indices (to_onehot_y=True), but got fractional values.")
+        if target.numel() and (target.min() < 0 or target.max() >= n_classes):
+            raise ValueError(
+                f"Expected `target` labels in [0, {n_classes}) (to_onehot_y=True with {n_classes} channels), "
+                f"but got values in [{target.min().item():g}, {target.max().item():g}]."
+            )
+    elif target.is_floating_point() and check_finite and not torch.isfinite(target).all():
+        raise ValueError("Expected `target` to contain only finite values, but got NaN or Inf.")
+
+
+def activate(input: torch.Tensor, *, sigmoid: bool, softmax: bool, other_act: Callable | None) -> torch.Tensor:
+    """Logits to probabilities, exactly as MONAI's losses do (a warning for softmax on one channel)."""
+    if sigmoid:
+        input = torch.sigmoid(input)
+    if softmax:
+        if input.shape[1] == 1:
+            warnings.warn("single channel prediction, `softmax=True` ignored.", stacklevel=3)
+        else:
+            input = torch.softmax(input, 1)
+    if other_act is not None:
+        input = other_act(input)
+    return input
+
+
+def one_hot(labels: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
+    """(B, 1, *spatial) class indices to (B, num_classes, *spatial) one-hot of ``dtype``."""
+    out = torch.zeros((labels.shape[0], num_classes, *labels.shape[2:]), dtype=dtype, device=labels.device)
+    return out.scatter_(1, labels.long(), 1)
+
+
+def prepare(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    include_background: bool,
+    to_onehot_y: bool,
+    sigmoid: bool,
+    softmax: bool,
+    other_act: Callable | None,
+    check_finite: bool = True,
+    spatial_dims: tuple[int, ...] = (2, 3),
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate, activate, one-hot encode and drop the background channel: MONAI's order of steps.
+
+    Returns probabilities and target of the same shape (B, C', *spatial), C' = C or C - 1.
+    """
+    validate_input_target(input, target, to_onehot_y=to_onehot_y, check_finite=check_finite, spatial_dims=spatial_dims)
+    probs = activate(input, sigmoid=sigmoid, softmax=softmax, other_act=other_act)
+    n_classes = probs.shape[1]
+    if to_onehot_y:
+        if n_classes == 1:
+            warnings.warn("single channel prediction, `to_onehot_y=True` ignored.", stacklevel=3)
+        else:
+            target = one_hot(target, n_classes, probs.dtype)
+    if not include_background:
+        if n_classes == 1:
+            warnings.warn("single channel prediction, `include_background=False` ignored.", stacklevel=3)
+        else:
+            probs, target = probs[:, 1:], target[:, 1:]
+    return probs, target.to(probs.dtype)
+
+
+def reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
+    """Reduce per-(sample, class) values of shape (B, C): "none" keeps them, "mean"/"sum" as MONAI."""
+    if reduction == "mean":
+        return values.mean()
+    if reduction == "sum":
+        return values.sum()
+    return values

@@ -1,0 +1,1 @@
+"""seglosses.transforms."""
