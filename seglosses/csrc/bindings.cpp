@@ -4,6 +4,9 @@
 
 namespace nb = nanobind;
 
+void bind_persistence(nb::module_&);
+
 NB_MODULE(_core, m) {
   m.doc() = "seglosses compiled core (private; use seglosses.topology)";
+  bind_persistence(m);
 }

@@ -1,0 +1,67 @@
+// Python binding of the persistence engine: seglosses._core.persistence.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include <memory>
+#include <tuple>
+#include <vector>
+
+#include "persistence/cubical.h"
+
+namespace nb = nanobind;
+using namespace seglosses::cubical;
+
+namespace {
+
+template <class T>
+using Array2 = nb::ndarray<nb::numpy, T, nb::ndim<2>>;
+
+template <class T>
+Array2<T> to_numpy(std::vector<T>&& data) {
+  auto* heap = new std::vector<T>(std::move(data));
+  nb::capsule owner(heap, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
+  return Array2<T>(heap->data(), {heap->size() / 2, 2}, owner);
+}
+
+using DimResult = std::tuple<Array2<double>, Array2<index_t>>;
+
+std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::device::cpu> image, int construction,
+                                   bool keep_zero_persistence) {
+  const int ndim = int(image.ndim());
+  if (ndim < 2 || ndim > 3) throw nb::value_error("Expected `image` to be a 2D or 3D array.");
+  if (construction != 0 && construction != 1) throw nb::value_error("Expected `construction` to be 0 (T) or 1 (V).");
+  index_t shape[3];
+  for (int a = 0; a < ndim; ++a) {
+    shape[a] = index_t(image.shape(a));
+    if (shape[a] < 1) throw nb::value_error("Expected `image` to be non-empty.");
+  }
+  std::vector<std::vector<double>> values(ndim);
+  std::vector<std::vector<index_t>> cells(ndim);
+  {
+    nb::gil_scoped_release release;
+    const Filtration f(image.data(), shape, ndim, Construction(construction));
+    const PersistenceDiagram diagram = compute_persistence(f, keep_zero_persistence);
+    for (int d = 0; d < ndim; ++d) {
+      for (const PersistencePair& p : diagram.pairs[d]) {
+        values[d].push_back(p.birth);
+        values[d].push_back(p.death);
+        cells[d].push_back(f.critical_pixel(p.birth_cell));
+        cells[d].push_back(p.death_cell < 0 ? -1 : f.critical_pixel(p.death_cell));
+      }
+    }
+  }
+  std::vector<DimResult> out;
+  for (int d = 0; d < ndim; ++d) out.emplace_back(to_numpy(std::move(values[d])), to_numpy(std::move(cells[d])));
+  return out;
+}
+
+}  // namespace
+
+void bind_persistence(nb::module_& m) {
+  m.def("persistence", &persistence, nb::arg("image"), nb::arg("construction"),
+        nb::arg("keep_zero_persistence") = false,
+        "Sublevel persistence of a C-contiguous float64 2D/3D image. Returns, per dimension, "
+        "((n, 2) birth/death values, (n, 2) int64 flat pixel indices; -1 for an essential death).");
+}

@@ -1,0 +1,261 @@
+// Cubical complexes of 2D/3D images: grid and cell indexing, filtration values for the T- and
+// V-constructions, union-find, and persistence pair records. Header-only and shared by every part of
+// the engine (persistence, Betti matching).
+//
+// Cells live on the Khalimsky ("doubled") grid: a cell has integer coordinates (k0, k1, k2) and its
+// dimension is the number of odd coordinates. Cell indices are C-order flat indices on that grid.
+//
+// Images are padded to three axes with leading extents of 1 (a 2D image is (1, H, W)). An axis of
+// image extent 1 is *flat*: its Khalimsky extent is 1 and every cell has coordinate 0 there. For the
+// V-construction this is exactly the lower-dimensional complex; for the T-construction it replaces the
+// one-cell-thick slab by its middle section, which is homotopy equivalent in every sublevel set, so the
+// barcode is unchanged while the complex stays as small as the lower-dimensional one.
+//
+// Construction T (pixels are top cells, gudhi's `top_dimensional_cells`): pixel i sits at Khalimsky
+//   coordinate 2i+1 on each non-flat axis, extent 2n+1; a lower cell takes the minimum over the top
+//   cells that contain it (so a sublevel set is closed and 8-/26-connected).
+// Construction V (pixels are vertices, CubicalRipser / Betti-Matching-3D): pixel i sits at coordinate
+//   2i, extent 2n-1; a cell takes the maximum over its vertices (4-/6-connected).
+//
+// Filtration order (a total order compatible with the face relation, so every algorithm works on the
+// same filtered complex): (value, dimension, cell index). Algorithms compare cells of one dimension
+// only, i.e. by (value, index): see `Filtration::less`.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <utility>
+#include <vector>
+
+namespace seglosses::cubical {
+
+using index_t = std::int64_t;
+
+enum class Construction : int { T = 0, V = 1 };
+
+struct Grid {
+  std::array<index_t, 3> shape{1, 1, 1};   // image shape padded to three axes
+  std::array<index_t, 3> extent{1, 1, 1};  // Khalimsky extents
+  std::array<index_t, 3> stride{0, 0, 1};  // Khalimsky strides (C order)
+  std::array<bool, 3> flat{true, true, true};
+  Construction construction = Construction::V;
+  int dim = 0;  // dimension of the top cells = number of non-flat axes
+  index_t num_cells = 1;
+  index_t num_pixels = 1;
+
+  Grid() = default;
+  Grid(const index_t* image_shape, int ndim, Construction c) : construction(c) {
+    for (int a = 0; a < ndim && a < 3; ++a) shape[3 - ndim + a] = image_shape[a];
+    dim = 0;
+    num_pixels = 1;
+    for (int a = 0; a < 3; ++a) {
+      num_pixels *= shape[a];
+      flat[a] = shape[a] <= 1;
+      if (flat[a]) {
+        extent[a] = 1;
+      } else {
+        extent[a] = c == Construction::T ? 2 * shape[a] + 1 : 2 * shape[a] - 1;
+        ++dim;
+      }
+    }
+    stride = {extent[1] * extent[2], extent[2], 1};
+    num_cells = extent[0] * extent[1] * extent[2];
+  }
+
+  std::array<index_t, 3> coords(index_t cell) const {
+    index_t k0 = cell / stride[0];
+    index_t r = cell - k0 * stride[0];
+    index_t k1 = r / stride[1];
+    return {k0, k1, r - k1 * stride[1]};
+  }
+  index_t cell(index_t k0, index_t k1, index_t k2) const { return k0 * stride[0] + k1 * stride[1] + k2; }
+  index_t cell(const std::array<index_t, 3>& k) const { return cell(k[0], k[1], k[2]); }
+
+  static int dim_of(const std::array<index_t, 3>& k) { return int(k[0] & 1) + int(k[1] & 1) + int(k[2] & 1); }
+  int cell_dim(index_t c) const { return dim_of(coords(c)); }
+
+  // Khalimsky coordinate of pixel coordinate i on axis a, and back (for the cell that *is* the pixel:
+  // a vertex in V, a top cell in T).
+  index_t pixel_to_k(int a, index_t i) const {
+    if (flat[a]) return 0;
+    return construction == Construction::T ? 2 * i + 1 : 2 * i;
+  }
+  index_t k_to_pixel(int a, index_t k) const {
+    if (flat[a]) return 0;
+    return construction == Construction::T ? (k - 1) / 2 : k / 2;
+  }
+  index_t pixel_index(const std::array<index_t, 3>& p) const { return (p[0] * shape[1] + p[1]) * shape[2] + p[2]; }
+
+  // Calls f(facet) for the 2*dim facets of a cell (always inside the grid).
+  template <class F>
+  void for_each_facet(index_t c, F&& f) const {
+    const auto k = coords(c);
+    for (int a = 0; a < 3; ++a)
+      if (k[a] & 1) {
+        f(c - stride[a]);
+        f(c + stride[a]);
+      }
+  }
+  // Calls f(cofacet) for the cofacets inside the grid.
+  template <class F>
+  void for_each_cofacet(index_t c, F&& f) const {
+    const auto k = coords(c);
+    for (int a = 0; a < 3; ++a)
+      if (!flat[a] && !(k[a] & 1)) {
+        if (k[a] > 0) f(c - stride[a]);
+        if (k[a] + 1 < extent[a]) f(c + stride[a]);
+      }
+  }
+  // Calls f(cell) for every cell of dimension d, in increasing index order.
+  template <class F>
+  void for_each_cell_of_dim(int d, F&& f) const {
+    for (index_t k0 = 0; k0 < extent[0]; ++k0)
+      for (index_t k1 = 0; k1 < extent[1]; ++k1) {
+        const int need = d - int(k0 & 1) - int(k1 & 1);  // k2 parity is fixed by what is missing
+        if (need < 0 || need > 1) continue;
+        const index_t base = k0 * stride[0] + k1 * stride[1];
+        if (extent[2] == 1) {
+          if (need == 0) f(base);
+          continue;
+        }
+        if (need == 0)
+          for (index_t k2 = 0; k2 < extent[2]; k2 += 2) f(base + k2);
+        else
+          for (index_t k2 = 1; k2 < extent[2]; k2 += 2) f(base + k2);
+      }
+  }
+};
+
+// Sublevel filtration values of every cell of a grid, from a C-contiguous float64 image.
+// (A superlevel filtration of f is the sublevel filtration of -f; callers negate.)
+struct Filtration {
+  Grid grid;
+  std::vector<double> value;  // per Khalimsky cell
+
+  Filtration() = default;
+  Filtration(const double* image, const index_t* shape, int ndim, Construction c) : grid(shape, ndim, c) {
+    const Grid& g = grid;
+    value.assign(g.num_cells, 0.0);
+    for (index_t i0 = 0; i0 < g.shape[0]; ++i0)
+      for (index_t i1 = 0; i1 < g.shape[1]; ++i1)
+        for (index_t i2 = 0; i2 < g.shape[2]; ++i2)
+          value[g.cell(g.pixel_to_k(0, i0), g.pixel_to_k(1, i1), g.pixel_to_k(2, i2))] =
+              image[(i0 * g.shape[1] + i1) * g.shape[2] + i2];
+    // The max (V) or min (T) over a product of intervals is separable: fill axis by axis. At step a,
+    // the cells still missing are those whose coordinate on axis a differs in parity from the pixels
+    // while every axis after a still has the pixels' parity.
+    const bool is_t = c == Construction::T;
+    const index_t pix_parity = is_t ? 1 : 0;
+    for (int a = 0; a < 3; ++a) {
+      if (g.flat[a]) continue;
+      for (index_t k0 = 0; k0 < g.extent[0]; ++k0)
+        for (index_t k1 = 0; k1 < g.extent[1]; ++k1)
+          for (index_t k2 = 0; k2 < g.extent[2]; ++k2) {
+            const std::array<index_t, 3> k{k0, k1, k2};
+            if ((k[a] & 1) == pix_parity) continue;
+            bool later_ok = true;
+            for (int b = a + 1; b < 3; ++b)
+              if (!g.flat[b] && (k[b] & 1) != pix_parity) later_ok = false;
+            if (!later_ok) continue;
+            const index_t c0 = g.cell(k);
+            const index_t s = g.stride[a];
+            if (is_t) {
+              double v = std::numeric_limits<double>::infinity();
+              if (k[a] > 0) v = std::min(v, value[c0 - s]);
+              if (k[a] + 1 < g.extent[a]) v = std::min(v, value[c0 + s]);
+              value[c0] = v;
+            } else {
+              value[c0] = std::max(value[c0 - s], value[c0 + s]);
+            }
+          }
+    }
+  }
+
+  // Order of two cells of the same dimension in the filtration.
+  bool less(index_t a, index_t b) const { return value[a] < value[b] || (value[a] == value[b] && a < b); }
+
+  // Flat image index of a pixel whose value is the cell's value (the "critical pixel" a loss gathers
+  // gradients from): V: a vertex of the cell attaining the max; T: a top cell containing it attaining
+  // the min. Ties between pixels of equal value resolve to the first in C order.
+  index_t critical_pixel(index_t c) const {
+    const Grid& g = grid;
+    const auto k = g.coords(c);
+    const double v = value[c];
+    const bool is_t = g.construction == Construction::T;
+    // Candidate pixel coordinates per axis (one or two).
+    std::array<std::array<index_t, 2>, 3> cand{};
+    std::array<int, 3> ncand{};
+    for (int a = 0; a < 3; ++a) {
+      ncand[a] = 0;
+      if (g.flat[a]) {
+        cand[a][ncand[a]++] = 0;
+      } else if (is_t) {
+        if (k[a] & 1) {
+          cand[a][ncand[a]++] = (k[a] - 1) / 2;
+        } else {
+          if (k[a] > 0) cand[a][ncand[a]++] = k[a] / 2 - 1;
+          if (k[a] + 1 < g.extent[a]) cand[a][ncand[a]++] = k[a] / 2;
+        }
+      } else {
+        if (k[a] & 1) {
+          cand[a][ncand[a]++] = (k[a] - 1) / 2;
+          cand[a][ncand[a]++] = (k[a] + 1) / 2;
+        } else {
+          cand[a][ncand[a]++] = k[a] / 2;
+        }
+      }
+    }
+    for (int x = 0; x < ncand[0]; ++x)
+      for (int y = 0; y < ncand[1]; ++y)
+        for (int z = 0; z < ncand[2]; ++z) {
+          const std::array<index_t, 3> p{cand[0][x], cand[1][y], cand[2][z]};
+          if (value[g.cell(g.pixel_to_k(0, p[0]), g.pixel_to_k(1, p[1]), g.pixel_to_k(2, p[2]))] == v)
+            return g.pixel_index(p);
+        }
+    return -1;  // unreachable: the value is attained by construction
+  }
+};
+
+// Union-find with path halving and union by size.
+struct UnionFind {
+  std::vector<index_t> parent;
+  std::vector<index_t> size;
+  explicit UnionFind(index_t n) : parent(n), size(n, 1) {
+    for (index_t i = 0; i < n; ++i) parent[i] = i;
+  }
+  index_t find(index_t x) {
+    while (parent[x] != x) {
+      parent[x] = parent[parent[x]];
+      x = parent[x];
+    }
+    return x;
+  }
+  // Links two roots; returns the new root.
+  index_t link(index_t a, index_t b) {
+    if (size[a] < size[b]) std::swap(a, b);
+    parent[b] = a;
+    size[a] += size[b];
+    return a;
+  }
+};
+
+// One persistence pair of the sublevel filtration, by Khalimsky cells. death_cell == -1: essential.
+struct PersistencePair {
+  index_t birth_cell;
+  index_t death_cell;
+  double birth;
+  double death;
+};
+
+// Pairs per homology dimension 0..2 (dimensions above grid.dim stay empty).
+struct PersistenceDiagram {
+  std::array<std::vector<PersistencePair>, 3> pairs;
+};
+
+// All persistence pairs of the sublevel filtration. Zero-persistence pairs (birth == death) are kept
+// only with keep_zero_persistence (the induced-matching code needs the full pairing).
+PersistenceDiagram compute_persistence(const Filtration& filtration, bool keep_zero_persistence = false);
+
+}  // namespace seglosses::cubical
