@@ -1,1 +1,5 @@
-"""seglosses.topology."""
+"""seglosses.topology: persistence, Betti numbers and Betti matching of 2D/3D images (cubical complexes)."""
+
+from seglosses.topology.persistence import Barcode, betti_numbers, persistence
+
+__all__ = ["Barcode", "persistence", "betti_numbers"]

@@ -37,6 +37,8 @@ std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::d
     shape[a] = index_t(image.shape(a));
     if (shape[a] < 1) throw nb::value_error("Expected `image` to be non-empty.");
   }
+  if (shape[0] * shape[1] * (ndim == 3 ? shape[2] : 1) >= index_t(0xffffffffu))
+    throw nb::value_error("Expected `image` to have fewer than 2**32 - 1 pixels (ranks are 32-bit).");
   std::vector<std::vector<double>> values(ndim);
   std::vector<std::vector<index_t>> cells(ndim);
   {

@@ -18,8 +18,8 @@
 //   2i, extent 2n-1; a cell takes the maximum over its vertices (4-/6-connected).
 //
 // Filtration order (a total order compatible with the face relation, so every algorithm works on the
-// same filtered complex): (value, dimension, cell index). Algorithms compare cells of one dimension
-// only, i.e. by (value, index): see `Filtration::less`.
+// same filtered complex): (rank of the critical pixel, dimension, cell index), see `Filtration`.
+// Algorithms compare cells of one dimension only: see `Filtration::less`.
 #pragma once
 
 #include <algorithm>
@@ -98,10 +98,11 @@ struct Grid {
         f(c + stride[a]);
       }
   }
-  // Calls f(cofacet) for the cofacets inside the grid.
+  // Calls f(cofacet) for the cofacets inside the grid (k: the cell's coordinates).
   template <class F>
-  void for_each_cofacet(index_t c, F&& f) const {
-    const auto k = coords(c);
+  void for_each_cofacet(index_t c, F&& f) const { for_each_cofacet(c, coords(c), f); }
+  template <class F>
+  void for_each_cofacet(index_t c, const std::array<index_t, 3>& k, F&& f) const {
     for (int a = 0; a < 3; ++a)
       if (!flat[a] && !(k[a] & 1)) {
         if (k[a] > 0) f(c - stride[a]);
@@ -128,21 +129,37 @@ struct Grid {
   }
 };
 
-// Sublevel filtration values of every cell of a grid, from a C-contiguous float64 image.
-// (A superlevel filtration of f is the sublevel filtration of -f; callers negate.)
+// Sublevel filtration of a grid, from a C-contiguous float64 image. (A superlevel filtration of f is
+// the sublevel filtration of -f; callers negate.)
+//
+// Pixels are ranked by (value, flat index); a cell stores the rank of its critical pixel, the pixel
+// whose value it takes: V, the max-rank vertex; T, the min-rank top cell containing it. Ranks refine
+// values, so the filtration order (rank, dimension, cell index) is compatible with the face relation
+// and with the value filtration, every comparison is an integer one, and the cells of a dimension are
+// put in order by a counting sort (`cells_in_order`).
 struct Filtration {
   Grid grid;
-  std::vector<double> value;  // per Khalimsky cell
+  std::vector<double> sorted_value;    // value of rank r
+  std::vector<index_t> pixel_of_rank;  // flat pixel index of rank r
+  std::vector<std::uint32_t> rank;     // per Khalimsky cell
 
   Filtration() = default;
   Filtration(const double* image, const index_t* shape, int ndim, Construction c) : grid(shape, ndim, c) {
     const Grid& g = grid;
-    value.assign(g.num_cells, 0.0);
-    for (index_t i0 = 0; i0 < g.shape[0]; ++i0)
-      for (index_t i1 = 0; i1 < g.shape[1]; ++i1)
-        for (index_t i2 = 0; i2 < g.shape[2]; ++i2)
-          value[g.cell(g.pixel_to_k(0, i0), g.pixel_to_k(1, i1), g.pixel_to_k(2, i2))] =
-              image[(i0 * g.shape[1] + i1) * g.shape[2] + i2];
+    const index_t n = g.num_pixels;
+    {
+      std::vector<std::pair<double, index_t>> order(n);
+      for (index_t i = 0; i < n; ++i) order[i] = {image[i], i};
+      std::sort(order.begin(), order.end());
+      sorted_value.resize(n);
+      pixel_of_rank.resize(n);
+      for (index_t r = 0; r < n; ++r) {
+        sorted_value[r] = order[r].first;
+        pixel_of_rank[r] = order[r].second;
+      }
+    }
+    rank.assign(g.num_cells, 0);
+    for (index_t r = 0; r < n; ++r) rank[pixel_cell(pixel_of_rank[r])] = std::uint32_t(r);
     // The max (V) or min (T) over a product of intervals is separable: fill axis by axis. At step a,
     // the cells still missing are those whose coordinate on axis a differs in parity from the pixels
     // while every axis after a still has the pixels' parity.
@@ -150,71 +167,56 @@ struct Filtration {
     const index_t pix_parity = is_t ? 1 : 0;
     for (int a = 0; a < 3; ++a) {
       if (g.flat[a]) continue;
-      for (index_t k0 = 0; k0 < g.extent[0]; ++k0)
-        for (index_t k1 = 0; k1 < g.extent[1]; ++k1)
-          for (index_t k2 = 0; k2 < g.extent[2]; ++k2) {
-            const std::array<index_t, 3> k{k0, k1, k2};
+      const index_t s = g.stride[a];
+      std::array<index_t, 3> k{};
+      for (k[0] = 0; k[0] < g.extent[0]; ++k[0])
+        for (k[1] = 0; k[1] < g.extent[1]; ++k[1])
+          for (k[2] = 0; k[2] < g.extent[2]; ++k[2]) {
             if ((k[a] & 1) == pix_parity) continue;
             bool later_ok = true;
             for (int b = a + 1; b < 3; ++b)
               if (!g.flat[b] && (k[b] & 1) != pix_parity) later_ok = false;
             if (!later_ok) continue;
             const index_t c0 = g.cell(k);
-            const index_t s = g.stride[a];
             if (is_t) {
-              double v = std::numeric_limits<double>::infinity();
-              if (k[a] > 0) v = std::min(v, value[c0 - s]);
-              if (k[a] + 1 < g.extent[a]) v = std::min(v, value[c0 + s]);
-              value[c0] = v;
+              std::uint32_t v = 0xffffffffu;
+              if (k[a] > 0) v = std::min(v, rank[c0 - s]);
+              if (k[a] + 1 < g.extent[a]) v = std::min(v, rank[c0 + s]);
+              rank[c0] = v;
             } else {
-              value[c0] = std::max(value[c0 - s], value[c0 + s]);
+              rank[c0] = std::max(rank[c0 - s], rank[c0 + s]);
             }
           }
     }
   }
 
+  index_t num_pixels() const { return grid.num_pixels; }
+  double value(index_t c) const { return sorted_value[rank[c]]; }
+  // Flat image index of the pixel whose value the cell takes (where a loss gathers its gradient).
+  index_t critical_pixel(index_t c) const { return pixel_of_rank[rank[c]]; }
   // Order of two cells of the same dimension in the filtration.
-  bool less(index_t a, index_t b) const { return value[a] < value[b] || (value[a] == value[b] && a < b); }
+  bool less(index_t a, index_t b) const { return rank[a] < rank[b] || (rank[a] == rank[b] && a < b); }
 
-  // Flat image index of a pixel whose value is the cell's value (the "critical pixel" a loss gathers
-  // gradients from): V: a vertex of the cell attaining the max; T: a top cell containing it attaining
-  // the min. Ties between pixels of equal value resolve to the first in C order.
-  index_t critical_pixel(index_t c) const {
+  // The Khalimsky cell that is the pixel (a vertex in V, a top cell in T).
+  std::array<index_t, 3> pixel_coords(index_t p) const {
     const Grid& g = grid;
-    const auto k = g.coords(c);
-    const double v = value[c];
-    const bool is_t = g.construction == Construction::T;
-    // Candidate pixel coordinates per axis (one or two).
-    std::array<std::array<index_t, 2>, 3> cand{};
-    std::array<int, 3> ncand{};
-    for (int a = 0; a < 3; ++a) {
-      ncand[a] = 0;
-      if (g.flat[a]) {
-        cand[a][ncand[a]++] = 0;
-      } else if (is_t) {
-        if (k[a] & 1) {
-          cand[a][ncand[a]++] = (k[a] - 1) / 2;
-        } else {
-          if (k[a] > 0) cand[a][ncand[a]++] = k[a] / 2 - 1;
-          if (k[a] + 1 < g.extent[a]) cand[a][ncand[a]++] = k[a] / 2;
-        }
-      } else {
-        if (k[a] & 1) {
-          cand[a][ncand[a]++] = (k[a] - 1) / 2;
-          cand[a][ncand[a]++] = (k[a] + 1) / 2;
-        } else {
-          cand[a][ncand[a]++] = k[a] / 2;
-        }
-      }
-    }
-    for (int x = 0; x < ncand[0]; ++x)
-      for (int y = 0; y < ncand[1]; ++y)
-        for (int z = 0; z < ncand[2]; ++z) {
-          const std::array<index_t, 3> p{cand[0][x], cand[1][y], cand[2][z]};
-          if (value[g.cell(g.pixel_to_k(0, p[0]), g.pixel_to_k(1, p[1]), g.pixel_to_k(2, p[2]))] == v)
-            return g.pixel_index(p);
-        }
-    return -1;  // unreachable: the value is attained by construction
+    const index_t i0 = p / (g.shape[1] * g.shape[2]);
+    const index_t r = p - i0 * g.shape[1] * g.shape[2];
+    const index_t i1 = r / g.shape[2];
+    return {g.pixel_to_k(0, i0), g.pixel_to_k(1, i1), g.pixel_to_k(2, r - i1 * g.shape[2])};
+  }
+  index_t pixel_cell(index_t p) const { return grid.cell(pixel_coords(p)); }
+
+  // The cells of dimension d in increasing filtration order: a counting sort by rank, stable over the
+  // increasing cell indices of the scan (sequential reads; far faster than a comparison sort).
+  std::vector<index_t> cells_in_order(int d) const {
+    const index_t n = grid.num_pixels;
+    std::vector<index_t> start(n + 1, 0);
+    grid.for_each_cell_of_dim(d, [&](index_t c) { ++start[index_t(rank[c]) + 1]; });
+    for (index_t r = 0; r < n; ++r) start[r + 1] += start[r];
+    std::vector<index_t> out(start[n]);
+    grid.for_each_cell_of_dim(d, [&](index_t c) { out[start[rank[c]]++] = c; });
+    return out;
   }
 };
 

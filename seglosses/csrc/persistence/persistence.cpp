@@ -20,26 +20,17 @@
 namespace seglosses::cubical {
 namespace {
 
+// A cell with its filtration key, for the reduction heap (ordered by (rank, cell index)).
 struct Keyed {
-  double value;
+  std::uint32_t rank;
   index_t cell;
-  bool operator<(const Keyed& o) const { return value < o.value || (value == o.value && cell < o.cell); }
+  bool operator<(const Keyed& o) const { return rank < o.rank || (rank == o.rank && cell < o.cell); }
   bool operator>(const Keyed& o) const { return o < *this; }
 };
 
-std::vector<Keyed> cells_sorted(const Filtration& f, int d, bool descending) {
-  std::vector<Keyed> out;
-  f.grid.for_each_cell_of_dim(d, [&](index_t c) { out.push_back({f.value[c], c}); });
-  if (descending)
-    std::sort(out.begin(), out.end(), std::greater<Keyed>());
-  else
-    std::sort(out.begin(), out.end());
-  return out;
-}
-
 void push_pair(std::vector<PersistencePair>& out, const Filtration& f, index_t birth, index_t death, bool keep_zero) {
-  const double b = f.value[birth];
-  const double d = death < 0 ? std::numeric_limits<double>::infinity() : f.value[death];
+  const double b = f.value(birth);
+  const double d = death < 0 ? std::numeric_limits<double>::infinity() : f.value(death);
   if (!keep_zero && b == d) return;
   out.push_back({birth, death, b, d});
 }
@@ -49,24 +40,26 @@ void compute_h0(const Filtration& f, bool keep_zero, std::vector<PersistencePair
                 std::vector<std::uint8_t>& negative_edge) {
   const Grid& g = f.grid;
   const std::array<index_t, 3> ve{(g.extent[0] + 1) / 2, (g.extent[1] + 1) / 2, (g.extent[2] + 1) / 2};
-  const auto vertex_of = [&](index_t c) {
-    const auto k = g.coords(c);
-    return ((k[0] / 2) * ve[1] + k[1] / 2) * ve[2] + k[2] / 2;
-  };
+  const auto vertex_of = [&](const std::array<index_t, 3>& k) { return ((k[0] / 2) * ve[1] + k[1] / 2) * ve[2] + k[2] / 2; };
   const index_t nv = ve[0] * ve[1] * ve[2];
   UnionFind uf(nv);
   std::vector<index_t> elder(nv);  // birth vertex (Khalimsky cell) of each root's component
-  g.for_each_cell_of_dim(0, [&](index_t c) { elder[vertex_of(c)] = c; });
-  for (const Keyed& e : cells_sorted(f, 1, false)) {
-    index_t ends[2];
-    int n = 0;
-    g.for_each_facet(e.cell, [&](index_t v) { ends[n++] = v; });
-    const index_t r0 = uf.find(vertex_of(ends[0])), r1 = uf.find(vertex_of(ends[1]));
+  for (index_t k0 = 0; k0 < g.extent[0]; k0 += 2)
+    for (index_t k1 = 0; k1 < g.extent[1]; k1 += 2)
+      for (index_t k2 = 0; k2 < g.extent[2]; k2 += 2) elder[vertex_of({k0, k1, k2})] = g.cell(k0, k1, k2);
+  for (const index_t e : f.cells_in_order(1)) {
+    const auto k = g.coords(e);
+    int a = 0;
+    while (!(k[a] & 1)) ++a;
+    auto lo = k, hi = k;
+    --lo[a];
+    ++hi[a];
+    const index_t r0 = uf.find(vertex_of(lo)), r1 = uf.find(vertex_of(hi));
     if (r0 == r1) continue;
     const index_t e0 = elder[r0], e1 = elder[r1];
     const bool first_older = f.less(e0, e1);
-    push_pair(out, f, first_older ? e1 : e0, e.cell, keep_zero);
-    negative_edge[e.cell] = 1;
+    push_pair(out, f, first_older ? e1 : e0, e, keep_zero);
+    negative_edge[e] = 1;
     elder[uf.link(r0, r1)] = first_older ? e0 : e1;
   }
   push_pair(out, f, elder[uf.find(0)], -1, keep_zero);
@@ -77,34 +70,39 @@ void compute_top(const Filtration& f, bool keep_zero, std::vector<PersistencePai
   const Grid& g = f.grid;
   std::array<index_t, 3> te{};
   for (int a = 0; a < 3; ++a) te[a] = g.flat[a] ? 1 : (g.extent[a] - 1) / 2;
-  const auto top_of = [&](index_t c) {
-    const auto k = g.coords(c);
+  const auto top_of = [&](const std::array<index_t, 3>& k) {
     return ((k[0] >> 1) * te[1] + (k[1] >> 1)) * te[2] + (k[2] >> 1);
   };
   const index_t outer = te[0] * te[1] * te[2];
   UnionFind uf(outer + 1);
   // Each component is born (in the reversed filtration) at its latest top cell; the outer cell, at
   // +infinity, is older than all of them (-1 stands for it).
-  std::vector<index_t> youngest_key(outer + 1, -1);
-  g.for_each_cell_of_dim(g.dim, [&](index_t c) { youngest_key[top_of(c)] = c; });
-  for (const Keyed& s : cells_sorted(f, g.dim - 1, true)) {
-    index_t nodes[2];
-    int n = 0;
-    g.for_each_cofacet(s.cell, [&](index_t t) { nodes[n++] = top_of(t); });
-    if (n == 1) nodes[n++] = outer;
+  std::vector<index_t> youngest(outer + 1, -1);
+  g.for_each_cell_of_dim(g.dim, [&](index_t c) { youngest[top_of(g.coords(c))] = c; });
+  const std::vector<index_t> order = f.cells_in_order(g.dim - 1);
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    const index_t s = *it;
+    const auto k = g.coords(s);
+    int a = 0;
+    while (g.flat[a] || (k[a] & 1)) ++a;  // the one non-flat axis with an even coordinate
+    index_t nodes[2] = {outer, outer};
+    if (k[a] > 0) {
+      auto lo = k;
+      --lo[a];
+      nodes[0] = top_of(lo);
+    }
+    if (k[a] + 1 < g.extent[a]) {
+      auto hi = k;
+      ++hi[a];
+      nodes[1] = top_of(hi);
+    }
     const index_t r0 = uf.find(nodes[0]), r1 = uf.find(nodes[1]);
     if (r0 == r1) continue;
-    const index_t k0 = youngest_key[r0], k1 = youngest_key[r1];
+    const index_t y0 = youngest[r0], y1 = youngest[r1];
     // The component born later in the reversed order (the smaller maximum) dies here.
-    bool first_dies;
-    if (k0 < 0)
-      first_dies = false;
-    else if (k1 < 0)
-      first_dies = true;
-    else
-      first_dies = f.less(k0, k1);
-    push_pair(out, f, s.cell, first_dies ? k0 : k1, keep_zero);
-    youngest_key[uf.link(r0, r1)] = first_dies ? k1 : k0;
+    const bool first_dies = y0 >= 0 && (y1 < 0 || f.less(y0, y1));
+    push_pair(out, f, s, first_dies ? y0 : y1, keep_zero);
+    youngest[uf.link(r0, r1)] = first_dies ? y1 : y0;
   }
 }
 
@@ -124,7 +122,7 @@ void compute_h1_3d(const Filtration& f, bool keep_zero, std::vector<PersistenceP
         if (k.cell != skip) heap.push(k);
     } else {
       g.for_each_cofacet(edge, [&](index_t t) {
-        if (t != skip) heap.push({f.value[t], t});
+        if (t != skip) heap.push({f.rank[t], t});
       });
     }
   };
@@ -142,36 +140,33 @@ void compute_h1_3d(const Filtration& f, bool keep_zero, std::vector<PersistenceP
     return -1;
   };
 
-  std::vector<Keyed> edges;
-  g.for_each_cell_of_dim(1, [&](index_t c) {
-    if (!negative_edge[c]) edges.push_back({f.value[c], c});
-  });
-  std::sort(edges.begin(), edges.end(), std::greater<Keyed>());
-
-  for (const Keyed& e : edges) {
+  const std::vector<index_t> order = f.cells_in_order(1);
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    const index_t e = *it;
+    if (negative_edge[e]) continue;  // cleared: kills an H0 class, so its reduced coboundary is zero
+    const auto k = g.coords(e);
     index_t smallest = -1;
-    g.for_each_cofacet(e.cell, [&](index_t t) {
+    g.for_each_cofacet(e, k, [&](index_t t) {
       if (smallest < 0 || f.less(t, smallest)) smallest = t;
     });
-    if (smallest < 0) continue;  // no cofacets: cannot happen in a 3D grid
     if (pivot_owner[smallest] < 0) {  // emergent pair: the raw coboundary is already reduced
-      pivot_owner[smallest] = e.cell;
-      push_pair(out, f, e.cell, smallest, keep_zero);
+      pivot_owner[smallest] = e;
+      push_pair(out, f, e, smallest, keep_zero);
       continue;
     }
     heap = {};
-    push_column(e.cell, -1);
+    push_column(e, -1);
     index_t pivot = pop_pivot();
     while (pivot >= 0 && pivot_owner[pivot] >= 0) {
       push_column(pivot_owner[pivot], pivot);
       pivot = pop_pivot();
     }
     if (pivot < 0) continue;  // zero column: an essential class (none in a grid, which is contractible)
-    pivot_owner[pivot] = e.cell;
-    push_pair(out, f, e.cell, pivot, keep_zero);
-    std::vector<Keyed> column{{f.value[pivot], pivot}};
-    for (index_t c = pop_pivot(); c >= 0; c = pop_pivot()) column.push_back({f.value[c], c});
-    reduced.emplace(e.cell, std::move(column));
+    pivot_owner[pivot] = e;
+    push_pair(out, f, e, pivot, keep_zero);
+    std::vector<Keyed> column{{f.rank[pivot], pivot}};
+    for (index_t c = pop_pivot(); c >= 0; c = pop_pivot()) column.push_back({f.rank[c], c});
+    reduced.emplace(e, std::move(column));
   }
 }
 

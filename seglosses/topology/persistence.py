@@ -1,0 +1,286 @@
+"""Persistence barcodes and Betti numbers of 2D/3D images (cubical complexes).
+
+The filtered complex is the image's cubical complex in one of two constructions:
+
+- ``"T"`` (the package default): pixels/voxels are the top-dimensional cells, a lower cell takes the
+  minimum over the top cells containing it (gudhi's ``CubicalComplex(top_dimensional_cells=)``); the
+  foreground of a superlevel set is 8-connected (2D) / 26-connected (3D), as in scikit-image's default
+  full connectivity and TopoMortar's Betti errors.
+- ``"V"``: pixels/voxels are the vertices, a cell takes the maximum over its vertices (CubicalRipser,
+  Betti-Matching-3D); the foreground is 4-/6-connected.
+
+A superlevel filtration of f is the sublevel filtration of -f with the values negated back, so a bar
+(birth, death) has birth >= death and an essential class dies at -inf. The computation runs in the
+compiled core (``seglosses._core``, GIL released, a thread pool over batches) or, with
+``backend="gudhi"``, in gudhi (the reference used by the tests).
+
+Reference: H. Wagner, C. Chen, E. Vucini, "Efficient computation of persistent homology for cubical
+data", Topological Methods in Data Analysis and Visualization II, 2012; and the CubicalRipser paper,
+S. Kaji, T. Sudo, K. Ahara, "Cubical Ripser: Software for computing persistent homology of image and
+volume data", arXiv:2005.12692, 2020.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Sequence
+
+import numpy as np
+
+from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, FILTRATIONS, as_image, check_choice
+
+BACKENDS = ("auto", "cpu", "gudhi")
+
+__all__ = ["Barcode", "persistence", "betti_numbers"]
+
+
+class Barcode:
+    """Persistence barcode of one 2D/3D image, per homology dimension ``d`` in ``dims``.
+
+    Bars of dimension ``d`` are ordered by persistence ``|death - birth|``, longest first (essential
+    bars, of infinite persistence, come first), ties broken by birth in filtration order and then by
+    the birth pixel's flat index, so the order is deterministic. Zero-persistence bars are not reported.
+
+    Attributes:
+        shape: spatial shape of the image, ``(H, W)`` or ``(D, H, W)``.
+        filtration: ``"superlevel"`` or ``"sublevel"``.
+        construction: ``"T"`` or ``"V"``.
+        dims: the homology dimensions, ``(0, 1)`` in 2D and ``(0, 1, 2)`` in 3D.
+
+    Example:
+        >>> import numpy as np
+        >>> from seglosses.topology import persistence
+        >>> ring = np.ones((5, 5)); ring[2, 2] = 0
+        >>> barcode = persistence(ring, filtration="superlevel")
+        >>> barcode.intervals(1)
+        array([[1., 0.]])
+        >>> barcode.critical_cells(1)[:, 1]  # the hole is filled at the centre pixel
+        array([12])
+    """
+
+    def __init__(
+        self,
+        intervals: Sequence[np.ndarray],
+        critical_cells: Sequence[np.ndarray],
+        *,
+        shape: tuple[int, ...],
+        filtration: str,
+        construction: str,
+    ) -> None:
+        self.shape = tuple(int(s) for s in shape)
+        self.filtration = filtration
+        self.construction = construction
+        self.dims = tuple(range(len(self.shape)))
+        self._intervals = []
+        self._cells = []
+        for values, cells in zip(intervals, critical_cells):
+            values = np.asarray(values, dtype=np.float64).reshape(-1, 2)
+            cells = np.asarray(cells, dtype=np.int64).reshape(-1, 2)
+            order = _bar_order(values, cells, filtration)
+            values, cells = values[order], cells[order]
+            values.flags.writeable = False
+            cells.flags.writeable = False
+            self._intervals.append(values)
+            self._cells.append(cells)
+
+    def _check_dim(self, d: int) -> int:
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or int(d) not in self.dims:
+            raise ValueError(f"Expected `d` to be one of {self.dims}, but got {d!r}.")
+        return int(d)
+
+    def intervals(self, d: int) -> np.ndarray:
+        """(n, 2) float64 read-only array of (birth, death) values of the bars of dimension ``d``.
+
+        An essential bar dies at +inf (sublevel) or -inf (superlevel).
+        """
+        return self._intervals[self._check_dim(d)]
+
+    def critical_cells(self, d: int) -> np.ndarray:
+        """(n, 2) int64 read-only array of flat (C-order) pixel indices holding each bar's birth and
+        death values (``image.ravel()[cells] == intervals`` where finite); -1 for an essential death."""
+        return self._cells[self._check_dim(d)]
+
+    def betti_numbers_at(self, t: float) -> tuple[int, ...]:
+        """Betti numbers of the filtration's set at level ``t``: ``{f <= t}`` (sublevel) or
+        ``{f >= t}`` (superlevel), i.e. the number of bars with birth <= t < death (mirrored)."""
+        out = []
+        for values in self._intervals:
+            if self.filtration == "sublevel":
+                alive = (values[:, 0] <= t) & (t < values[:, 1])
+            else:
+                alive = (values[:, 0] >= t) & (t > values[:, 1])
+            out.append(int(alive.sum()))
+        return tuple(out)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._intervals)
+
+    def __repr__(self) -> str:
+        bars = ", ".join(f"H{d}: {len(v)}" for d, v in enumerate(self._intervals))
+        return (
+            f"Barcode(shape={self.shape}, filtration={self.filtration!r}, "
+            f"construction={self.construction!r}, bars={{{bars}}})"
+        )
+
+
+def _bar_order(values: np.ndarray, cells: np.ndarray, filtration: str) -> np.ndarray:
+    sign = 1.0 if filtration == "sublevel" else -1.0
+    with np.errstate(invalid="ignore"):
+        length = np.abs(values[:, 1] - values[:, 0])
+    # np.lexsort sorts by the last key first.
+    return np.lexsort((cells[:, 0], sign * values[:, 0], -length))
+
+
+def _check_threads(num_threads: int | None) -> int:
+    if num_threads is None:
+        return os.cpu_count() or 1
+    if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)) or num_threads < 1:
+        raise ValueError(f"Expected `num_threads` to be a positive integer or None, but got {num_threads!r}.")
+    return int(num_threads)
+
+
+def _check_device(image, name: str) -> None:
+    device = getattr(image, "device", None)
+    if device is not None and getattr(device, "type", "cpu") != "cpu":
+        raise ValueError(
+            f"Expected `{name}` to be a CPU tensor (the CUDA backend is not built yet; pass "
+            f"`{name}.cpu()`), but got a tensor on {device}."
+        )
+
+
+def _split_batch(image, name: str) -> tuple[list[np.ndarray], bool]:
+    """Return the images of ``image`` as float64 arrays, and whether it was a batch."""
+    if isinstance(image, (list, tuple)):
+        if len(image) == 0:
+            raise ValueError(f"Expected `{name}` to be a non-empty list of images, but got an empty {type(image).__name__}.")
+        for i, item in enumerate(image):
+            _check_device(item, f"{name}[{i}]")
+        return [as_image(item, f"{name}[{i}]") for i, item in enumerate(image)], True
+    _check_device(image, name)
+    arr = as_image(image, name, allow_batch=True)
+    if arr.ndim == 4:
+        return list(arr), True
+    return [arr], False
+
+
+def _sublevel(image: np.ndarray, construction: str, backend: str):
+    if backend == "gudhi":
+        from seglosses.topology._gudhi import sublevel_persistence
+
+        return sublevel_persistence(image, construction)
+    from seglosses import _core
+
+    return _core.persistence(image, CONSTRUCTIONS.index(construction))
+
+
+def _one_barcode(image: np.ndarray, filtration: str, construction: str, backend: str) -> Barcode:
+    superlevel = filtration == "superlevel"
+    result = _sublevel(-image if superlevel else image, construction, backend)
+    intervals = [-values if superlevel else values for values, _ in result]
+    return Barcode(
+        intervals,
+        [cells for _, cells in result],
+        shape=image.shape,
+        filtration=filtration,
+        construction=construction,
+    )
+
+
+def persistence(
+    image,
+    *,
+    filtration: str = "superlevel",
+    construction: str = DEFAULT_CONSTRUCTION,
+    backend: str = "auto",
+    num_threads: int | None = None,
+) -> Barcode | list[Barcode]:
+    """Persistence barcode of the cubical complex of a 2D/3D image, or of each image of a batch.
+
+    Shapes: one image ``(*spatial)`` with ``spatial`` of length 2 or 3 gives a ``Barcode``; a list of
+    such images (shapes may differ) or a ``(B, D, H, W)`` array gives a list of ``B`` barcodes, in
+    order. A batch of 2D images is passed as a list (``list(images)`` for a ``(B, H, W)`` array), since
+    a rank-3 array is a 3D image.
+
+    A bar of dimension ``d`` is a d-dimensional hole of the sets ``{f >= t}`` (superlevel) or
+    ``{f <= t}`` (sublevel) born at ``t = birth`` and filled at ``t = death``; see ``Barcode``.
+
+    Args:
+        image: numpy array (any real or bool dtype, any strides), CPU torch tensor (detached
+            internally), or a list of them.
+        filtration: ``"superlevel"`` (a likelihood map: foreground is high) or ``"sublevel"``.
+        construction: ``"T"`` (pixels as top cells, 8-/26-connected foreground; the default) or
+            ``"V"`` (pixels as vertices, 4-/6-connected).
+        backend: ``"auto"``/``"cpu"`` (the compiled core) or ``"gudhi"`` (the slow reference).
+        num_threads: threads for a batch (default: all cores); each image runs on one thread.
+
+    Returns:
+        ``Barcode`` or a list of them.
+
+    Raises:
+        ValueError: an unknown ``filtration``/``construction``/``backend``, an image that is not 2D or
+            3D, empty, or holds NaN/Inf, a CUDA tensor, or a bad ``num_threads``.
+        TypeError: an image of a non-real dtype (complex, strings, objects).
+
+    Example:
+        >>> import numpy as np
+        >>> from seglosses.topology import persistence
+        >>> image = np.array([[0.9, 0.1, 0.8], [0.2, 0.4, 0.3]])
+        >>> persistence(image).intervals(0)  # "T": the peaks meet diagonally through 0.4
+        array([[ 0.9, -inf],
+               [ 0.8,  0.4]])
+        >>> persistence(image, construction="V").intervals(0)  # "V": 0.4 is a peak of its own
+        array([[ 0.9, -inf],
+               [ 0.8,  0.2],
+               [ 0.4,  0.3]])
+        >>> persistence(image).critical_cells(0)
+        array([[ 0, -1],
+               [ 2,  4]])
+    """
+    check_choice("filtration", filtration, FILTRATIONS)
+    check_choice("construction", construction, CONSTRUCTIONS)
+    check_choice("backend", backend, BACKENDS)
+    threads = _check_threads(num_threads)
+    images, is_batch = _split_batch(image, "image")
+    if not is_batch:
+        return _one_barcode(images[0], filtration, construction, backend)
+    if threads == 1 or len(images) == 1:
+        return [_one_barcode(im, filtration, construction, backend) for im in images]
+    # The compiled core releases the GIL, so threads run the images in parallel.
+    with ThreadPoolExecutor(max_workers=min(threads, len(images))) as pool:
+        return list(pool.map(lambda im: _one_barcode(im, filtration, construction, backend), images))
+
+
+def betti_numbers(mask, *, construction: str = DEFAULT_CONSTRUCTION, backend: str = "auto") -> tuple[int, ...]:
+    """Betti numbers of the foreground of a binary 2D/3D mask.
+
+    ``(b0, b1)`` in 2D (components, holes) and ``(b0, b1, b2)`` in 3D (components, tunnels,
+    cavities) of the cubical complex of the foreground, in the chosen construction: ``"T"`` (default)
+    counts 8-/26-connected components, ``"V"`` 4-/6-connected ones (the background then has the dual
+    connectivity). They are the essential classes of the foreground in the superlevel filtration at
+    level 1: the bars with birth 1 and death 0 or -inf.
+
+    Args:
+        mask: ``(*spatial)`` bool or 0/1 numeric array or CPU tensor, 2D or 3D.
+        construction: ``"T"`` or ``"V"``.
+        backend: ``"auto"``/``"cpu"`` or ``"gudhi"``.
+
+    Raises:
+        ValueError: values other than 0 and 1, or the checks of ``persistence``.
+        TypeError: a non-real dtype.
+
+    Example:
+        >>> import numpy as np
+        >>> from seglosses.topology import betti_numbers
+        >>> ring = np.ones((5, 5), dtype=bool); ring[2, 2] = False
+        >>> betti_numbers(ring)
+        (1, 1)
+    """
+    check_choice("construction", construction, CONSTRUCTIONS)
+    check_choice("backend", backend, BACKENDS)
+    _check_device(mask, "mask")
+    arr = as_image(mask, "mask")
+    if not np.isin(arr, (0.0, 1.0)).all():
+        raise ValueError(f"Expected `mask` to be binary (bool or 0/1), but got values {np.unique(arr)[:5].tolist()}.")
+    barcode = _one_barcode(arr, "superlevel", construction, backend)
+    return tuple(int(((v[:, 0] == 1.0) & (v[:, 1] < 1.0)).sum()) for v in map(barcode.intervals, barcode.dims))
