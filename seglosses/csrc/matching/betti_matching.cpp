@@ -1,0 +1,245 @@
+// Betti matching: orchestration, dimension 0 and the top dimension (union-find). See betti_matching.h.
+#include "matching/betti_matching.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace seglosses::matching {
+namespace detail {
+
+// Union-find (path halving, union by rank) that also tracks the elder of every component under K
+// orders at once, as sort keys (rank << 32 | cell). One partition serves several orders because an image
+// and the comparison image merge the same components when they process the same cells; only which cell
+// is the elder differs. Dimension 0 uses the smallest key as the elder, the dual graph the largest.
+template <int K, bool kElderIsSmallest>
+struct ElderForest {
+  std::vector<std::uint32_t> parent;
+  std::vector<std::uint8_t> height;
+  std::array<std::vector<std::uint64_t>, K> elder;
+
+  explicit ElderForest(index_t n) : parent(std::size_t(n)), height(std::size_t(n), 0) {
+    std::iota(parent.begin(), parent.end(), 0u);
+    for (auto& e : elder) e.resize(std::size_t(n));
+  }
+  std::uint32_t find(std::uint32_t x) {
+    while (parent[x] != x) {
+      parent[x] = parent[parent[x]];
+      x = parent[x];
+    }
+    return x;
+  }
+  // Merges the components of x and y; false if they are one already. Otherwise dying[i] is the key of
+  // the younger elder under order i (the class that dies at this merge).
+  bool merge(std::uint32_t x, std::uint32_t y, std::uint64_t* dying) {
+    std::uint32_t a = find(x), b = find(y);
+    if (a == b) return false;
+    if (height[a] < height[b]) std::swap(a, b);
+    if (height[a] == height[b]) ++height[a];
+    parent[b] = a;
+    for (int i = 0; i < K; ++i) {
+      const std::uint64_t ka = elder[i][a], kb = elder[i][b];
+      const bool a_older = kElderIsSmallest ? ka < kb : ka > kb;
+      elder[i][a] = a_older ? ka : kb;
+      dying[i] = a_older ? kb : ka;
+    }
+    return true;
+  }
+};
+
+void finish_dimension(const InputPairs& f, const InputPairs& g,
+                      const std::vector<std::array<std::uint32_t, 2>>& matches, DimensionMatching& out) {
+  for (const auto& m : matches) {
+    out.matched_f.insert(out.matched_f.end(), {f.voxels[2 * m[0]], f.voxels[2 * m[0] + 1]});
+    out.matched_g.insert(out.matched_g.end(), {g.voxels[2 * m[1]], g.voxels[2 * m[1] + 1]});
+  }
+  for (std::size_t i = 0; i < f.matched.size(); ++i)
+    if (!f.matched[i]) out.unmatched_f.insert(out.unmatched_f.end(), {f.voxels[2 * i], f.voxels[2 * i + 1]});
+  for (std::size_t i = 0; i < g.matched.size(); ++i)
+    if (!g.matched[i]) out.unmatched_g.insert(out.unmatched_g.end(), {g.voxels[2 * i], g.voxels[2 * i + 1]});
+}
+
+namespace {
+
+std::vector<std::uint32_t> existing_edges(const VGrid& grid) {
+  std::vector<std::uint32_t> edges;
+  edges.reserve(std::size_t(3 * grid.num_vertices));
+  for (index_t v = 0; v < grid.num_vertices; ++v)
+    for (int t = 0; t < 3; ++t)
+      if (grid.has_edge(v, t)) edges.push_back(std::uint32_t(3 * v + t));
+  return edges;
+}
+
+// Codimension-1 cells of the top dimension: in-plane edges (planar) or squares (solid).
+std::vector<std::uint32_t> existing_codim1(const VGrid& grid) {
+  if (grid.planar) return existing_edges(grid);
+  std::vector<std::uint32_t> squares;
+  squares.reserve(std::size_t(3 * grid.num_vertices));
+  for (index_t v = 0; v < grid.num_vertices; ++v)
+    for (int t = 0; t < 3; ++t)
+      if (grid.has_square(v, t)) squares.push_back(std::uint32_t(3 * v + t));
+  return squares;
+}
+
+// Dimension 0. The elder of a component is its vertex of smallest (rank, index); when two merge, the
+// younger elder dies at the merging edge (a pair unless born at the edge's own value). Merging edges
+// are marked in `negative[k]`: their coboundary columns in the H1 reduction of image k reduce to zero.
+void match_h0(const Images& im, const std::array<std::vector<std::uint32_t>, 3>& edges_sorted,
+              std::array<std::vector<std::uint8_t>, 3>& negative, DimensionMatching& out, index_t& essential_f,
+              index_t& essential_g) {
+  const VGrid& grid = im.grid;
+  const index_t n = grid.num_vertices;
+  const auto vertex_key = [&](int k, index_t v) { return RankedImage::key(im[k].rank[v], std::uint32_t(v)); };
+  InputPairs pairs[2];
+  std::vector<std::uint32_t> pair_of_birth[2];
+
+  for (int k = 0; k < 2; ++k) {
+    const RankedImage& img = im[k];
+    ElderForest<1, true> forest(n);
+    for (index_t v = 0; v < n; ++v) forest.elder[0][v] = vertex_key(k, v);
+    pair_of_birth[k].assign(std::size_t(n), kNone);
+    std::uint64_t dying;
+    for (const std::uint32_t e : edges_sorted[k]) {
+      const std::uint32_t v = e / 3, w = std::uint32_t(v + grid.stride[e % 3]);
+      if (!forest.merge(v, w, &dying)) continue;
+      negative[k][e] = 1;
+      if (std::uint32_t(dying >> 32) != img.edge_rank(e))
+        pair_of_birth[k][std::uint32_t(dying)] = pairs[k].add(std::uint32_t(dying), img.edge_voxel(e));
+    }
+    (k == 0 ? essential_f : essential_g) = index_t(std::uint32_t(forest.elder[0][forest.find(0)]));
+  }
+
+  // The comparison image processes its edges once; the same merges, read under the order of f and of
+  // g, are the merges of the image barcodes: the younger f-elder (g-elder) is the image bar that dies.
+  std::vector<std::array<std::uint32_t, 2>> matches;
+  {
+    ElderForest<3, true> forest(n);  // orders: c, f, g
+    for (index_t v = 0; v < n; ++v) {
+      forest.elder[0][v] = vertex_key(2, v);
+      forest.elder[1][v] = vertex_key(0, v);
+      forest.elder[2][v] = vertex_key(1, v);
+    }
+    std::uint64_t dying[3];
+    for (const std::uint32_t e : edges_sorted[2]) {
+      const std::uint32_t v = e / 3, w = std::uint32_t(v + grid.stride[e % 3]);
+      if (!forest.merge(v, w, dying)) continue;
+      negative[2][e] = 1;
+      if (std::uint32_t(dying[0] >> 32) == im.c.edge_rank(e)) continue;  // zero-persistence bar of c
+      const std::uint32_t pf = pair_of_birth[0][std::uint32_t(dying[1])];
+      const std::uint32_t pg = pair_of_birth[1][std::uint32_t(dying[2])];
+      if (pf != kNone && pg != kNone) {
+        matches.push_back({pf, pg});
+        pairs[0].matched[pf] = pairs[1].matched[pg] = 1;
+      }
+    }
+  }
+  finish_dimension(pairs[0], pairs[1], matches, out);
+}
+
+// The top dimension by union-find on the dual graph (top cells plus the outer cell), processing the
+// codimension-1 cells in decreasing order. The elder of a dual component is its top cell of largest
+// (rank, index); the outer cell is older than all. A merge kills the younger elder: the pair is
+// (codimension-1 cell, that top cell).
+void match_top(const Images& im, const std::array<std::vector<std::uint32_t>, 3>& codim1_sorted,
+               DimensionMatching& out) {
+  const VGrid& grid = im.grid;
+  const index_t outer = grid.num_vertices;  // top cells are indexed by their lowest vertex
+  constexpr std::uint64_t kOuterKey = ~std::uint64_t(0);  // the outer cell, at +infinity
+  const auto init_elders = [&](std::vector<std::uint64_t>& elder, int k) {
+    for (index_t v = 0; v < outer; ++v)
+      if (grid.planar ? grid.has_square(v, 0) : grid.has_cube(v))
+        elder[v] = RankedImage::key(im[k].top_rank(v), std::uint32_t(v));
+    elder[outer] = kOuterKey;
+  };
+  const auto codim1_rank = [&](int k, std::uint32_t cell) {
+    return grid.planar ? im[k].edge_rank(cell) : im[k].square_rank(cell);
+  };
+  const auto codim1_voxel = [&](int k, std::uint32_t cell) {
+    return grid.planar ? im[k].edge_voxel(cell) : im[k].square_voxel(cell);
+  };
+  const auto neighbours = [&](std::uint32_t cell) {
+    const auto nb = grid.dual_neighbours(cell / 3, int(cell % 3), outer);
+    return std::array<std::uint32_t, 2>{std::uint32_t(nb[0]), std::uint32_t(nb[1])};
+  };
+
+  // Image k's dual union-find; the elders under the order of c give the image bar (by its dying top
+  // cell in c) that each pair of k maps to.
+  InputPairs pairs[2];
+  std::array<std::vector<std::uint32_t>, 2> pair_of_death_c;
+  for (int k = 0; k < 2; ++k) {
+    pair_of_death_c[k].assign(std::size_t(outer + 1), kNone);
+    ElderForest<2, false> forest(outer + 1);  // orders: k, c
+    init_elders(forest.elder[0], k);
+    init_elders(forest.elder[1], 2);
+    std::uint64_t dying[2];
+    const auto& sorted = codim1_sorted[k];
+    for (auto it = sorted.rbegin(); it != sorted.rend(); ++it) {
+      const auto nb = neighbours(*it);
+      if (!forest.merge(nb[0], nb[1], dying)) continue;
+      if (std::uint32_t(dying[0] >> 32) == codim1_rank(k, *it)) continue;
+      pair_of_death_c[k][std::uint32_t(dying[1])] =
+          pairs[k].add(codim1_voxel(k, *it), im[k].top_voxel(std::uint32_t(dying[0])));
+    }
+  }
+  std::vector<std::array<std::uint32_t, 2>> matches;
+  {
+    ElderForest<1, false> forest(outer + 1);
+    init_elders(forest.elder[0], 2);
+    std::uint64_t dying;
+    const auto& sorted = codim1_sorted[2];
+    for (auto it = sorted.rbegin(); it != sorted.rend(); ++it) {
+      const auto nb = neighbours(*it);
+      if (!forest.merge(nb[0], nb[1], &dying)) continue;
+      if (std::uint32_t(dying >> 32) == codim1_rank(2, *it)) continue;
+      const std::uint32_t pf = pair_of_death_c[0][std::uint32_t(dying)], pg = pair_of_death_c[1][std::uint32_t(dying)];
+      if (pf != kNone && pg != kNone) {
+        matches.push_back({pf, pg});
+        pairs[0].matched[pf] = pairs[1].matched[pg] = 1;
+      }
+    }
+  }
+  finish_dimension(pairs[0], pairs[1], matches, out);
+}
+
+}  // namespace
+}  // namespace detail
+
+MatchingResult betti_matching_v(const double* f, const double* g, const index_t* shape, int ndim) {
+  using namespace detail;
+  const VGrid grid(shape, ndim);
+  std::vector<double> comparison(std::size_t(grid.num_vertices));
+  for (index_t i = 0; i < grid.num_vertices; ++i) comparison[i] = std::min(f[i], g[i]);
+  const RankedImage rf(grid, f), rg(grid, g), rc(grid, comparison.data());
+  comparison = {};
+  const Images im{grid, rf, rg, rc};
+
+  MatchingResult result;
+  result.dims.resize(std::size_t(ndim));
+  const int top = grid.planar ? 1 : 2;
+
+  std::array<std::vector<std::uint32_t>, 3> codim1_sorted;
+  {
+    const std::vector<std::uint32_t> codim1 = existing_codim1(grid);
+    for (int k = 0; k < 3; ++k)
+      codim1_sorted[k] = sort_by_rank(codim1, im[k].num_ranks, [&](std::uint32_t cell) {
+        return grid.planar ? im[k].edge_rank(cell) : im[k].square_rank(cell);
+      });
+  }
+  match_top(im, codim1_sorted, result.dims[top]);
+
+  std::array<std::vector<std::uint32_t>, 3> edges_sorted;
+  if (grid.planar) {
+    edges_sorted = std::move(codim1_sorted);
+  } else {
+    codim1_sorted = {};
+    const std::vector<std::uint32_t> edges = existing_edges(grid);
+    for (int k = 0; k < 3; ++k)
+      edges_sorted[k] = sort_by_rank(edges, im[k].num_ranks, [&](std::uint32_t e) { return im[k].edge_rank(e); });
+  }
+  std::array<std::vector<std::uint8_t>, 3> negative;
+  for (auto& n : negative) n.assign(std::size_t(3 * grid.num_vertices), 0);
+  match_h0(im, edges_sorted, negative, result.dims[0], result.essential_f, result.essential_g);
+  if (!grid.planar) match_h1_solid(im, negative, edges_sorted, result.dims[1]);
+  return result;
+}
+
+}  // namespace seglosses::matching

@@ -1,0 +1,74 @@
+// Betti matching (Stucki et al., ICML 2023, "Topologically faithful image segmentation via induced
+// matching of persistence barcodes") of two images in the V-construction, sublevel filtration.
+//
+// The comparison image is the pointwise minimum c = min(f, g), so every sublevel set of f and of g lies
+// in the sublevel set of c at the same value. Each inclusion induces maps in homology; their image
+// barcodes connect the bars of f (and of g) to the bars of c. A bar of f and a bar of g are matched
+// when both connect to the same bar of c:
+//   - bar of f -> image bar: same birth cell (the image bar is born when the f-class is born);
+//   - image bar -> bar of c: same death cell (the image bar dies when its class dies in c).
+// Dimension 0 and the top dimension are union-find problems (the top one on the dual graph of top cells
+// plus an outer cell); H1 of a 3D image needs boundary-matrix reduction (image persistence: columns in
+// the order of c, rows in the order of f). The algorithm is the one of Betti-Matching-3D
+// (github.com/nstucki/Betti-Matching-3D); this is an independent implementation.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "matching/vgrid.h"
+
+namespace seglosses::matching {
+
+// Flat voxel indices (birth voxel, death voxel) of persistence pairs, two entries per pair.
+using VoxelPairs = std::vector<index_t>;
+
+struct DimensionMatching {
+  VoxelPairs matched_f, matched_g;  // row i of both: the i-th matched pair
+  VoxelPairs unmatched_f, unmatched_g;
+};
+
+struct MatchingResult {
+  std::vector<DimensionMatching> dims;  // one per image dimension (planar 3D inputs: dimension 2 empty)
+  index_t essential_f = 0;              // birth voxel of the essential H0 class of f (and of g)
+  index_t essential_g = 0;
+};
+
+// Sublevel Betti matching of two C-contiguous float64 images of the same shape (ndim 2 or 3).
+// Finite pairs only; the essential H0 classes are returned by birth voxel. Zero-persistence pairs are
+// not reported (as in Betti-Matching-3D).
+MatchingResult betti_matching_v(const double* f, const double* g, const index_t* shape, int ndim);
+
+namespace detail {
+// Bookkeeping shared by the per-dimension algorithms.
+struct Images {
+  const VGrid& grid;
+  const RankedImage& f;
+  const RankedImage& g;
+  const RankedImage& c;
+  const RankedImage& operator[](int k) const { return k == 0 ? f : (k == 1 ? g : c); }
+};
+
+// Pairs of one input image in one dimension, and which of them were matched.
+struct InputPairs {
+  VoxelPairs voxels;
+  std::vector<std::uint8_t> matched;
+  std::uint32_t add(index_t birth, index_t death) {
+    voxels.push_back(birth);
+    voxels.push_back(death);
+    matched.push_back(0);
+    return std::uint32_t(matched.size() - 1);
+  }
+};
+
+void finish_dimension(const InputPairs& f, const InputPairs& g, const std::vector<std::array<std::uint32_t, 2>>& matches,
+                      DimensionMatching& out);
+
+// H1 of a solid (3D) grid by reduction. `negative[k]` marks the edges that merge components in
+// image k (f, g, c); `edges_sorted[k]` lists the edges in increasing order of image k.
+void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>, 3>& negative,
+                    const std::array<std::vector<std::uint32_t>, 3>& edges_sorted, DimensionMatching& out);
+}  // namespace detail
+
+}  // namespace seglosses::matching

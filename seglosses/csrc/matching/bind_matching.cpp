@@ -1,0 +1,59 @@
+// Python binding of the Betti matching engine: seglosses._core.betti_matching_v.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include <tuple>
+#include <vector>
+
+#include "matching/betti_matching.h"
+
+namespace nb = nanobind;
+using seglosses::matching::index_t;
+
+namespace {
+
+using Cells = nb::ndarray<nb::numpy, index_t, nb::ndim<2>>;
+
+Cells to_numpy(std::vector<index_t>&& data) {
+  auto* heap = new std::vector<index_t>(std::move(data));
+  nb::capsule owner(heap, [](void* p) noexcept { delete static_cast<std::vector<index_t>*>(p); });
+  return Cells(heap->data(), {heap->size() / 2, 2}, owner);
+}
+
+using DimResult = std::tuple<Cells, Cells, Cells, Cells>;
+using Image = nb::ndarray<const double, nb::c_contig, nb::device::cpu>;
+
+std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching_v(Image f, Image g) {
+  const int ndim = int(f.ndim());
+  if (ndim < 2 || ndim > 3) throw nb::value_error("Expected `prediction` to be a 2D or 3D array.");
+  if (int(g.ndim()) != ndim) throw nb::value_error("Expected `prediction` and `target` to have the same shape.");
+  index_t shape[3];
+  for (int a = 0; a < ndim; ++a) {
+    shape[a] = index_t(f.shape(a));
+    if (index_t(g.shape(a)) != shape[a])
+      throw nb::value_error("Expected `prediction` and `target` to have the same shape.");
+    if (shape[a] < 1) throw nb::value_error("Expected `prediction` to be non-empty.");
+  }
+  seglosses::matching::MatchingResult result;
+  {
+    nb::gil_scoped_release release;
+    result = seglosses::matching::betti_matching_v(f.data(), g.data(), shape, ndim);
+  }
+  std::vector<DimResult> dims;
+  for (auto& d : result.dims)
+    dims.emplace_back(to_numpy(std::move(d.matched_f)), to_numpy(std::move(d.matched_g)),
+                      to_numpy(std::move(d.unmatched_f)), to_numpy(std::move(d.unmatched_g)));
+  return {std::move(dims), result.essential_f, result.essential_g};
+}
+
+}  // namespace
+
+void bind_matching(nb::module_& m) {
+  m.def("betti_matching_v", &betti_matching_v, nb::arg("prediction"), nb::arg("target"),
+        "Sublevel Betti matching (V-construction) of two C-contiguous float64 2D/3D images of one shape. "
+        "Returns (per dimension: (matched prediction, matched target, unmatched prediction, unmatched "
+        "target) as (n, 2) int64 flat (birth, death) voxel indices; essential H0 birth voxel of the "
+        "prediction; of the target).");
+}

@@ -1,0 +1,213 @@
+// The V-construction cubical complex of a 2D/3D image, as the Betti matching engine needs it.
+//
+// Why not the engine's shared Khalimsky grid (persistence/cubical.h): the induced matching depends on
+// how cells of equal value are ordered, and Betti-Matching-3D (the reference we must agree with on
+// plateaus and binary masks) breaks ties by the cube index (x, y, z, type). Here a cell of dimension
+// 1 or 2 has the index 3 * v + type, with v the flat index of its lowest vertex and type the axis of an
+// edge or the normal axis of a square, which is that same order. Cells are compared through 64-bit
+// keys (dense rank of the value, index), so no per-cell float array is stored: three images of 128^3
+// voxels would otherwise need ~0.4 GB of cell values.
+//
+// A 2D image, or a 3D image with an axis of extent 1, is stored as (1, n1, n2): flat voxel indices are
+// unchanged by moving a singleton axis to the front, and the cube order is preserved. Such a grid is
+// "planar": its top cells are the squares of type 0.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+namespace seglosses::matching {
+
+using index_t = std::int64_t;
+constexpr std::uint32_t kNone = 0xffffffffu;
+
+struct VGrid {
+  std::array<index_t, 3> n{1, 1, 1};
+  std::array<index_t, 3> stride{0, 0, 1};
+  index_t num_vertices = 1;
+  bool planar = true;
+
+  VGrid(const index_t* shape, int ndim) {
+    index_t others[3] = {1, 1, 1};
+    int k = 0;
+    bool singleton = ndim == 2;
+    for (int a = 0; a < ndim; ++a) {
+      if (ndim == 3 && shape[a] == 1 && !singleton) {
+        singleton = true;  // drop one singleton axis: the grid becomes planar
+        continue;
+      }
+      others[k++] = shape[a];
+    }
+    if (singleton) {
+      n = {1, others[0], others[1]};
+    } else {
+      n = {others[0], others[1], others[2]};
+    }
+    planar = n[0] == 1;
+    stride = {n[1] * n[2], n[2], 1};
+    num_vertices = n[0] * n[1] * n[2];
+    // Cell indices and ranks are stored as uint32.
+    if (3 * num_vertices + 3 >= index_t(kNone)) throw std::length_error("image too large for the matching engine");
+  }
+
+  index_t coord(index_t v, int axis) const { return (v / stride[axis]) % n[axis]; }
+  bool has_step(index_t v, int axis) const { return coord(v, axis) + 1 < n[axis]; }
+
+  // Edge 3v+t joins v and v + stride[t]. Square 3v+t spans the two axes other than t.
+  static void square_axes(int t, int& a, int& b) {
+    a = t == 0 ? 1 : 0;
+    b = t == 2 ? 1 : 2;
+  }
+  bool has_edge(index_t v, int t) const { return has_step(v, t); }
+  bool has_square(index_t v, int t) const {
+    int a, b;
+    square_axes(t, a, b);
+    return has_step(v, a) && has_step(v, b);
+  }
+  bool has_cube(index_t v) const { return has_step(v, 0) && has_step(v, 1) && has_step(v, 2); }
+
+  // The four edges of square 3v+t.
+  std::array<std::uint32_t, 4> square_edges(index_t v, int t) const {
+    int a, b;
+    square_axes(t, a, b);
+    return {std::uint32_t(3 * v + a), std::uint32_t(3 * (v + stride[b]) + a), std::uint32_t(3 * v + b),
+            std::uint32_t(3 * (v + stride[a]) + b)};
+  }
+  std::array<index_t, 4> square_vertices(index_t v, int t) const {
+    int a, b;
+    square_axes(t, a, b);
+    return {v, v + stride[a], v + stride[b], v + stride[a] + stride[b]};
+  }
+
+  // Top-cell neighbours of a codimension-1 cell, for the dual union-find; `outer` stands for the
+  // cell outside the image. Planar: the squares (indexed by their lowest vertex) beside an in-plane
+  // edge 3v+t. Solid: the cubes (indexed by their lowest vertex) beside square 3v+t.
+  std::array<index_t, 2> dual_neighbours(index_t v, int t, index_t outer) const {
+    const int normal = planar ? 3 - t : t;
+    const index_t c = coord(v, normal);
+    return {c > 0 ? v - stride[normal] : outer, c + 1 < n[normal] ? v : outer};
+  }
+};
+
+// Dense ranks of an image's values: equal values share a rank and the order is preserved, so a cell's
+// rank (the max over its vertices) compares like its value. LSD radix sort on order-preserving bits.
+inline std::vector<std::uint32_t> dense_ranks(const double* values, index_t count, std::uint32_t& num_ranks) {
+  std::vector<std::uint64_t> key(count), key_tmp(count);
+  std::vector<std::uint32_t> idx(count), idx_tmp(count);
+  for (index_t i = 0; i < count; ++i) {
+    const double x = values[i] + 0.0;  // -0.0 == 0.0 must get one rank
+    std::uint64_t u;
+    std::memcpy(&u, &x, sizeof u);
+    key[i] = (u >> 63) ? ~u : (u | (std::uint64_t(1) << 63));
+    idx[i] = std::uint32_t(i);
+  }
+  std::vector<std::uint32_t> count16(1 << 16);
+  for (int pass = 0; pass < 4; ++pass) {
+    const int shift = 16 * pass;
+    std::fill(count16.begin(), count16.end(), 0u);
+    for (index_t i = 0; i < count; ++i) ++count16[(key[i] >> shift) & 0xffff];
+    if (count16[(key[0] >> shift) & 0xffff] == std::uint32_t(count)) continue;  // digit constant: skip pass
+    std::uint32_t sum = 0;
+    for (auto& c : count16) {
+      const std::uint32_t t = c;
+      c = sum;
+      sum += t;
+    }
+    for (index_t i = 0; i < count; ++i) {
+      const std::uint32_t pos = count16[(key[i] >> shift) & 0xffff]++;
+      key_tmp[pos] = key[i];
+      idx_tmp[pos] = idx[i];
+    }
+    key.swap(key_tmp);
+    idx.swap(idx_tmp);
+  }
+  std::vector<std::uint32_t> rank(count);
+  std::uint32_t r = 0;
+  for (index_t i = 0; i < count; ++i) {
+    if (i > 0 && key[i] != key[i - 1]) ++r;
+    rank[idx[i]] = r;
+  }
+  num_ranks = count > 0 ? r + 1 : 0;
+  return rank;
+}
+
+// One image on the grid: the dense ranks of its voxels, and cell ranks derived from them.
+struct RankedImage {
+  const VGrid* grid;
+  std::vector<std::uint32_t> rank;
+  std::uint32_t num_ranks = 0;
+
+  RankedImage(const VGrid& g, const double* values) : grid(&g) {
+    rank = dense_ranks(values, g.num_vertices, num_ranks);
+  }
+
+  std::uint32_t edge_rank(std::uint32_t e) const {
+    const index_t v = e / 3;
+    return std::max(rank[v], rank[v + grid->stride[e % 3]]);
+  }
+  std::uint32_t square_rank(std::uint32_t s) const {
+    const auto vs = grid->square_vertices(s / 3, int(s % 3));
+    return std::max(std::max(rank[vs[0]], rank[vs[1]]), std::max(rank[vs[2]], rank[vs[3]]));
+  }
+  std::uint32_t cube_rank(index_t v) const {
+    const auto& st = grid->stride;
+    std::uint32_t r = 0;
+    for (int dx = 0; dx < 2; ++dx)
+      for (int dy = 0; dy < 2; ++dy)
+        for (int dz = 0; dz < 2; ++dz) r = std::max(r, rank[v + dx * st[0] + dy * st[1] + dz * st[2]]);
+    return r;
+  }
+  // Top cell of the dual union-find: a square (planar) or a cube, indexed by its lowest vertex.
+  std::uint32_t top_rank(index_t v) const { return grid->planar ? square_rank(std::uint32_t(3 * v)) : cube_rank(v); }
+
+  // Sort key of a cell among cells of its dimension: (rank, index), as Betti-Matching-3D orders cubes.
+  static std::uint64_t key(std::uint32_t r, std::uint32_t cell) { return (std::uint64_t(r) << 32) | cell; }
+
+  // The voxel whose value is the cell's value (a loss gathers gradients there). Ties resolve like
+  // Betti-Matching-3D: the last vertex in C order for edges and squares, the first for cubes.
+  index_t edge_voxel(std::uint32_t e) const {
+    const index_t v = e / 3, w = v + grid->stride[e % 3];
+    return rank[w] >= rank[v] ? w : v;
+  }
+  index_t square_voxel(std::uint32_t s) const {
+    const auto vs = grid->square_vertices(s / 3, int(s % 3));
+    index_t best = vs[0];
+    for (int i = 1; i < 4; ++i)
+      if (rank[vs[i]] > rank[best] || (rank[vs[i]] == rank[best] && vs[i] > best)) best = vs[i];
+    return best;
+  }
+  index_t cube_voxel(index_t v) const {
+    const auto& st = grid->stride;
+    index_t best = v;
+    for (int dx = 0; dx < 2; ++dx)
+      for (int dy = 0; dy < 2; ++dy)
+        for (int dz = 0; dz < 2; ++dz) {
+          const index_t w = v + dx * st[0] + dy * st[1] + dz * st[2];
+          if (rank[w] > rank[best]) best = w;
+        }
+    return best;
+  }
+  index_t top_voxel(index_t v) const { return grid->planar ? square_voxel(std::uint32_t(3 * v)) : cube_voxel(v); }
+};
+
+// Cells (given in increasing index order) sorted by (rank, index): a stable counting sort by rank.
+template <class RankOf>
+std::vector<std::uint32_t> sort_by_rank(const std::vector<std::uint32_t>& cells, std::uint32_t num_ranks,
+                                        RankOf rank_of) {
+  std::vector<std::uint32_t> r(cells.size());
+  std::vector<std::uint32_t> start(std::size_t(num_ranks) + 1, 0);
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    r[i] = rank_of(cells[i]);
+    ++start[r[i] + 1];
+  }
+  for (std::size_t i = 1; i < start.size(); ++i) start[i] += start[i - 1];
+  std::vector<std::uint32_t> out(cells.size());
+  for (std::size_t i = 0; i < cells.size(); ++i) out[start[r[i]]++] = cells[i];
+  return out;
+}
+
+}  // namespace seglosses::matching
