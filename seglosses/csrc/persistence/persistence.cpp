@@ -13,9 +13,6 @@
 //   remaining columns are reduced with a heap and stored.
 #include "persistence/cubical.h"
 
-#include <functional>
-#include <queue>
-#include <unordered_map>
 
 namespace seglosses::cubical {
 namespace {
@@ -107,66 +104,76 @@ void compute_top(const Filtration& f, bool keep_zero, std::vector<PersistencePai
 }
 
 // H1 of a 3D complex by coboundary reduction with clearing and emergent pairs.
+//
+// The working column is a sorted vector and a column addition is a merge (symmetric difference).
+// (A binary heap with lazy cancellation does fewer element moves but was measured 1.6x slower here:
+// the added columns are short, tens of faces, and merges stream through memory.) Reduced columns are
+// kept back to back in one pool; `owner[face]` says which column has that face as pivot: an index into
+// the pool (>= 0), an emergent edge (<= -2: its raw coboundary), or none (-1).
 void compute_h1_3d(const Filtration& f, bool keep_zero, std::vector<PersistencePair>& out,
                    const std::vector<std::uint8_t>& negative_edge) {
   const Grid& g = f.grid;
-  // pivot_owner[face] = the edge whose reduced column has this face as pivot.
-  std::vector<index_t> pivot_owner(g.num_cells, -1);
-  std::unordered_map<index_t, std::vector<Keyed>> reduced;  // only columns that needed additions
-  std::priority_queue<Keyed, std::vector<Keyed>, std::greater<Keyed>> heap;
+  constexpr index_t kNone = -1;
+  std::vector<index_t> owner(g.num_cells, kNone);
+  std::vector<Keyed> pool;            // stored reduced columns, back to back
+  std::vector<index_t> column_start;  // column i is pool[column_start[i], column_start[i + 1])
+  column_start.push_back(0);
+  std::vector<Keyed> work, merged;
 
-  const auto push_column = [&](index_t edge, index_t skip) {
-    auto it = reduced.find(edge);
-    if (it != reduced.end()) {
-      for (const Keyed& k : it->second)
-        if (k.cell != skip) heap.push(k);
-    } else {
-      g.for_each_cofacet(edge, [&](index_t t) {
-        if (t != skip) heap.push({f.rank[t], t});
-      });
-    }
+  const auto raw_coboundary = [&](index_t edge, Keyed* dst) {
+    int n = 0;
+    g.for_each_cofacet(edge, [&](index_t t) { dst[n++] = {f.rank[t], t}; });
+    std::sort(dst, dst + n);
+    return n;
   };
-  // Pops the smallest face that survives mod-2 cancellation; -1 when the column is zero.
-  const auto pop_pivot = [&]() -> index_t {
-    while (!heap.empty()) {
-      const Keyed top = heap.top();
-      heap.pop();
-      if (!heap.empty() && heap.top().cell == top.cell) {
-        heap.pop();
-        continue;
+  const auto add = [&](const Keyed* first, const Keyed* last) {
+    merged.clear();
+    const Keyed* a = work.data();
+    const Keyed* a_end = a + work.size();
+    while (a != a_end && first != last) {
+      if (*a < *first) {
+        merged.push_back(*a++);
+      } else if (*first < *a) {
+        merged.push_back(*first++);
+      } else {
+        ++a;
+        ++first;
       }
-      return top.cell;
     }
-    return -1;
+    merged.insert(merged.end(), a, a_end);
+    merged.insert(merged.end(), first, last);
+    work.swap(merged);
   };
 
   const std::vector<index_t> order = f.cells_in_order(1);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     const index_t e = *it;
     if (negative_edge[e]) continue;  // cleared: kills an H0 class, so its reduced coboundary is zero
-    const auto k = g.coords(e);
-    index_t smallest = -1;
-    g.for_each_cofacet(e, k, [&](index_t t) {
-      if (smallest < 0 || f.less(t, smallest)) smallest = t;
-    });
-    if (pivot_owner[smallest] < 0) {  // emergent pair: the raw coboundary is already reduced
-      pivot_owner[smallest] = e;
-      push_pair(out, f, e, smallest, keep_zero);
+    Keyed cob[4];
+    const int n = raw_coboundary(e, cob);
+    if (n == 0) continue;  // no cofacets: cannot happen in a 3D grid
+    if (owner[cob[0].cell] == kNone) {  // emergent pair: the raw coboundary is already reduced
+      owner[cob[0].cell] = -2 - e;
+      push_pair(out, f, e, cob[0].cell, keep_zero);
       continue;
     }
-    heap = {};
-    push_column(e, -1);
-    index_t pivot = pop_pivot();
-    while (pivot >= 0 && pivot_owner[pivot] >= 0) {
-      push_column(pivot_owner[pivot], pivot);
-      pivot = pop_pivot();
+    work.assign(cob, cob + n);
+    while (!work.empty()) {
+      const index_t o = owner[work.front().cell];
+      if (o == kNone) break;
+      if (o >= 0) {
+        add(pool.data() + column_start[o], pool.data() + column_start[o + 1]);
+      } else {
+        Keyed other[4];
+        const int m = raw_coboundary(-2 - o, other);
+        add(other, other + m);
+      }
     }
-    if (pivot < 0) continue;  // zero column: an essential class (none in a grid, which is contractible)
-    pivot_owner[pivot] = e;
-    push_pair(out, f, e, pivot, keep_zero);
-    std::vector<Keyed> column{{f.rank[pivot], pivot}};
-    for (index_t c = pop_pivot(); c >= 0; c = pop_pivot()) column.push_back({f.rank[c], c});
-    reduced.emplace(e, std::move(column));
+    if (work.empty()) continue;  // zero column: an essential class (none in a grid, which is contractible)
+    owner[work.front().cell] = index_t(column_start.size()) - 1;
+    push_pair(out, f, e, work.front().cell, keep_zero);
+    pool.insert(pool.end(), work.begin(), work.end());
+    column_start.push_back(index_t(pool.size()));
   }
 }
 
