@@ -220,11 +220,12 @@ struct Filtration {
   }
 };
 
-// Union-find with path halving and union by size.
+// Union-find with path halving. The caller decides which root survives a union (`attach`), so a root
+// can stand for its component's oldest (H0) or youngest (dual graph) cell and no per-root record is
+// needed; path halving alone keeps the trees shallow in practice.
 struct UnionFind {
   std::vector<index_t> parent;
-  std::vector<index_t> size;
-  explicit UnionFind(index_t n) : parent(n), size(n, 1) {
+  explicit UnionFind(index_t n) : parent(n) {
     for (index_t i = 0; i < n; ++i) parent[i] = i;
   }
   index_t find(index_t x) {
@@ -234,13 +235,7 @@ struct UnionFind {
     }
     return x;
   }
-  // Links two roots; returns the new root.
-  index_t link(index_t a, index_t b) {
-    if (size[a] < size[b]) std::swap(a, b);
-    parent[b] = a;
-    size[a] += size[b];
-    return a;
-  }
+  void attach(index_t child_root, index_t parent_root) { parent[child_root] = parent_root; }
 };
 
 // One persistence pair of the sublevel filtration, by Khalimsky cells. death_cell == -1: essential.

@@ -10,7 +10,7 @@
 //   decreasing order. Edges that kill an H0 class have zero reduced coboundary and are skipped
 //   (clearing). A column whose smallest cofacet is not yet a pivot is reduced already (an emergent pair,
 //   which includes every apparent pair): it is paired without being materialized or stored. Only the
-//   remaining columns are reduced with a heap and stored.
+//   remaining columns are reduced and stored.
 #include "persistence/cubical.h"
 
 
@@ -32,74 +32,87 @@ void push_pair(std::vector<PersistencePair>& out, const Filtration& f, index_t b
   out.push_back({birth, death, b, d});
 }
 
-// H0 by union-find. Marks the edges that kill an H0 class in `negative_edge`.
-void compute_h0(const Filtration& f, bool keep_zero, std::vector<PersistencePair>& out,
-                std::vector<std::uint8_t>& negative_edge) {
+// H0 by union-find over the vertices; a component's root is its oldest vertex (elder rule), so the
+// younger root is attached under the older one. `edges` are the edges in filtration order. Marks the
+// edges that kill an H0 class in `negative_edge`.
+void compute_h0(const Filtration& f, const std::vector<index_t>& edges, bool keep_zero,
+                std::vector<PersistencePair>& out, std::vector<std::uint8_t>& negative_edge) {
   const Grid& g = f.grid;
   const std::array<index_t, 3> ve{(g.extent[0] + 1) / 2, (g.extent[1] + 1) / 2, (g.extent[2] + 1) / 2};
-  const auto vertex_of = [&](const std::array<index_t, 3>& k) { return ((k[0] / 2) * ve[1] + k[1] / 2) * ve[2] + k[2] / 2; };
+  const std::array<index_t, 3> vstride{ve[1] * ve[2], ve[2], 1};
   const index_t nv = ve[0] * ve[1] * ve[2];
-  UnionFind uf(nv);
-  std::vector<index_t> elder(nv);  // birth vertex (Khalimsky cell) of each root's component
-  for (index_t k0 = 0; k0 < g.extent[0]; k0 += 2)
-    for (index_t k1 = 0; k1 < g.extent[1]; k1 += 2)
-      for (index_t k2 = 0; k2 < g.extent[2]; k2 += 2) elder[vertex_of({k0, k1, k2})] = g.cell(k0, k1, k2);
-  for (const index_t e : f.cells_in_order(1)) {
-    const auto k = g.coords(e);
-    int a = 0;
-    while (!(k[a] & 1)) ++a;
-    auto lo = k, hi = k;
-    --lo[a];
-    ++hi[a];
-    const index_t r0 = uf.find(vertex_of(lo)), r1 = uf.find(vertex_of(hi));
-    if (r0 == r1) continue;
-    const index_t e0 = elder[r0], e1 = elder[r1];
-    const bool first_older = f.less(e0, e1);
-    push_pair(out, f, first_older ? e1 : e0, e, keep_zero);
-    negative_edge[e] = 1;
-    elder[uf.link(r0, r1)] = first_older ? e0 : e1;
+  std::vector<std::uint32_t> vrank(nv);
+  {
+    index_t v = 0;
+    for (index_t k0 = 0; k0 < g.extent[0]; k0 += 2)
+      for (index_t k1 = 0; k1 < g.extent[1]; k1 += 2)
+        for (index_t k2 = 0; k2 < g.extent[2]; k2 += 2) vrank[v++] = f.rank[g.cell(k0, k1, k2)];
   }
-  push_pair(out, f, elder[uf.find(0)], -1, keep_zero);
+  // Vertex order = (rank, vertex index), the filtration order restricted to vertices.
+  const auto older = [&](index_t a, index_t b) { return vrank[a] < vrank[b] || (vrank[a] == vrank[b] && a < b); };
+  const auto vertex_cell = [&](index_t v) {
+    const index_t i0 = v / vstride[0], r = v - i0 * vstride[0], i1 = r / vstride[1];
+    return g.cell(2 * i0, 2 * i1, 2 * (r - i1 * vstride[1]));
+  };
+  UnionFind uf(nv);
+  for (const index_t e : edges) {
+    const auto k = g.coords(e);
+    const int a = (k[0] & 1) ? 0 : (k[1] & 1) ? 1 : 2;
+    // Halving the coordinates rounds the odd one down: the lower endpoint.
+    const index_t lo = ((k[0] >> 1) * ve[1] + (k[1] >> 1)) * ve[2] + (k[2] >> 1);
+    const index_t r0 = uf.find(lo), r1 = uf.find(lo + vstride[a]);
+    if (r0 == r1) continue;
+    const index_t young = older(r0, r1) ? r1 : r0;
+    push_pair(out, f, vertex_cell(young), e, keep_zero);
+    negative_edge[e] = 1;
+    uf.attach(young, young == r0 ? r1 : r0);
+  }
+  push_pair(out, f, vertex_cell(uf.find(0)), -1, keep_zero);
 }
 
-// H_{D-1} for the top dimension D by union-find on the dual graph.
-void compute_top(const Filtration& f, bool keep_zero, std::vector<PersistencePair>& out) {
+// H_{D-1} for the top dimension D by union-find on the dual graph (top cells and one outer cell),
+// `cells` being the (D-1)-cells in filtration order, processed backwards. A component is born, in the
+// reversed filtration, at its latest top cell, which is kept as its root; the outer cell, at
+// +infinity, is older than every top cell.
+void compute_top(const Filtration& f, const std::vector<index_t>& cells, bool keep_zero,
+                 std::vector<PersistencePair>& out) {
   const Grid& g = f.grid;
   std::array<index_t, 3> te{};
   for (int a = 0; a < 3; ++a) te[a] = g.flat[a] ? 1 : (g.extent[a] - 1) / 2;
-  const auto top_of = [&](const std::array<index_t, 3>& k) {
-    return ((k[0] >> 1) * te[1] + (k[1] >> 1)) * te[2] + (k[2] >> 1);
-  };
+  const std::array<index_t, 3> tstride{te[1] * te[2], te[2], 1};
   const index_t outer = te[0] * te[1] * te[2];
+  std::vector<std::uint32_t> trank(outer);
+  {
+    index_t t = 0;
+    for (index_t i0 = 0; i0 < te[0]; ++i0)
+      for (index_t i1 = 0; i1 < te[1]; ++i1)
+        for (index_t i2 = 0; i2 < te[2]; ++i2)
+          trank[t++] = f.rank[g.cell(g.flat[0] ? 0 : 2 * i0 + 1, g.flat[1] ? 0 : 2 * i1 + 1, g.flat[2] ? 0 : 2 * i2 + 1)];
+  }
+  const auto earlier = [&](index_t a, index_t b) {  // in the filtration; the outer cell is last
+    if (a == outer || b == outer) return b == outer && a != outer;
+    return trank[a] < trank[b] || (trank[a] == trank[b] && a < b);
+  };
+  const auto top_cell = [&](index_t t) {
+    const index_t i0 = t / tstride[0], r = t - i0 * tstride[0], i1 = r / tstride[1], i2 = r - i1 * tstride[1];
+    return g.cell(g.flat[0] ? 0 : 2 * i0 + 1, g.flat[1] ? 0 : 2 * i1 + 1, g.flat[2] ? 0 : 2 * i2 + 1);
+  };
   UnionFind uf(outer + 1);
-  // Each component is born (in the reversed filtration) at its latest top cell; the outer cell, at
-  // +infinity, is older than all of them (-1 stands for it).
-  std::vector<index_t> youngest(outer + 1, -1);
-  g.for_each_cell_of_dim(g.dim, [&](index_t c) { youngest[top_of(g.coords(c))] = c; });
-  const std::vector<index_t> order = f.cells_in_order(g.dim - 1);
-  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+  for (auto it = cells.rbegin(); it != cells.rend(); ++it) {
     const index_t s = *it;
     const auto k = g.coords(s);
     int a = 0;
     while (g.flat[a] || (k[a] & 1)) ++a;  // the one non-flat axis with an even coordinate
-    index_t nodes[2] = {outer, outer};
-    if (k[a] > 0) {
-      auto lo = k;
-      --lo[a];
-      nodes[0] = top_of(lo);
-    }
-    if (k[a] + 1 < g.extent[a]) {
-      auto hi = k;
-      ++hi[a];
-      nodes[1] = top_of(hi);
-    }
-    const index_t r0 = uf.find(nodes[0]), r1 = uf.find(nodes[1]);
+    // Halving the coordinates gives the top cell above s on axis a; the one below is a stride back.
+    const index_t above = ((k[0] >> 1) * te[1] + (k[1] >> 1)) * te[2] + (k[2] >> 1);
+    const index_t n0 = k[a] > 0 ? above - tstride[a] : outer;
+    const index_t n1 = k[a] + 1 < g.extent[a] ? above : outer;
+    const index_t r0 = uf.find(n0), r1 = uf.find(n1);
     if (r0 == r1) continue;
-    const index_t y0 = youngest[r0], y1 = youngest[r1];
-    // The component born later in the reversed order (the smaller maximum) dies here.
-    const bool first_dies = y0 >= 0 && (y1 < 0 || f.less(y0, y1));
-    push_pair(out, f, s, first_dies ? y0 : y1, keep_zero);
-    youngest[uf.link(r0, r1)] = first_dies ? y1 : y0;
+    // The component born later in the reversed order (the earlier root) dies here.
+    const index_t dying = earlier(r0, r1) ? r0 : r1;
+    push_pair(out, f, s, top_cell(dying), keep_zero);
+    uf.attach(dying, dying == r0 ? r1 : r0);
   }
 }
 
@@ -110,8 +123,8 @@ void compute_top(const Filtration& f, bool keep_zero, std::vector<PersistencePai
 // the added columns are short, tens of faces, and merges stream through memory.) Reduced columns are
 // kept back to back in one pool; `owner[face]` says which column has that face as pivot: an index into
 // the pool (>= 0), an emergent edge (<= -2: its raw coboundary), or none (-1).
-void compute_h1_3d(const Filtration& f, bool keep_zero, std::vector<PersistencePair>& out,
-                   const std::vector<std::uint8_t>& negative_edge) {
+void compute_h1_3d(const Filtration& f, const std::vector<index_t>& edges, bool keep_zero,
+                   std::vector<PersistencePair>& out, const std::vector<std::uint8_t>& negative_edge) {
   const Grid& g = f.grid;
   constexpr index_t kNone = -1;
   std::vector<index_t> owner(g.num_cells, kNone);
@@ -145,8 +158,7 @@ void compute_h1_3d(const Filtration& f, bool keep_zero, std::vector<PersistenceP
     work.swap(merged);
   };
 
-  const std::vector<index_t> order = f.cells_in_order(1);
-  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+  for (auto it = edges.rbegin(); it != edges.rend(); ++it) {
     const index_t e = *it;
     if (negative_edge[e]) continue;  // cleared: kills an H0 class, so its reduced coboundary is zero
     Keyed cob[4];
@@ -183,9 +195,13 @@ PersistenceDiagram compute_persistence(const Filtration& f, bool keep_zero_persi
   PersistenceDiagram diagram;
   const Grid& g = f.grid;
   std::vector<std::uint8_t> negative_edge(g.num_cells, 0);
-  compute_h0(f, keep_zero_persistence, diagram.pairs[0], negative_edge);
-  if (g.dim >= 2) compute_top(f, keep_zero_persistence, diagram.pairs[g.dim - 1]);
-  if (g.dim == 3) compute_h1_3d(f, keep_zero_persistence, diagram.pairs[1], negative_edge);
+  const std::vector<index_t> edges = f.cells_in_order(1);
+  compute_h0(f, edges, keep_zero_persistence, diagram.pairs[0], negative_edge);
+  if (g.dim == 2) compute_top(f, edges, keep_zero_persistence, diagram.pairs[1]);
+  if (g.dim == 3) {
+    compute_top(f, f.cells_in_order(2), keep_zero_persistence, diagram.pairs[2]);
+    compute_h1_3d(f, edges, keep_zero_persistence, diagram.pairs[1], negative_edge);
+  }
   return diagram;
 }
 
