@@ -172,6 +172,34 @@ def test_larger_3d_volumes_match_cripser(shape, kind):
     check_consistent(barcode, image)
 
 
+@pytest.mark.parametrize("kind", ["noise", "levels"])
+def test_wide_reduction_keys_give_the_same_pairs(kind):
+    # Grids of 2^32 cells or more use 128-bit keys in the H1 reduction; force that path on a small one.
+    from seglosses import _core
+
+    image = make_image(11, (14, 12, 16), kind)
+    for construction in (0, 1):
+        packed = _core.persistence(image, construction)
+        wide = _core.persistence(image, construction, wide_keys=True)
+        for (values_a, cells_a), (values_b, cells_b) in zip(packed, wide):
+            np.testing.assert_array_equal(values_a, values_b)
+            np.testing.assert_array_equal(cells_a, cells_b)
+
+
+def test_zero_persistence_pairs_complete_the_pairing():
+    # Kept, they pair every cell of the complex: in 2D V, each vertex births an H0 class (one is
+    # essential), each edge kills an H0 class or births an H1 class, each square kills an H1 class.
+    from seglosses import _core
+
+    image = make_image(2, (7, 9), "levels")
+    (v0, _), (v1, _) = _core.persistence(image, 1, keep_zero_persistence=True)
+    assert len(v0) == image.size  # one pair (or the essential class) per vertex
+    assert (len(v0) - 1) + len(v1) == 7 * 8 + 6 * 9  # every edge kills an H0 class or births an H1 one
+    assert len(v1) == 6 * 8  # every square kills an H1 class
+    nonzero = persistence(image, filtration="sublevel", construction="V")
+    assert len(nonzero.intervals(0)) == int((v0[:, 0] != v0[:, 1]).sum())
+
+
 @pytest.mark.parametrize("construction", ["T", "V"])
 def test_larger_3d_volume_matches_gudhi(construction):
     image = make_image(3, (20, 18, 22), "noise")

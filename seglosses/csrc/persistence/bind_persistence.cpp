@@ -28,7 +28,7 @@ Array2<T> to_numpy(std::vector<T>&& data) {
 using DimResult = std::tuple<Array2<double>, Array2<index_t>>;
 
 std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::device::cpu> image, int construction,
-                                   bool keep_zero_persistence) {
+                                   bool keep_zero_persistence, bool wide_keys) {
   const int ndim = int(image.ndim());
   if (ndim < 2 || ndim > 3) throw nb::value_error("Expected `image` to be a 2D or 3D array.");
   if (construction != 0 && construction != 1) throw nb::value_error("Expected `construction` to be 0 (T) or 1 (V).");
@@ -44,7 +44,7 @@ std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::d
   {
     nb::gil_scoped_release release;
     const Filtration f(image.data(), shape, ndim, Construction(construction));
-    const PersistenceDiagram diagram = compute_persistence(f, keep_zero_persistence);
+    const PersistenceDiagram diagram = compute_persistence(f, keep_zero_persistence, wide_keys);
     for (int d = 0; d < ndim; ++d) {
       for (const PersistencePair& p : diagram.pairs[d]) {
         values[d].push_back(p.birth);
@@ -63,7 +63,7 @@ std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::d
 
 void bind_persistence(nb::module_& m) {
   m.def("persistence", &persistence, nb::arg("image"), nb::arg("construction"),
-        nb::arg("keep_zero_persistence") = false,
+        nb::arg("keep_zero_persistence") = false, nb::arg("wide_keys") = false,
         "Sublevel persistence of a C-contiguous float64 2D/3D image. Returns, per dimension, "
         "((n, 2) birth/death values, (n, 2) int64 flat pixel indices; -1 for an essential death).");
 }
