@@ -138,9 +138,10 @@ void match_h0(const Images& im, const std::array<std::vector<std::uint32_t>, 3>&
 // The top dimension by union-find on the dual graph (top cells plus the outer cell), processing the
 // codimension-1 cells in decreasing order. The elder of a dual component is its top cell of largest
 // (rank, index); the outer cell is older than all. A merge kills the younger elder: the pair is
-// (codimension-1 cell, that top cell).
+// (codimension-1 cell, that top cell). The cells of c that merge nothing are listed in `unmerged_c`,
+// in decreasing order: in 3D they are the squares whose boundary columns do not reduce to zero.
 void match_top(const Images& im, const std::array<std::vector<std::uint32_t>, 3>& codim1_sorted,
-               DimensionMatching& out) {
+               std::vector<std::uint32_t>& unmerged_c, DimensionMatching& out) {
   const VGrid& grid = im.grid;
   const index_t outer = grid.num_vertices;  // top cells are indexed by their lowest vertex
   constexpr std::uint64_t kOuterKey = ~std::uint64_t(0);  // the outer cell, at +infinity
@@ -188,7 +189,10 @@ void match_top(const Images& im, const std::array<std::vector<std::uint32_t>, 3>
     const auto& sorted = codim1_sorted[2];
     for (auto it = sorted.rbegin(); it != sorted.rend(); ++it) {
       const auto nb = neighbours(*it);
-      if (!forest.merge(nb[0], nb[1], &dying)) continue;
+      if (!forest.merge(nb[0], nb[1], &dying)) {
+        if (!grid.planar) unmerged_c.push_back(*it);
+        continue;
+      }
       if (std::uint32_t(dying >> 32) == codim1_rank(2, *it)) continue;
       const std::uint32_t pf = pair_of_death_c[0][std::uint32_t(dying)], pg = pair_of_death_c[1][std::uint32_t(dying)];
       if (pf != kNone && pg != kNone) {
@@ -224,7 +228,8 @@ MatchingResult betti_matching_v(const double* f, const double* g, const index_t*
         return grid.planar ? im[k].edge_rank(cell) : im[k].square_rank(cell);
       });
   }
-  match_top(im, codim1_sorted, result.dims[top]);
+  std::vector<std::uint32_t> unmerged_c;
+  match_top(im, codim1_sorted, unmerged_c, result.dims[top]);
 
   std::array<std::vector<std::uint32_t>, 3> edges_sorted;
   if (grid.planar) {
@@ -238,7 +243,10 @@ MatchingResult betti_matching_v(const double* f, const double* g, const index_t*
   std::array<std::vector<std::uint8_t>, 3> negative;
   for (auto& n : negative) n.assign(std::size_t(3 * grid.num_vertices), 0);
   match_h0(im, edges_sorted, negative, result.dims[0], result.essential_f, result.essential_g);
-  if (!grid.planar) match_h1_solid(im, negative, edges_sorted, result.dims[1]);
+  if (!grid.planar) {
+    std::reverse(unmerged_c.begin(), unmerged_c.end());
+    match_h1_solid(im, negative, edges_sorted, unmerged_c, result.dims[1]);
+  }
   return result;
 }
 
