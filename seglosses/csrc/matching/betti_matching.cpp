@@ -82,7 +82,8 @@ std::vector<std::uint32_t> existing_codim1(const VGrid& grid) {
 
 // Dimension 0. The elder of a component is its vertex of smallest (rank, index); when two merge, the
 // younger elder dies at the merging edge (a pair unless born at the edge's own value). Merging edges
-// are marked in `negative[k]`: their coboundary columns in the H1 reduction of image k reduce to zero.
+// are marked in `negative[k]` (unless empty): their coboundary columns in the H1 reduction of image k
+// reduce to zero.
 void match_h0(const Images& im, const std::array<std::vector<std::uint32_t>, 3>& edges_sorted,
               std::array<std::vector<std::uint8_t>, 3>& negative, DimensionMatching& out, index_t& essential_f,
               index_t& essential_g) {
@@ -101,7 +102,7 @@ void match_h0(const Images& im, const std::array<std::vector<std::uint32_t>, 3>&
     for (const std::uint32_t e : edges_sorted[k]) {
       const std::uint32_t v = e / 3, w = std::uint32_t(v + grid.stride[e % 3]);
       if (!forest.merge(v, w, &dying)) continue;
-      negative[k][e] = 1;
+      if (!negative[k].empty()) negative[k][e] = 1;
       if (std::uint32_t(dying >> 32) != img.edge_rank(e))
         pair_of_birth[k][std::uint32_t(dying)] = pairs[k].add(std::uint32_t(dying), img.edge_voxel(e));
     }
@@ -122,7 +123,7 @@ void match_h0(const Images& im, const std::array<std::vector<std::uint32_t>, 3>&
     for (const std::uint32_t e : edges_sorted[2]) {
       const std::uint32_t v = e / 3, w = std::uint32_t(v + grid.stride[e % 3]);
       if (!forest.merge(v, w, dying)) continue;
-      negative[2][e] = 1;
+      if (!negative[2].empty()) negative[2][e] = 1;
       if (std::uint32_t(dying[0] >> 32) == im.c.edge_rank(e)) continue;  // zero-persistence bar of c
       const std::uint32_t pf = pair_of_birth[0][std::uint32_t(dying[1])];
       const std::uint32_t pg = pair_of_birth[1][std::uint32_t(dying[2])];
@@ -138,10 +139,12 @@ void match_h0(const Images& im, const std::array<std::vector<std::uint32_t>, 3>&
 // The top dimension by union-find on the dual graph (top cells plus the outer cell), processing the
 // codimension-1 cells in decreasing order. The elder of a dual component is its top cell of largest
 // (rank, index); the outer cell is older than all. A merge kills the younger elder: the pair is
-// (codimension-1 cell, that top cell). The cells of c that merge nothing are listed in `unmerged_c`,
-// in decreasing order: in 3D they are the squares whose boundary columns do not reduce to zero.
+// (codimension-1 cell, that top cell). The cells that merge nothing are listed in `unmerged[k]`, in
+// increasing order of image k (only for c in 3D, where they are the squares whose boundary columns do
+// not reduce to zero). In 2D they are the only edges that can merge components in dimension 0 (an
+// edge either closes a loop or joins two components), which halves that work (clearing).
 void match_top(const Images& im, const std::array<std::vector<std::uint32_t>, 3>& codim1_sorted,
-               std::vector<std::uint32_t>& unmerged_c, DimensionMatching& out) {
+               std::array<std::vector<std::uint32_t>, 3>& unmerged, DimensionMatching& out) {
   const VGrid& grid = im.grid;
   const index_t outer = grid.num_vertices;  // top cells are indexed by their lowest vertex
   constexpr std::uint64_t kOuterKey = ~std::uint64_t(0);  // the outer cell, at +infinity
@@ -175,7 +178,10 @@ void match_top(const Images& im, const std::array<std::vector<std::uint32_t>, 3>
     const auto& sorted = codim1_sorted[k];
     for (auto it = sorted.rbegin(); it != sorted.rend(); ++it) {
       const auto nb = neighbours(*it);
-      if (!forest.merge(nb[0], nb[1], dying)) continue;
+      if (!forest.merge(nb[0], nb[1], dying)) {
+        if (grid.planar) unmerged[k].push_back(*it);
+        continue;
+      }
       if (std::uint32_t(dying[0] >> 32) == codim1_rank(k, *it)) continue;
       pair_of_death_c[k][std::uint32_t(dying[1])] =
           pairs[k].add(codim1_voxel(k, *it), im[k].top_voxel(std::uint32_t(dying[0])));
@@ -190,7 +196,7 @@ void match_top(const Images& im, const std::array<std::vector<std::uint32_t>, 3>
     for (auto it = sorted.rbegin(); it != sorted.rend(); ++it) {
       const auto nb = neighbours(*it);
       if (!forest.merge(nb[0], nb[1], &dying)) {
-        if (!grid.planar) unmerged_c.push_back(*it);
+        unmerged[2].push_back(*it);
         continue;
       }
       if (std::uint32_t(dying >> 32) == codim1_rank(2, *it)) continue;
@@ -202,6 +208,7 @@ void match_top(const Images& im, const std::array<std::vector<std::uint32_t>, 3>
     }
   }
   finish_dimension(pairs[0], pairs[1], matches, out);
+  for (auto& u : unmerged) std::reverse(u.begin(), u.end());
 }
 
 }  // namespace
@@ -228,25 +235,23 @@ MatchingResult betti_matching_v(const double* f, const double* g, const index_t*
         return grid.planar ? im[k].edge_rank(cell) : im[k].square_rank(cell);
       });
   }
-  std::vector<std::uint32_t> unmerged_c;
-  match_top(im, codim1_sorted, unmerged_c, result.dims[top]);
+  std::array<std::vector<std::uint32_t>, 3> unmerged;
+  match_top(im, codim1_sorted, unmerged, result.dims[top]);
+  codim1_sorted = {};
 
   std::array<std::vector<std::uint32_t>, 3> edges_sorted;
   if (grid.planar) {
-    edges_sorted = std::move(codim1_sorted);
+    edges_sorted = std::move(unmerged);
   } else {
-    codim1_sorted = {};
     const std::vector<std::uint32_t> edges = existing_edges(grid);
     for (int k = 0; k < 3; ++k)
       edges_sorted[k] = sort_by_rank(edges, im[k].num_ranks, [&](std::uint32_t e) { return im[k].edge_rank(e); });
   }
   std::array<std::vector<std::uint8_t>, 3> negative;
-  for (auto& n : negative) n.assign(std::size_t(3 * grid.num_vertices), 0);
+  if (!grid.planar)
+    for (auto& n : negative) n.assign(std::size_t(3 * grid.num_vertices), 0);
   match_h0(im, edges_sorted, negative, result.dims[0], result.essential_f, result.essential_g);
-  if (!grid.planar) {
-    std::reverse(unmerged_c.begin(), unmerged_c.end());
-    match_h1_solid(im, negative, edges_sorted, unmerged_c, result.dims[1]);
-  }
+  if (!grid.planar) match_h1_solid(im, negative, edges_sorted, unmerged[2], result.dims[1]);
   return result;
 }
 

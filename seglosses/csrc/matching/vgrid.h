@@ -54,7 +54,10 @@ struct VGrid {
     if (3 * num_vertices + 3 >= index_t(kNone)) throw std::length_error("image too large for the matching engine");
   }
 
-  index_t coord(index_t v, int axis) const { return (v / stride[axis]) % n[axis]; }
+  // 32-bit division: cell indices fit (checked above), and it is about twice as fast as 64-bit.
+  index_t coord(index_t v, int axis) const {
+    return (std::uint32_t(v) / std::uint32_t(stride[axis])) % std::uint32_t(n[axis]);
+  }
   bool has_step(index_t v, int axis) const { return coord(v, axis) + 1 < n[axis]; }
 
   // Edge 3v+t joins v and v + stride[t]. Square 3v+t spans the two axes other than t.
