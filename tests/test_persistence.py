@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import gudhi
 from seglosses.topology import Barcode, persistence
-from seglosses.topology._gudhi import sublevel_persistence
+from seglosses.topology.persistence import _bar_order
 
 cripser = pytest.importorskip("cripser")
 
@@ -107,6 +107,7 @@ def check_consistent(barcode: Barcode, image: np.ndarray) -> None:
         np.testing.assert_array_equal(flat[cells[finite, 1]], values[finite, 1])
         assert (cells[~finite, 1] == -1).all()
         assert (values[:, 0] != values[:, 1]).all()
+        np.testing.assert_array_equal(_bar_order(values, cells, barcode.filtration), np.arange(len(values)))
         essential += int((~finite).sum())
         if barcode.filtration == "superlevel":
             assert (values[:, 0] > values[:, 1]).all() and (values[~finite, 1] == -np.inf).all()

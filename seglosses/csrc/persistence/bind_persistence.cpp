@@ -4,6 +4,7 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
 #include <memory>
 #include <tuple>
 #include <vector>
@@ -46,11 +47,30 @@ std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::d
     const Filtration f(image.data(), shape, ndim, Construction(construction));
     const PersistenceDiagram diagram = compute_persistence(f, keep_zero_persistence, wide_keys);
     for (int d = 0; d < ndim; ++d) {
-      for (const PersistencePair& p : diagram.pairs[d]) {
-        values[d].push_back(p.birth);
-        values[d].push_back(p.death);
-        cells[d].push_back(f.critical_pixel(p.birth_cell));
-        cells[d].push_back(p.death_cell < 0 ? -1 : f.critical_pixel(p.death_cell));
+      // The documented bar order: persistence descending (essential first), then birth ascending,
+      // then birth pixel and death pixel (so the order never depends on the algorithm's internals).
+      struct Bar {
+        double birth, death;
+        index_t birth_pixel, death_pixel;
+      };
+      std::vector<Bar> bars;
+      bars.reserve(diagram.pairs[d].size());
+      for (const PersistencePair& p : diagram.pairs[d])
+        bars.push_back({p.birth, p.death, f.critical_pixel(p.birth_cell), p.death_cell < 0 ? -1 : f.critical_pixel(p.death_cell)});
+      std::sort(bars.begin(), bars.end(), [](const Bar& a, const Bar& b) {
+        const double la = a.death - a.birth, lb = b.death - b.birth;
+        if (la != lb) return la > lb;
+        if (a.birth != b.birth) return a.birth < b.birth;
+        if (a.birth_pixel != b.birth_pixel) return a.birth_pixel < b.birth_pixel;
+        return a.death_pixel < b.death_pixel;
+      });
+      values[d].reserve(2 * bars.size());
+      cells[d].reserve(2 * bars.size());
+      for (const Bar& bar : bars) {
+        values[d].push_back(bar.birth);
+        values[d].push_back(bar.death);
+        cells[d].push_back(bar.birth_pixel);
+        cells[d].push_back(bar.death_pixel);
       }
     }
   }
@@ -65,5 +85,6 @@ void bind_persistence(nb::module_& m) {
   m.def("persistence", &persistence, nb::arg("image"), nb::arg("construction"),
         nb::arg("keep_zero_persistence") = false, nb::arg("wide_keys") = false,
         "Sublevel persistence of a C-contiguous float64 2D/3D image. Returns, per dimension, "
-        "((n, 2) birth/death values, (n, 2) int64 flat pixel indices; -1 for an essential death).");
+        "((n, 2) birth/death values, (n, 2) int64 flat pixel indices; -1 for an essential death), "
+        "bars ordered by persistence descending, then birth, birth pixel and death pixel.");
 }
