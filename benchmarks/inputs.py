@@ -4,7 +4,8 @@ Kinds (all float64 in [0, 1], read as foreground likelihoods):
 - ``noise``: uniform random values, the worst case for persistence (most bars, least structure);
 - ``lik``: a noisy likelihood map of a vessel-like mask (early training): the mask blurred, rescaled
   to [0.15, 0.85] and overlaid with Gaussian noise;
-- ``clean``: a smooth likelihood of the same mask (late training): the mask blurred, little noise.
+- ``clean``: a smooth likelihood of the same mask (late training): the mask blurred, rescaled to
+  [0.05, 0.95] (no saturated plateaus: exact 0/1 plateaus are a different worst case) with little noise.
 
 Sizes: 2D 256^2 and 512^2; 3D 64^3, 96^3 and 128^3. ``CASES`` lists the (shape, kind) rows of the
 ANCHORS.md table.
@@ -56,7 +57,7 @@ def make_input(shape: tuple[int, ...], kind: str, seed: int = SEED) -> np.ndarra
     if kind == "lik":
         image = 0.15 + 0.7 * smooth + rng.normal(0.0, 0.15, shape)
     else:
-        image = smooth + rng.normal(0.0, 0.01, shape)
+        image = 0.05 + 0.9 * smooth + rng.normal(0.0, 0.01, shape)
     return np.ascontiguousarray(np.clip(image, 0.0, 1.0))
 
 

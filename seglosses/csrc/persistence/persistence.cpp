@@ -18,6 +18,8 @@ namespace seglosses::cubical {
 namespace {
 
 void push_pair(std::vector<PersistencePair>& out, const Filtration& f, index_t birth, index_t death, bool keep_zero) {
+  // Most pairs of noisy images join a cell to another of the same pixel: skip them before any lookup.
+  if (!keep_zero && death >= 0 && f.rank[birth] == f.rank[death]) return;
   const double b = f.value(birth);
   const double d = death < 0 ? std::numeric_limits<double>::infinity() : f.value(death);
   if (!keep_zero && b == d) return;
