@@ -1,4 +1,5 @@
-"""betti_matching(): equality with Betti-Matching-3D, definition checks, real label pairs, API and errors."""
+"""betti_matching(): equality with Betti-Matching-3D (construction V), definition checks (T and V), real
+label pairs, API and errors."""
 
 from __future__ import annotations
 
@@ -145,11 +146,18 @@ def test_equals_betti_matching_3d_on_topomortar_labels(data_root):
 # ----------------------------------------------------------------------------------------------------
 # Definition checks (no oracle)
 # ----------------------------------------------------------------------------------------------------
-@settings(max_examples=60)
-@given(pair=pairs_of(st.one_of(shapes_2d, shapes_3d)), filtration=st.sampled_from(("superlevel", "sublevel")))
-def test_identical_inputs_match_everything(pair, filtration):
+constructions = st.sampled_from(("T", "V"))
+
+
+@settings(max_examples=80)
+@given(
+    pair=pairs_of(st.one_of(shapes_2d, shapes_3d)),
+    filtration=st.sampled_from(("superlevel", "sublevel")),
+    construction=constructions,
+)
+def test_identical_inputs_match_everything(pair, filtration, construction):
     image = pair[0]
-    m = betti_matching(image, image.copy(), filtration=filtration)
+    m = betti_matching(image, image.copy(), filtration=filtration, construction=construction)
     assert m.num_unmatched_prediction.sum() == 0 and m.num_unmatched_target.sum() == 0
     for d in m.dims:
         mp, mg = m.matched(d)
@@ -158,13 +166,19 @@ def test_identical_inputs_match_everything(pair, filtration):
     np.testing.assert_array_equal(*m.matched_essential())
 
 
-@settings(max_examples=60)
-@given(pair=pairs_of(st.one_of(shapes_2d, shapes_3d)), filtration=st.sampled_from(("superlevel", "sublevel")))
-def test_bars_are_the_barcodes_of_the_images(pair, filtration):
-    """Matched and unmatched bars of each image are exactly its finite bars (persistence(), V)."""
-    m = betti_matching(*pair, filtration=filtration)
+@settings(max_examples=150)
+@given(
+    pair=pairs_of(st.one_of(shapes_2d, shapes_3d)),
+    filtration=st.sampled_from(("superlevel", "sublevel")),
+    construction=constructions,
+)
+def test_bars_are_the_barcodes_of_the_images(pair, filtration, construction):
+    """Matched and unmatched bars of each image are exactly its finite bars (persistence(), itself
+    tested against gudhi and cripser), in both constructions."""
+    m = betti_matching(*pair, filtration=filtration, construction=construction)
+    assert m.construction == construction
     for image, side, essential in zip(pair, (0, 1), m.matched_essential()):
-        barcode = persistence(image, filtration=filtration, construction="V")
+        barcode = persistence(image, filtration=filtration, construction=construction)
         for d in m.dims:
             bars = barcode.intervals(d)
             finite = bars[np.isfinite(bars[:, 1])]
@@ -173,10 +187,11 @@ def test_bars_are_the_barcodes_of_the_images(pair, filtration):
         np.testing.assert_array_equal(barcode.intervals(0)[~np.isfinite(barcode.intervals(0)[:, 1])], essential)
 
 
+@pytest.mark.parametrize("construction", ["T", "V"])
 @pytest.mark.parametrize("filtration", ["superlevel", "sublevel"])
-def test_values_are_read_at_the_critical_cells(filtration):
+def test_values_are_read_at_the_critical_cells(filtration, construction):
     prediction, target = make_image(3, (9, 8, 7), "noise"), make_image(4, (9, 8, 7), "binary")
-    m = betti_matching(prediction, target, filtration=filtration)
+    m = betti_matching(prediction, target, filtration=filtration, construction=construction)
     for d in m.dims:
         for values, cells, image in zip(m.matched(d), m.matched_cells(d), (prediction, target)):
             np.testing.assert_array_equal(values, image.ravel()[cells])
@@ -187,11 +202,12 @@ def test_values_are_read_at_the_critical_cells(filtration):
             assert (sign * (values[:, 0] - values[:, 1]) > 0).all()  # births before deaths, no zero bars
 
 
-def test_missing_loop_is_an_unmatched_target_bar():
+@pytest.mark.parametrize("construction", ["T", "V"])
+def test_missing_loop_is_an_unmatched_target_bar(construction):
     target = np.ones((7, 7))
     target[3, 3] = 0  # a ring: one loop
     prediction = np.full((7, 7), 0.9)  # a filled square
-    m = betti_matching(prediction, target)
+    m = betti_matching(prediction, target, construction=construction)
     assert m.num_matched.tolist() == [0, 0]
     assert m.num_unmatched_prediction.tolist() == [0, 0]
     assert m.num_unmatched_target.tolist() == [0, 1]
@@ -199,12 +215,13 @@ def test_missing_loop_is_an_unmatched_target_bar():
     assert m.unmatched_target_cells(1)[0, 1] == 3 * 7 + 3  # the loop is filled at the hole
 
 
-def test_extra_component_is_an_unmatched_prediction_bar():
+@pytest.mark.parametrize("construction", ["T", "V"])
+def test_extra_component_is_an_unmatched_prediction_bar(construction):
     target = np.zeros((8, 8))
     target[1:4, 1:4] = 1
     prediction = 0.9 * target
     prediction[6, 6] = 0.7  # a spurious blob
-    m = betti_matching(prediction, target)
+    m = betti_matching(prediction, target, construction=construction)
     assert m.num_matched.tolist() == [0, 0]
     assert m.num_unmatched_prediction.tolist() == [1, 0]
     assert m.num_unmatched_target.tolist() == [0, 0]
@@ -214,7 +231,8 @@ def test_extra_component_is_an_unmatched_prediction_bar():
     np.testing.assert_array_equal(m.matched_essential_cells()[1], [[1 * 8 + 1, -1]])
 
 
-def test_two_loops_match_by_location_not_by_size():
+@pytest.mark.parametrize("construction", ["T", "V"])
+def test_two_loops_match_by_location_not_by_size(construction):
     """Each predicted loop is matched to the target loop it overlaps, even where persistence differs."""
     target = np.zeros((7, 13))
     target[1:6, 1:6] = 1
@@ -222,7 +240,7 @@ def test_two_loops_match_by_location_not_by_size():
     target[3, 3] = target[3, 9] = 0
     prediction = 0.9 * target
     prediction[3, 3] = 0.6  # the left loop is faint in the prediction
-    m = betti_matching(prediction, target)
+    m = betti_matching(prediction, target, construction=construction)
     assert m.num_matched[1] == 2
     mp, mg = m.matched(1)
     cp, cg = m.matched_cells(1)
@@ -230,13 +248,31 @@ def test_two_loops_match_by_location_not_by_size():
     assert rows(mp) == [(0.9, 0.0), (0.9, 0.6)]
 
 
-def test_void_in_3d_is_dimension_2():
+@pytest.mark.parametrize("construction", ["T", "V"])
+def test_void_in_3d_is_dimension_2(construction):
     target = np.ones((5, 5, 5))
     target[2, 2, 2] = 0  # a hollow cube: one cavity
-    m = betti_matching(np.ones((5, 5, 5)), target)
+    m = betti_matching(np.ones((5, 5, 5)), target, construction=construction)
     assert m.num_unmatched_target.tolist() == [0, 0, 1]
-    m = betti_matching(target, target)
+    m = betti_matching(target, target, construction=construction)
     assert m.num_matched.tolist() == [0, 0, 1]
+
+
+def test_constructions_differ_in_connectivity():
+    """Diagonal neighbours: one component in T (8-connected), two in V (4-connected)."""
+    target = np.zeros((5, 5))
+    target[1, 1] = target[2, 2] = 1
+    prediction = target.copy()
+    prediction[2, 2] = 0.0  # the prediction misses one of the two pixels
+    v = betti_matching(prediction, target, construction="V")
+    t = betti_matching(prediction, target, construction="T")
+    assert v.num_unmatched_target.tolist() == [1, 0]  # a second component that the prediction lacks
+    assert t.num_unmatched_target.tolist() == [0, 0]  # one component, present in both
+    # A tunnel through 3D diagonals: in T the two voxels touch at a corner.
+    cube = np.zeros((3, 3, 3))
+    cube[0, 0, 0] = cube[1, 1, 1] = 1
+    assert betti_matching(cube, cube, construction="T").num_matched.tolist() == [0, 0, 0]
+    assert betti_matching(cube, cube, construction="V").num_matched.tolist() == [1, 0, 0]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -276,8 +312,8 @@ def test_accepts_tensors_dtypes_and_layouts():
 
 def test_result_object():
     m = betti_matching(make_image(1, (8, 8), "noise"), make_image(2, (8, 8), "binary"))
-    assert m.dims == (0, 1) and m.filtration == "superlevel" and m.construction == "V"
-    assert repr(m).startswith("BettiMatching(shape=(8, 8), filtration='superlevel', construction='V', matched={H0: ")
+    assert m.dims == (0, 1) and m.filtration == "superlevel" and m.construction == "T"  # the package default
+    assert repr(m).startswith("BettiMatching(shape=(8, 8), filtration='superlevel', construction='T', matched={H0: ")
     assert m.num_matched.dtype == np.int64 and m.num_matched.shape == (2,)
     for array in (*m.matched(0), *m.matched_cells(1), m.unmatched_target(0), *m.matched_essential()):
         assert not array.flags.writeable
@@ -307,7 +343,6 @@ def test_result_object():
         (np.zeros((3, 3)), np.zeros((3, 3)), {"construction": "X"}, ValueError, r"Expected `construction` to be one of"),
         (np.zeros((3, 3)), np.zeros((3, 3)), {"num_threads": 0}, ValueError, r"Expected `num_threads` to be a positive integer or None"),
         (np.array([["a"]]), np.zeros((1, 1)), {}, TypeError, r"Expected `prediction` to hold real numbers"),
-        (np.zeros((3, 3)), np.zeros((3, 3)), {"construction": "T"}, NotImplementedError, r"construction='T'"),
     ],
 )
 def test_bad_input(prediction, target, kwargs, error, message):
@@ -315,9 +350,10 @@ def test_bad_input(prediction, target, kwargs, error, message):
         betti_matching(prediction, target, **kwargs)
 
 
+@pytest.mark.parametrize("construction", ["T", "V"])
 @pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (1, 1, 1), (1, 1, 6), (2, 1, 2), (2, 2, 2)])
-def test_degenerate_shapes_and_constant_images(shape):
+def test_degenerate_shapes_and_constant_images(shape, construction):
     for prediction, target in [(np.zeros(shape), np.zeros(shape)), (np.zeros(shape), np.ones(shape))]:
-        m = betti_matching(prediction, target)
+        m = betti_matching(prediction, target, construction=construction)
         assert m.num_matched.sum() + m.num_unmatched_prediction.sum() + m.num_unmatched_target.sum() == 0
         assert m.matched_essential_cells()[0][0, 0] == 0

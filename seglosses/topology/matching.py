@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from seglosses.topology._validation import CONSTRUCTIONS, FILTRATIONS, check_choice
+from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, FILTRATIONS, check_choice
 from seglosses.topology.persistence import _check_threads, _split_batch
 
 COMPARISONS = ("union",)
@@ -54,7 +54,7 @@ class BettiMatching:
     Attributes:
         shape: spatial shape of the images, ``(H, W)`` or ``(D, H, W)``.
         filtration: ``"superlevel"`` or ``"sublevel"``.
-        construction: ``"V"`` (pixels as vertices).
+        construction: ``"T"`` or ``"V"``.
         dims: the homology dimensions, ``(0, 1)`` in 2D and ``(0, 1, 2)`` in 3D.
         num_matched: (len(dims),) int64 array, matched pairs per dimension (finite bars).
         num_unmatched_prediction: (len(dims),) int64 array, unmatched prediction bars per dimension.
@@ -69,7 +69,7 @@ class BettiMatching:
         >>> m.num_matched, m.num_unmatched_prediction, m.num_unmatched_target
         (array([0, 0]), array([0, 0]), array([0, 1]))
         >>> m.unmatched_target(1), m.unmatched_target_cells(1)
-        (array([[1., 0.]]), array([[18, 12]]))
+        (array([[1., 0.]]), array([[17, 12]]))
     """
 
     def __init__(
@@ -160,7 +160,7 @@ def _one_matching(prediction: np.ndarray, target: np.ndarray, filtration: str, c
     # Superlevel sets of p are sublevel sets of -p; the pointwise min of -p and -g is -max(p, g), the
     # union comparison image. Negation is exact, so ties (and the tie-break) are preserved.
     sub_p, sub_g = (-prediction, -target) if superlevel else (prediction, target)
-    dims, birth_p, birth_g = _core.betti_matching_v(sub_p, sub_g)
+    dims, birth_p, birth_g = _core.betti_matching(sub_p, sub_g, CONSTRUCTIONS.index(construction))
     return BettiMatching(
         prediction, target, dims, (birth_p, birth_g), filtration=filtration, construction=construction
     )
@@ -171,7 +171,7 @@ def betti_matching(
     target,
     *,
     filtration: str = "superlevel",
-    construction: str = "V",
+    construction: str = DEFAULT_CONSTRUCTION,
     comparison: str = "union",
     num_threads: int | None = None,
 ) -> BettiMatching | list[BettiMatching]:
@@ -187,17 +187,19 @@ def betti_matching(
     under which both images include into the comparison image, which the induced matching needs).
     Matching rule, for a bar ``a`` of the prediction and ``b`` of the target of the same dimension:
     ``a ~ b`` iff the maps induced by ``{P >= t} -> {C >= t}`` and ``{G >= t} -> {C >= t}`` carry them to
-    the same bar of ``C``. Counts and matched pairs equal those of Betti-Matching-3D's
-    ``compute_matching(1 - prediction, 1 - target)`` (same tie-break between equal values).
+    the same bar of ``C``. With ``construction="V"``, counts, matched pairs and critical cells equal
+    those of Betti-Matching-3D's ``compute_matching(1 - prediction, 1 - target)`` (same tie-break between
+    equal values: value, then cube index). ``"T"`` runs the same algorithm on the complex whose top cells
+    are the pixels (no reference implementation exists; its bars equal ``persistence(...,
+    construction="T")``).
 
     Args:
         prediction: numpy array (any real or bool dtype), CPU torch tensor (detached internally), or a
             list of them; for a loss, the likelihood map (after sigmoid/softmax).
         target: same shape(s) as ``prediction``; e.g. the binary label.
         filtration: ``"superlevel"`` (foreground is high) or ``"sublevel"``.
-        construction: ``"V"`` (pixels as vertices, 4-/6-connected foreground, as Betti-Matching-3D).
-            The package's default construction ``"T"`` is not implemented for matching yet and raises
-            ``NotImplementedError``; this function therefore defaults to ``"V"``.
+        construction: ``"T"`` (pixels as top cells, 8-/26-connected foreground; the package default,
+            see ``persistence``) or ``"V"`` (pixels as vertices, 4-/6-connected, as Betti-Matching-3D).
         comparison: ``"union"``.
         num_threads: threads for a batch (default: all cores); each pair runs on one thread.
 
@@ -209,7 +211,6 @@ def betti_matching(
             or 3D, empty, hold NaN/Inf, differ in shape, batches of different lengths, a CUDA tensor,
             or a bad ``num_threads``.
         TypeError: an image of a non-real dtype.
-        NotImplementedError: ``construction="T"``.
 
     Example:
         >>> import numpy as np
@@ -224,15 +225,15 @@ def betti_matching(
         (array([[0.1, 0. ]]), array([[1., 0.]]))
         >>> m.matched_essential()[0]  # the large blob: matched, reported apart
         array([[ 0.8, -inf]])
+        >>> diagonal = np.zeros((4, 4)); diagonal[1, 1] = diagonal[2, 2] = 1
+        >>> betti_matching(diagonal, diagonal).num_matched  # "T": one 8-connected component
+        array([0, 0])
+        >>> betti_matching(diagonal, diagonal, construction="V").num_matched  # two 4-connected ones
+        array([1, 0])
     """
     check_choice("filtration", filtration, FILTRATIONS)
     check_choice("construction", construction, CONSTRUCTIONS)
     check_choice("comparison", comparison, COMPARISONS)
-    if construction == "T":
-        raise NotImplementedError(
-            "Betti matching for construction='T' (pixels as top cells) is not implemented yet; "
-            "use construction='V' (pixels as vertices, as Betti-Matching-3D)."
-        )
     threads = _check_threads(num_threads)
     predictions, batch_p = _split_batch(prediction, "prediction")
     targets, batch_t = _split_batch(target, "target")

@@ -104,9 +104,9 @@ void match_h0(const Images& im, const std::array<std::vector<std::uint32_t>, 3>&
       if (!forest.merge(v, w, &dying)) continue;
       if (!negative[k].empty()) negative[k][e] = 1;
       if (std::uint32_t(dying >> 32) != img.edge_rank(e))
-        pair_of_birth[k][std::uint32_t(dying)] = pairs[k].add(std::uint32_t(dying), img.edge_voxel(e));
+        pair_of_birth[k][std::uint32_t(dying)] = pairs[k].add(img.vertex_voxel(std::uint32_t(dying)), img.edge_voxel(e));
     }
-    (k == 0 ? essential_f : essential_g) = index_t(std::uint32_t(forest.elder[0][forest.find(0)]));
+    (k == 0 ? essential_f : essential_g) = img.vertex_voxel(std::uint32_t(forest.elder[0][forest.find(0)]));
   }
 
   // The comparison image processes its edges once; the same merges, read under the order of f and of
@@ -214,11 +214,11 @@ void match_top(const Images& im, const std::array<std::vector<std::uint32_t>, 3>
 }  // namespace
 }  // namespace detail
 
-MatchingResult betti_matching_v(const double* f, const double* g, const index_t* shape, int ndim) {
+MatchingResult betti_matching(const double* f, const double* g, const index_t* shape, int ndim, bool construction_t) {
   using namespace detail;
-  const VGrid grid(shape, ndim);
-  std::vector<double> comparison(std::size_t(grid.num_vertices));
-  for (index_t i = 0; i < grid.num_vertices; ++i) comparison[i] = std::min(f[i], g[i]);
+  const VGrid grid(shape, ndim, construction_t);
+  std::vector<double> comparison(std::size_t(grid.num_pixels));
+  for (index_t i = 0; i < grid.num_pixels; ++i) comparison[i] = std::min(f[i], g[i]);
   const RankedImage rf(grid, f), rg(grid, g), rc(grid, comparison.data());
   comparison = {};
   const Images im{grid, rf, rg, rc};

@@ -1,5 +1,6 @@
 // Betti matching (Stucki et al., ICML 2023, "Topologically faithful image segmentation via induced
-// matching of persistence barcodes") of two images in the V-construction, sublevel filtration.
+// matching of persistence barcodes") of two images, sublevel filtration, construction V (pixels are
+// vertices, as Betti-Matching-3D) or T (pixels are top cells, as gudhi's top_dimensional_cells).
 //
 // The comparison image is the pointwise minimum c = min(f, g), so every sublevel set of f and of g lies
 // in the sublevel set of c at the same value. Each inclusion induces maps in homology; their image
@@ -38,7 +39,7 @@ struct MatchingResult {
 // Sublevel Betti matching of two C-contiguous float64 images of the same shape (ndim 2 or 3).
 // Finite pairs only; the essential H0 classes are returned by birth voxel. Zero-persistence pairs are
 // not reported (as in Betti-Matching-3D).
-MatchingResult betti_matching_v(const double* f, const double* g, const index_t* shape, int ndim);
+MatchingResult betti_matching(const double* f, const double* g, const index_t* shape, int ndim, bool construction_t);
 
 namespace detail {
 // Bookkeeping shared by the per-dimension algorithms.

@@ -1,4 +1,4 @@
-// Python binding of the Betti matching engine: seglosses._core.betti_matching_v.
+// Python binding of the Betti matching engine: seglosses._core.betti_matching.
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/tuple.h>
@@ -25,7 +25,8 @@ Cells to_numpy(std::vector<index_t>&& data) {
 using DimResult = std::tuple<Cells, Cells, Cells, Cells>;
 using Image = nb::ndarray<const double, nb::c_contig, nb::device::cpu>;
 
-std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching_v(Image f, Image g) {
+std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching(Image f, Image g, int construction) {
+  if (construction != 0 && construction != 1) throw nb::value_error("Expected `construction` to be 0 (T) or 1 (V).");
   const int ndim = int(f.ndim());
   if (ndim < 2 || ndim > 3) throw nb::value_error("Expected `prediction` to be a 2D or 3D array.");
   if (int(g.ndim()) != ndim) throw nb::value_error("Expected `prediction` and `target` to have the same shape.");
@@ -39,7 +40,7 @@ std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching_v(Image f, I
   seglosses::matching::MatchingResult result;
   {
     nb::gil_scoped_release release;
-    result = seglosses::matching::betti_matching_v(f.data(), g.data(), shape, ndim);
+    result = seglosses::matching::betti_matching(f.data(), g.data(), shape, ndim, construction == 0);
   }
   std::vector<DimResult> dims;
   for (auto& d : result.dims)
@@ -51,8 +52,8 @@ std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching_v(Image f, I
 }  // namespace
 
 void bind_matching(nb::module_& m) {
-  m.def("betti_matching_v", &betti_matching_v, nb::arg("prediction"), nb::arg("target"),
-        "Sublevel Betti matching (V-construction) of two C-contiguous float64 2D/3D images of one shape. "
+  m.def("betti_matching", &betti_matching, nb::arg("prediction"), nb::arg("target"), nb::arg("construction"),
+        "Sublevel Betti matching (construction 0: T, 1: V) of two C-contiguous float64 2D/3D images of one shape. "
         "Returns (per dimension: (matched prediction, matched target, unmatched prediction, unmatched "
         "target) as (n, 2) int64 flat (birth, death) voxel indices; essential H0 birth voxel of the "
         "prediction; of the target).");

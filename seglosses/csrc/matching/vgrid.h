@@ -1,4 +1,6 @@
-// The V-construction cubical complex of a 2D/3D image, as the Betti matching engine needs it.
+// The cubical complex of a 2D/3D image, as the Betti matching engine needs it: a grid of vertices
+// whose cells are indexed by (lowest vertex, type). In construction V the pixels/voxels are the
+// vertices; in construction T they are the top cells, on a grid with one more vertex per axis.
 //
 // Why not the engine's shared Khalimsky grid (persistence/cubical.h): the induced matching depends on
 // how cells of equal value are ordered, and Betti-Matching-3D (the reference we must agree with on
@@ -10,7 +12,8 @@
 //
 // A 2D image, or a 3D image with an axis of extent 1, is stored as (1, n1, n2): flat voxel indices are
 // unchanged by moving a singleton axis to the front, and the cube order is preserved. Such a grid is
-// "planar": its top cells are the squares of type 0.
+// "planar": its top cells are the squares of type 0. (In T, a one-pixel-thick slab and its middle
+// section have homotopy-equivalent sublevel sets, so dropping the axis keeps the barcodes.)
 #pragma once
 
 #include <algorithm>
@@ -26,12 +29,17 @@ using index_t = std::int64_t;
 constexpr std::uint32_t kNone = 0xffffffffu;
 
 struct VGrid {
-  std::array<index_t, 3> n{1, 1, 1};
+  std::array<index_t, 3> n{1, 1, 1};  // vertices per axis
   std::array<index_t, 3> stride{0, 0, 1};
   index_t num_vertices = 1;
   bool planar = true;
+  // Construction T: the pixels are the top cells (squares when planar, cubes otherwise), and the
+  // vertex grid has one more vertex than pixels on every axis but the flat one of a planar grid.
+  bool top_cells = false;
+  std::array<index_t, 3> pixels{1, 1, 1};  // the image's shape after dropping a singleton axis
+  index_t num_pixels = 1;
 
-  VGrid(const index_t* shape, int ndim) {
+  VGrid(const index_t* shape, int ndim, bool construction_t = false) : top_cells(construction_t) {
     index_t others[3] = {1, 1, 1};
     int k = 0;
     bool singleton = ndim == 2;
@@ -43,11 +51,15 @@ struct VGrid {
       others[k++] = shape[a];
     }
     if (singleton) {
-      n = {1, others[0], others[1]};
+      pixels = {1, others[0], others[1]};
     } else {
-      n = {others[0], others[1], others[2]};
+      pixels = {others[0], others[1], others[2]};
     }
-    planar = n[0] == 1;
+    planar = pixels[0] == 1;
+    num_pixels = pixels[0] * pixels[1] * pixels[2];
+    n = pixels;
+    if (top_cells)
+      for (int a = planar ? 1 : 0; a < 3; ++a) n[a] += 1;
     stride = {n[1] * n[2], n[2], 1};
     num_vertices = n[0] * n[1] * n[2];
     // Cell indices and ranks are stored as uint32.
@@ -138,25 +150,36 @@ inline std::vector<std::uint32_t> dense_ranks(const double* values, index_t coun
   return rank;
 }
 
-// One image on the grid: the dense ranks of its voxels, and cell ranks derived from them.
+// One image on the grid, as ranks: a cell's rank compares like its filtration value.
+// V: a cell takes the max over its vertices (the voxels). T: a cell takes the min over the pixels that
+// contain it; those ranks are tabulated once per cell, on a pixel grid padded with kNone.
 struct RankedImage {
   const VGrid* grid;
-  std::vector<std::uint32_t> rank;
+  std::vector<std::uint32_t> rank;  // per vertex of the grid
   std::uint32_t num_ranks = 0;
 
   RankedImage(const VGrid& g, const double* values) : grid(&g) {
-    rank = dense_ranks(values, g.num_vertices, num_ranks);
+    if (!g.top_cells) {
+      rank = dense_ranks(values, g.num_vertices, num_ranks);
+      return;
+    }
+    pixel_rank_ = dense_ranks(values, g.num_pixels, num_ranks);
+    tabulate_t();
   }
 
+  std::uint32_t vertex_rank(index_t v) const { return rank[v]; }
   std::uint32_t edge_rank(std::uint32_t e) const {
+    if (grid->top_cells) return t_rank_[e];
     const index_t v = e / 3;
     return std::max(rank[v], rank[v + grid->stride[e % 3]]);
   }
   std::uint32_t square_rank(std::uint32_t s) const {
+    if (grid->top_cells) return t_rank_[std::size_t(3 * grid->num_vertices) + s];
     const auto vs = grid->square_vertices(s / 3, int(s % 3));
     return std::max(std::max(rank[vs[0]], rank[vs[1]]), std::max(rank[vs[2]], rank[vs[3]]));
   }
   std::uint32_t cube_rank(index_t v) const {
+    if (grid->top_cells) return pixel_rank_[std::size_t(t_pixel(v, 7))];
     const auto& st = grid->stride;
     std::uint32_t r = 0;
     for (int dx = 0; dx < 2; ++dx)
@@ -170,13 +193,17 @@ struct RankedImage {
   // Sort key of a cell among cells of its dimension: (rank, index), as Betti-Matching-3D orders cubes.
   static std::uint64_t key(std::uint32_t r, std::uint32_t cell) { return (std::uint64_t(r) << 32) | cell; }
 
-  // The voxel whose value is the cell's value (a loss gathers gradients there). Ties resolve like
-  // Betti-Matching-3D: the last vertex in C order for edges and squares, the first for cubes.
+  // The voxel whose value is the cell's value (a loss gathers gradients there). V: ties resolve like
+  // Betti-Matching-3D, the last vertex in C order for edges and squares, the first for cubes. T: the
+  // first pixel in C order.
+  index_t vertex_voxel(index_t v) const { return grid->top_cells ? t_pixel(v, 0) : v; }
   index_t edge_voxel(std::uint32_t e) const {
+    if (grid->top_cells) return t_pixel(e / 3, 1 << (e % 3));
     const index_t v = e / 3, w = v + grid->stride[e % 3];
     return rank[w] >= rank[v] ? w : v;
   }
   index_t square_voxel(std::uint32_t s) const {
+    if (grid->top_cells) return t_pixel(s / 3, 7 & ~(1 << (s % 3)));
     const auto vs = grid->square_vertices(s / 3, int(s % 3));
     index_t best = vs[0];
     for (int i = 1; i < 4; ++i)
@@ -184,6 +211,7 @@ struct RankedImage {
     return best;
   }
   index_t cube_voxel(index_t v) const {
+    if (grid->top_cells) return t_pixel(v, 7);
     const auto& st = grid->stride;
     index_t best = v;
     for (int dx = 0; dx < 2; ++dx)
@@ -195,6 +223,91 @@ struct RankedImage {
     return best;
   }
   index_t top_voxel(index_t v) const { return grid->planar ? square_voxel(std::uint32_t(3 * v)) : cube_voxel(v); }
+
+ private:
+  std::vector<std::uint32_t> pixel_rank_;  // T: per pixel
+  std::vector<std::uint32_t> t_rank_;      // T: per edge 3v+t, then per square 3v+t
+
+  // T: the pixels containing the cell at vertex v that spans the axes in `span` (bit a = axis a) are,
+  // on a spanned axis, pixel x_a, and otherwise pixels x_a - 1 and x_a (where inside the image; the
+  // flat axis of a planar grid has pixel 0 only). Returns the one of smallest (rank, index).
+  index_t t_pixel(index_t v, int span) const {
+    const VGrid& g = *grid;
+    index_t best = -1;
+    std::uint32_t best_rank = kNone;
+    const index_t x[3] = {g.coord(v, 0), g.coord(v, 1), g.coord(v, 2)};
+    for (int mask = 0; mask < 8; ++mask) {
+      index_t p[3];
+      bool inside = true;
+      for (int a = 0; a < 3 && inside; ++a) {
+        const bool low = (mask >> a) & 1;  // take pixel x_a - 1 instead of x_a
+        if ((g.planar && a == 0) || ((span >> a) & 1)) {
+          if (low) inside = false;  // one candidate only: count it once
+          p[a] = x[a];
+        } else {
+          p[a] = low ? x[a] - 1 : x[a];
+        }
+        inside = inside && p[a] >= 0 && p[a] < g.pixels[a];
+      }
+      if (!inside) continue;
+      const index_t pixel = (p[0] * g.pixels[1] + p[1]) * g.pixels[2] + p[2];
+      const std::uint32_t r = pixel_rank_[std::size_t(pixel)];
+      if (r < best_rank || (r == best_rank && pixel < best)) {
+        best_rank = r;
+        best = pixel;
+      }
+    }
+    return best;
+  }
+
+  // Vertex, edge and square ranks of construction T, as minima over a padded copy of the pixel ranks
+  // (a kNone border, so the pixels outside the image never win).
+  void tabulate_t() {
+    const VGrid& g = *grid;
+    const index_t off = g.planar ? 0 : 1;  // padding on axis 0
+    const std::array<index_t, 3> q{g.pixels[0] + 2 * off, g.pixels[1] + 2, g.pixels[2] + 2};
+    const std::array<index_t, 3> qs{q[1] * q[2], q[2], 1};
+    std::vector<std::uint32_t> padded(std::size_t(q[0] * q[1] * q[2]), kNone);
+    for (index_t i = 0; i < g.pixels[0]; ++i)
+      for (index_t j = 0; j < g.pixels[1]; ++j)
+        for (index_t k = 0; k < g.pixels[2]; ++k)
+          padded[std::size_t((i + off) * qs[0] + (j + 1) * qs[1] + k + 1)] =
+              pixel_rank_[std::size_t((i * g.pixels[1] + j) * g.pixels[2] + k)];
+    // The pixel x_a - 1 of vertex coordinate x_a is padded coordinate x_a (x_a + 1 for pixel x_a).
+    const auto min_over = [&](index_t base, int span) {
+      std::uint32_t r = kNone;
+      for (int mask = 0; mask < 8; ++mask) {
+        index_t at = base;
+        bool valid = true;
+        for (int a = 0; a < 3; ++a) {
+          const bool high = (mask >> a) & 1;
+          const bool fixed = (g.planar && a == 0) || ((span >> a) & 1);
+          if (fixed) {
+            if (!high) valid = false;  // one candidate only: the "high" one
+            if (!(g.planar && a == 0)) at += qs[a];
+          } else if (high) {
+            at += qs[a];
+          }
+        }
+        if (valid) r = std::min(r, padded[std::size_t(at)]);
+      }
+      return r;
+    };
+    rank.assign(std::size_t(g.num_vertices), kNone);
+    t_rank_.assign(std::size_t(6 * g.num_vertices), kNone);
+    for (index_t x = 0; x < g.n[0]; ++x)
+      for (index_t y = 0; y < g.n[1]; ++y)
+        for (index_t z = 0; z < g.n[2]; ++z) {
+          const index_t v = x * g.stride[0] + y * g.stride[1] + z;
+          const index_t base = x * qs[0] + y * qs[1] + z;
+          rank[v] = min_over(base, 0);
+          for (int t = 0; t < 3; ++t) {
+            if (g.has_edge(v, t)) t_rank_[std::size_t(3 * v + t)] = min_over(base, 1 << t);
+            if (g.has_square(v, t))
+              t_rank_[std::size_t(3 * (g.num_vertices + v) + t)] = min_over(base, 7 & ~(1 << t));
+          }
+        }
+  }
 };
 
 // Cells (given in increasing index order) sorted by (rank, index): a stable counting sort by rank.
