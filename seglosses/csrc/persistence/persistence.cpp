@@ -123,16 +123,119 @@ struct WideKey {
     std::uint32_t rank;
     index_t cell;
     bool operator<(const type& o) const { return rank < o.rank || (rank == o.rank && cell < o.cell); }
+    bool operator==(const type& o) const { return cell == o.cell; }
   };
   static type make(const Filtration& f, index_t c) { return {f.rank[c], c}; }
   static index_t cell(const type& k) { return k.cell; }
 };
 
+// The working column of a reduction, a set of keys mod 2. Columns added to it are merged into a
+// sorted vector (sequential, branch-predictable), except short columns added to a long working column:
+// those go to a min-heap of pending keys, since a merge would cost the working column's length each
+// time. Reading the pivot consumes the sorted vector from the front (head_).
+template <class K>
+class WorkingColumn {
+ public:
+  void reset(const K* first, const K* last) {
+    sorted_.assign(first, last);
+    head_ = 0;
+    pending_.clear();
+  }
+  // Adds a sorted column without duplicates.
+  void add(const K* first, const K* last) {
+    const std::size_t n = std::size_t(last - first), live = sorted_.size() - head_;
+    if (n * kLazyRatio < live) {
+      for (; first != last; ++first) {
+        pending_.push_back(*first);
+        std::push_heap(pending_.begin(), pending_.end(), greater);
+      }
+      if (pending_.size() * 2 > live) flush();
+    } else {
+      merge_into_sorted(first, last);
+    }
+  }
+  // The smallest key surviving mod-2 cancellation; false if the column is zero.
+  bool pivot(K& out) {
+    for (;;) {
+      const bool in_sorted = head_ < sorted_.size();
+      if (!in_sorted && pending_.empty()) return false;
+      K c = in_sorted ? sorted_[head_] : pending_.front();
+      if (in_sorted && !pending_.empty() && pending_.front() < c) c = pending_.front();
+      const bool sorted_copy = in_sorted && sorted_[head_] == c;
+      std::size_t copies = sorted_copy ? 1 : 0;
+      while (!pending_.empty() && pending_.front() == c) {
+        std::pop_heap(pending_.begin(), pending_.end(), greater);
+        pending_.pop_back();
+        ++copies;
+      }
+      if (copies % 2 == 1) {
+        if (!sorted_copy) {  // keep the one surviving copy
+          pending_.push_back(c);
+          std::push_heap(pending_.begin(), pending_.end(), greater);
+        }
+        out = c;
+        return true;
+      }
+      if (sorted_copy) ++head_;
+    }
+  }
+  // The column's keys, sorted (after folding the pending keys in).
+  std::pair<const K*, const K*> finish() {
+    flush();
+    return {sorted_.data() + head_, sorted_.data() + sorted_.size()};
+  }
+
+ private:
+  static constexpr std::size_t kLazyRatio = 8;
+  static bool greater(const K& a, const K& b) { return b < a; }
+
+  void flush() {
+    if (pending_.empty()) return;
+    std::sort(pending_.begin(), pending_.end());
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < pending_.size();) {
+      std::size_t j = i;
+      while (j < pending_.size() && pending_[j] == pending_[i]) ++j;
+      if ((j - i) % 2 == 1) pending_[kept++] = pending_[i];
+      i = j;
+    }
+    pending_.resize(kept);
+    std::vector<K> keys;
+    keys.swap(pending_);
+    merge_into_sorted(keys.data(), keys.data() + keys.size());
+    keys.clear();
+    pending_.swap(keys);  // keep the capacity
+  }
+  void merge_into_sorted(const K* first, const K* last) {
+    merged_.resize(sorted_.size() - head_ + std::size_t(last - first));
+    K* o = merged_.data();
+    const K* a = sorted_.data() + head_;
+    const K* a_end = sorted_.data() + sorted_.size();
+    while (a != a_end && first != last) {
+      if (*a < *first) {
+        *o++ = *a++;
+      } else if (*first < *a) {
+        *o++ = *first++;
+      } else {  // mod 2: equal keys cancel
+        ++a;
+        ++first;
+      }
+    }
+    o = std::copy(a, a_end, o);
+    o = std::copy(first, last, o);
+    merged_.resize(std::size_t(o - merged_.data()));
+    sorted_.swap(merged_);
+    head_ = 0;
+  }
+
+  std::vector<K> sorted_, merged_, pending_;
+  std::size_t head_ = 0;
+};
+
 // H1 of a 3D complex by coboundary reduction with clearing and emergent pairs.
 //
-// The working column is a sorted vector and a column addition is a merge (symmetric difference).
-// (A binary heap with lazy cancellation was measured no faster at 128^3 and slower at 64^3.) Reduced
-// columns are kept back to back in one pool; `owner[face]` says which column has that face as pivot:
+// The working column is a `WorkingColumn` (merges, and a heap for short columns added to long ones).
+// Reduced columns are kept back to back in one pool; `owner[face]` says which column has that face as pivot:
 // an index into the pool (>= 0), an emergent edge (<= -2: its raw coboundary), or none (-1).
 template <class Key>
 void compute_h1_3d(const Filtration& f, const std::vector<index_t>& edges, bool keep_zero,
@@ -144,7 +247,7 @@ void compute_h1_3d(const Filtration& f, const std::vector<index_t>& edges, bool 
   std::vector<key_t> pool;            // stored reduced columns, back to back
   std::vector<index_t> column_start;  // column i is pool[column_start[i], column_start[i + 1])
   column_start.push_back(0);
-  std::vector<key_t> work, merged;
+  WorkingColumn<key_t> work;
 
   const auto raw_coboundary = [&](index_t edge, key_t* dst) {
     int n = 0;
@@ -156,26 +259,6 @@ void compute_h1_3d(const Filtration& f, const std::vector<index_t>& edges, bool 
       dst[i] = k;
     });
     return n;
-  };
-  const auto add = [&](const key_t* first, const key_t* last) {
-    merged.resize(work.size() + size_t(last - first));
-    key_t* o = merged.data();
-    const key_t* a = work.data();
-    const key_t* a_end = a + work.size();
-    while (a != a_end && first != last) {
-      if (*a < *first) {
-        *o++ = *a++;
-      } else if (*first < *a) {
-        *o++ = *first++;
-      } else {  // mod 2: equal entries cancel
-        ++a;
-        ++first;
-      }
-    }
-    o = std::copy(a, a_end, o);
-    o = std::copy(first, last, o);
-    merged.resize(size_t(o - merged.data()));
-    work.swap(merged);
   };
 
   for (auto it = edges.rbegin(); it != edges.rend(); ++it) {
@@ -190,23 +273,27 @@ void compute_h1_3d(const Filtration& f, const std::vector<index_t>& edges, bool 
       push_pair(out, f, e, smallest, keep_zero);
       continue;
     }
-    work.assign(cob, cob + n);
-    while (!work.empty()) {
-      const index_t o = owner[Key::cell(work.front())];
+    work.reset(cob, cob + n);
+    key_t pivot_key;
+    bool nonzero = work.pivot(pivot_key);
+    while (nonzero) {
+      const index_t o = owner[Key::cell(pivot_key)];
       if (o == kNone) break;
       if (o >= 0) {
-        add(pool.data() + column_start[o], pool.data() + column_start[o + 1]);
+        work.add(pool.data() + column_start[o], pool.data() + column_start[o + 1]);
       } else {
         key_t other[4];
         const int m = raw_coboundary(-2 - o, other);
-        add(other, other + m);
+        work.add(other, other + m);
       }
+      nonzero = work.pivot(pivot_key);
     }
-    if (work.empty()) continue;  // zero column: an essential class (none in a grid, which is contractible)
-    const index_t pivot = Key::cell(work.front());
+    if (!nonzero) continue;  // zero column: an essential class (none in a grid, which is contractible)
+    const index_t pivot = Key::cell(pivot_key);
     owner[pivot] = index_t(column_start.size()) - 1;
     push_pair(out, f, e, pivot, keep_zero);
-    pool.insert(pool.end(), work.begin(), work.end());
+    const auto column = work.finish();
+    pool.insert(pool.end(), column.first, column.second);
     column_start.push_back(index_t(pool.size()));
   }
 }
