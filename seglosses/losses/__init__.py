@@ -3,4 +3,17 @@
 Each family lives in its own module: a pure function plus a thin ``nn.Module``.
 """
 
-__all__: list[str] = []
+from seglosses.losses.cldice import DiceclDiceLoss, SoftclDiceLoss, dice_cldice_loss, soft_cldice_loss, soft_skeleton
+from seglosses.losses.dice import DiceCELoss, DiceLoss, dice_ce_loss, dice_loss
+
+__all__: list[str] = [
+    "DiceCELoss",
+    "DiceLoss",
+    "DiceclDiceLoss",
+    "SoftclDiceLoss",
+    "dice_ce_loss",
+    "dice_cldice_loss",
+    "dice_loss",
+    "soft_cldice_loss",
+    "soft_skeleton",
+]
