@@ -12,7 +12,8 @@ several threads (std::async), while ours runs a pair on one thread.
 
 Usage:
     python benchmarks/bench_matching.py --quick      # 2D and 64^3 only, one repeat
-    python benchmarks/bench_matching.py              # every case, median of --repeats
+    python benchmarks/bench_matching.py              # every case, median of --repeats (calls over
+                                                     # 5 s run once)
     python benchmarks/bench_matching.py --memory     # also peak RSS per call, in fresh subprocesses
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -52,13 +54,16 @@ def run_bm3d(bm3d, prediction: np.ndarray, target: np.ndarray):
     return bm3d.compute_matching(1.0 - prediction, 1.0 - target)
 
 
-def timed(fn, repeats: int) -> float:
+def timed(fn, repeats: int, slow_s: float = 5.0):
+    """(median seconds, last result). A call slower than `slow_s` is not repeated (shared machine)."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        fn()
+        result = fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        if times[-1] > slow_s:
+            break
+    return statistics.median(times), result
 
 
 def peak_memory_mb(which: str, shape: tuple[int, ...], kind: str) -> float:
@@ -83,6 +88,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="2D and 64^3 cases only, one repeat")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats per case (median)")
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS growth per call")
+    parser.add_argument("--batch", type=int, default=0, help="also time a batch of this many 64^3 'lik' pairs on 1 thread and on all cores")
+    parser.add_argument("--only", help="run only the cases whose name contains this text, e.g. '128^3'")
     parser.add_argument("--json", type=Path, help="write the results to this file")
     args = parser.parse_args()
 
@@ -91,6 +98,8 @@ def main() -> int:
         print(f"Betti-Matching-3D unavailable: {reason}", file=sys.stderr)
         return 1
     cases = QUICK_CASES if args.quick else CASES
+    if args.only:
+        cases = [(shape, kind) for shape, kind in cases if args.only in case_name(shape, kind)]
     repeats = 1 if args.quick else args.repeats
     header = f"{'case':<14} {'ours (s)':>9} {'BM3D (s)':>9} {'BM3D/ours':>10}"
     if args.memory:
@@ -99,14 +108,13 @@ def main() -> int:
     results = []
     for shape, kind in cases:
         prediction, target = make_pair(shape, kind)
-        ours, ref = run_ours(prediction, target), run_bm3d(bm3d, prediction, target)  # warm-up and check
+        t_ours, ours = timed(lambda: run_ours(prediction, target), repeats)
+        t_ref, ref = timed(lambda: run_bm3d(bm3d, prediction, target), repeats)
         agree = (
             ours.num_matched.tolist() == list(ref.num_matched)
             and ours.num_unmatched_prediction.tolist() == list(ref.num_unmatched_input1)
             and ours.num_unmatched_target.tolist() == list(ref.num_unmatched_input2)
         )
-        t_ours = timed(lambda: run_ours(prediction, target), repeats)
-        t_ref = timed(lambda: run_bm3d(bm3d, prediction, target), repeats)
         row = {"case": case_name(shape, kind), "ours_s": t_ours, "bm3d_s": t_ref, "agree": agree}
         line = f"{row['case']:<14} {t_ours:9.3f} {t_ref:9.3f} {t_ref / t_ours:9.2f}x"
         if args.memory:
@@ -117,6 +125,12 @@ def main() -> int:
             line += "  COUNTS DIFFER"
         print(line, flush=True)
         results.append(row)
+    if args.batch:
+        prediction, target = make_pair((64, 64, 64), "lik")
+        batch_p, batch_t = [prediction] * args.batch, [target] * args.batch
+        t_one, _ = timed(lambda: betti_matching(batch_p, batch_t, construction="V", num_threads=1), 1)
+        t_all, _ = timed(lambda: betti_matching(batch_p, batch_t, construction="V"), 1)
+        print(f"batch of {args.batch} x 64^3 lik: 1 thread {t_one:.2f} s, all {os.cpu_count()} cores {t_all:.2f} s, speed-up {t_one / t_all:.2f}x")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0 if all(r["agree"] for r in results) else 2
