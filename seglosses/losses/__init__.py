@@ -5,15 +5,21 @@ Each family lives in its own module: a pure function plus a thin ``nn.Module``.
 
 from seglosses.losses.cldice import DiceclDiceLoss, SoftclDiceLoss, dice_cldice_loss, soft_cldice_loss, soft_skeleton
 from seglosses.losses.dice import DiceCELoss, DiceLoss, dice_ce_loss, dice_loss
+from seglosses.losses.mip import MIPLoss, mip_loss
+from seglosses.losses.skeleton_recall import SkeletonRecallLoss, skeleton_recall_loss
 
 __all__: list[str] = [
     "DiceCELoss",
     "DiceLoss",
     "DiceclDiceLoss",
+    "MIPLoss",
+    "SkeletonRecallLoss",
     "SoftclDiceLoss",
     "dice_ce_loss",
     "dice_cldice_loss",
     "dice_loss",
+    "mip_loss",
+    "skeleton_recall_loss",
     "soft_cldice_loss",
     "soft_skeleton",
 ]

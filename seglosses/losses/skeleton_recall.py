@@ -1,0 +1,190 @@
+r"""Skeleton Recall loss (Kirchhoff et al., "Skeleton Recall Loss for Connectivity Conserving and Resource
+Efficient Segmentation of Thin Tubular Structures", ECCV 2024).
+
+The target's skeleton, thickened into a tube and kept inside its class, is computed on the CPU once per sample
+(:class:`seglosses.transforms.SkeletonTubed` in the data loader); the loss is then one minus the soft recall of
+that tube by the predicted probabilities, a product and two sums: no differentiable skeleton, hence the
+paper's small time and memory overhead next to clDice. It is meant as an extra term next to a region loss
+(the paper trains with Dice + CE + w * Skeleton Recall).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from seglosses.losses._common import one_hot, prepare, reduce, validate_activation, validate_positive, validate_reduction
+from seglosses.transforms.skeleton import skeleton_tube
+
+__all__ = ["SkeletonRecallLoss", "skeleton_recall_loss"]
+
+
+def _validate_skeleton(skeleton: torch.Tensor, target: torch.Tensor, n_classes: int, check_finite: bool) -> None:
+    """``skeleton`` must have ``target``'s shape and, as class indices, hold labels in [0, C)."""
+    if not isinstance(skeleton, torch.Tensor):
+        raise TypeError(f"Expected `skeleton` to be a torch.Tensor or None, but got {type(skeleton).__name__}.")
+    if skeleton.shape != target.shape:
+        raise ValueError(
+            f"Expected `skeleton` to have the shape of `target` {tuple(target.shape)} (the tube in the target's "
+            f"layout, as SkeletonTubed gives it), but got {tuple(skeleton.shape)}."
+        )
+    if skeleton.is_floating_point() and check_finite and not torch.isfinite(skeleton).all():
+        raise ValueError("Expected `skeleton` to contain only finite values, but got NaN or Inf.")
+    if skeleton.shape[1] == 1 and n_classes > 1 and skeleton.numel():
+        if skeleton.is_floating_point() and not torch.equal(skeleton, skeleton.round()):
+            raise ValueError("Expected `skeleton` to hold integer class indices, but got fractional values.")
+        if skeleton.min() < 0 or skeleton.max() >= n_classes:
+            raise ValueError(
+                f"Expected `skeleton` class indices in [0, {n_classes}), but got values in "
+                f"[{skeleton.min().item():g}, {skeleton.max().item():g}]."
+            )
+
+
+def _tube_from_target(target: torch.Tensor, include_background: bool) -> torch.Tensor:
+    """Tube of every sample of a validated ``target`` (B, 1 or C, *spatial), computed on the CPU."""
+    labels = target.detach().cpu().numpy()
+    tubes = [torch.from_numpy(skeleton_tube(sample, include_background=include_background)) for sample in labels]
+    return torch.stack(tubes).to(target.device)
+
+
+def skeleton_recall_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    skeleton: torch.Tensor | None = None,
+    *,
+    include_background: bool = True,
+    to_onehot_y: bool = False,
+    sigmoid: bool = False,
+    softmax: bool = False,
+    other_act: Callable | None = None,
+    reduction: str = "mean",
+    smooth_nr: float = 1e-5,
+    smooth_dr: float = 1e-5,
+    batch: bool = False,
+) -> torch.Tensor:
+    r"""Skeleton Recall loss: one minus the soft recall of the target's tubed skeleton, per sample and class.
+
+    With probabilities :math:`p` and the tube :math:`T` (0/1) of one (sample, class), summed over the spatial
+    axes (and over the batch when ``batch``):
+
+    .. math:: \mathcal{L} = 1 - \frac{\sum p\,T + s_{nr}}{\sum T + s_{dr}}.
+
+    The paper's code uses the same ratio with :math:`s_{nr} = s_{dr} = 1`; the defaults here are MONAI's
+    1e-5, as for every loss of this package. A class whose tube is empty (absent from the target, or the
+    background channel, see below) gives :math:`1 - s_{nr}/s_{dr}`, 0 by default, with zero gradient. A
+    perfect prediction gives 0; a prediction that misses a part of the tube loses that part's share.
+
+    The tube (``skeleton``) comes in the target's layout, as :class:`seglosses.transforms.SkeletonTubed`
+    produces it from the label:
+
+    - with ``to_onehot_y`` (and C > 1): (B, 1, *spatial), class k on the tube of class k, 0 elsewhere; the
+      background class has no tube, so with ``include_background`` its term is the empty-tube value above
+      (the paper drops the background: prefer ``include_background=False``);
+    - otherwise (B, C, *spatial), one 0/1 channel per class (a single channel is the foreground's tube).
+
+    When ``skeleton`` is None the tube is computed here from ``target`` with scikit-image, on the CPU, sample
+    by sample (about a second for a 512x512x25 volume): correct, but it stalls the training step. Compute it
+    in the data loader instead when you can. Channel 0 of a multi-channel ``target`` is then skeletonized only
+    with ``include_background``, so both paths agree.
+
+    Args:
+        input: (B, C, *spatial) logits (or probabilities with no activation set), 2D or 3D.
+        target: (B, 1, *spatial) class indices with ``to_onehot_y``, otherwise (B, C, *spatial) one-hot or soft
+            labels (foreground: > 0.5 when the tube is computed here).
+        skeleton: the tube of ``target``, same shape as ``target`` (see above), or None to compute it.
+        include_background: keep channel 0; when False it is dropped after activation and one-hot encoding.
+        to_onehot_y: ``target`` (and ``skeleton``) hold class indices, one-hot encoded with C classes.
+        sigmoid, softmax, other_act: the activation applied to ``input`` (at most one).
+        reduction: ``"none"`` returns (B, C) (C after ``include_background``; (1, C) with ``batch``);
+            ``"mean"``/``"sum"`` reduce those values.
+        smooth_nr, smooth_dr: added to numerator and denominator of the recall (>= 0).
+        batch: sum over the batch before the ratio (one value per class).
+
+    Returns:
+        Scalar for ``"mean"``/``"sum"``, (B, C) or (1, C) for ``"none"``.
+
+    Raises:
+        TypeError: ``input``/``target``/``skeleton`` not tensors, ``input`` not floating point, ``other_act``
+            not callable, a smoothing term not a number.
+        ValueError: wrong rank or shapes (``skeleton`` not of ``target``'s shape), NaN/Inf, labels or tube
+            classes outside [0, C), more than one activation, unknown ``reduction``, negative smoothing.
+
+    Example:
+        >>> target = torch.zeros(1, 1, 16, 16, dtype=torch.long)
+        >>> target[0, 0, 6:10, 2:14] = 1
+        >>> perfect = 20.0 * (2 * target.float() - 1)  # logits: the target itself, confidently
+        >>> float(skeleton_recall_loss(perfect, target, sigmoid=True)) < 1e-6
+        True
+    """
+    validate_reduction(reduction)
+    validate_activation(sigmoid, softmax, other_act)
+    smooth_nr = validate_positive("smooth_nr", smooth_nr, allow_zero=True)
+    smooth_dr = validate_positive("smooth_dr", smooth_dr, allow_zero=True)
+    probs, _ = prepare(
+        input, target, include_background=include_background, to_onehot_y=to_onehot_y,
+        sigmoid=sigmoid, softmax=softmax, other_act=other_act,
+    )
+    n_classes = input.shape[1]
+    if skeleton is None:
+        skeleton = _tube_from_target(target, include_background)
+    else:
+        _validate_skeleton(skeleton, target, n_classes, check_finite=True)
+        # A MetaTensor from the loader would make every result a MetaTensor; only the values matter here.
+        skeleton = skeleton.as_subclass(torch.Tensor).to(probs.device)
+    if skeleton.shape[1] == 1 and n_classes > 1:
+        tube = one_hot(skeleton, n_classes, probs.dtype)
+        tube[:, 0] = 0  # index 0 marks "no tube", not a background tube
+    else:
+        tube = skeleton.to(probs.dtype)
+    if tube.shape[1] != probs.shape[1]:
+        tube = tube[:, 1:]
+    dims = tuple(range(2, probs.dim()))
+    hit = (probs * tube).sum(dims)
+    size = tube.sum(dims)
+    if batch:
+        hit, size = hit.sum(0, keepdim=True), size.sum(0, keepdim=True)
+    return reduce(1 - (hit + smooth_nr) / (size + smooth_dr), reduction)
+
+
+class SkeletonRecallLoss(nn.Module):
+    """Module form of :func:`skeleton_recall_loss`: stores the settings (checked here) and calls the function.
+
+    ``forward(input, target, skeleton=None)``: ``skeleton`` is the tube of ``target`` from
+    :class:`seglosses.transforms.SkeletonTubed`; without it the tube is computed on the CPU at every call.
+
+    Example:
+        >>> loss = SkeletonRecallLoss(softmax=True, to_onehot_y=True, include_background=False)
+        >>> labels = torch.zeros(2, 1, 32, 32, dtype=torch.long)
+        >>> labels[:, :, 10:14, 4:28] = 1
+        >>> loss(torch.randn(2, 2, 32, 32), labels).shape
+        torch.Size([])
+    """
+
+    def __init__(
+        self,
+        include_background: bool = True,
+        to_onehot_y: bool = False,
+        sigmoid: bool = False,
+        softmax: bool = False,
+        other_act: Callable | None = None,
+        reduction: str = "mean",
+        smooth_nr: float = 1e-5,
+        smooth_dr: float = 1e-5,
+        batch: bool = False,
+    ) -> None:
+        super().__init__()
+        validate_reduction(reduction)
+        validate_activation(sigmoid, softmax, other_act)
+        self.settings = dict(
+            include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid, softmax=softmax,
+            other_act=other_act, reduction=reduction, batch=batch,
+            smooth_nr=validate_positive("smooth_nr", smooth_nr, allow_zero=True),
+            smooth_dr=validate_positive("smooth_dr", smooth_dr, allow_zero=True),
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, skeleton: torch.Tensor | None = None) -> torch.Tensor:
+        """``input`` (B, C, *spatial) logits, ``target`` and ``skeleton`` (B, 1 or C, *spatial); see
+        :func:`skeleton_recall_loss`."""
+        return skeleton_recall_loss(input, target, skeleton, **self.settings)
