@@ -55,7 +55,8 @@ def _target_projection(
 ) -> torch.Tensor:
     """Check one entry of ``target_mips`` against ``like`` (B, C, H, W, D) and return it as a (B, C, ...) tensor.
 
-    It must be (B, C, H, W, D) with its projected axis of size 1 or full, constant along that axis.
+    It must be (B, C, H, W, D) with its projected axis of size 1 or full, and then constant along that axis
+    except for zero padding.
     """
     name = f"`target_mips[{index}]`"
     if not isinstance(mip, torch.Tensor):
@@ -73,11 +74,12 @@ def _target_projection(
     if mip.is_floating_point() and check_finite and not torch.isfinite(mip).all():
         raise ValueError(f"Expected {name} to contain only finite values, but got NaN or Inf.")
     if mip.shape[dim] > 1:
-        high, low = mip.amax(dim, keepdim=True), mip.amin(dim, keepdim=True)
-        if not torch.equal(high, low):
+        high = mip.amax(dim, keepdim=True)
+        # Zero padding along the axis (a pad after MIPTargetd) is absorbed by the max; any other value is not.
+        if ((mip != high) & (mip != 0)).any():
             raise ValueError(
-                f"Expected {name} to be constant along spatial axis {axis} (a projection broadcast along it), but "
-                "it varies: was it rotated or resampled across that axis, or is it not a projection?"
+                f"Expected {name} to hold, along spatial axis {axis}, only its projection (broadcast) or zero "
+                "padding, but it varies otherwise: was it rotated or resampled across that axis, or is it not a projection?"
             )
         mip = high
     return mip.to(like.dtype)
@@ -160,7 +162,9 @@ def mip_loss(
     (B, C, H, W, D) with C the channels of ``input`` (the projection of the *one-hot* label, also with
     ``to_onehot_y``), either of size 1 along its axis or of full size and constant along it (the broadcast
     layout of :class:`seglosses.transforms.MIPTargetd` after cropping and collation); a max along the axis
-    reads it. ``include_background=False`` drops its channel 0 as for ``input``.
+    reads it, which also absorbs zero padding. Values along the axis other than the projection and 0 raise
+    (a rotation across the axis, a resampling); a binary projection rotated across its axis cannot be told
+    from padding and is not detected. ``include_background=False`` drops its channel 0 as for ``input``.
 
     Args:
         input: (B, C, H, W, D) logits (or probabilities with no activation set); 3D only.
@@ -182,7 +186,7 @@ def mip_loss(
     Raises:
         TypeError: tensors of the wrong type, ``other_act`` not callable, bad ``axes`` type, numbers that are not.
         ValueError: ``input`` not 3D (B, C, H, W, D), wrong shapes (of ``target`` or ``target_mips``), a
-            projection not constant along its axis, NaN/Inf, labels outside [0, C), bad ``axes`` (empty, out of
+            projection that varies along its axis other than by zero padding, NaN/Inf, labels outside [0, C), bad ``axes`` (empty, out of
             range, repeated), unknown ``region`` or ``reduction``, more than one activation, bad weights.
 
     Example:

@@ -11,13 +11,14 @@ more image of the label's shape, so every spatial transform that moves voxels th
 cuts and flips it exactly as the label: ``RandSpatialCropd``, ``RandCropByPosNegLabeld``,
 ``RandSpatialCropSamplesd``, ``SpatialPadd``, ``RandFlipd`` (a flip along k leaves it unchanged, as it
 should), ``RandRotate90d`` in the plane of the two other axes. After those, the patch's copy is still constant
-along k and equals the whole-volume MIP restricted to the patch's window; the loss reads it back with a max
-along k, which also absorbs zero padding. Nothing is parsed from ``applied_operations``, so it works with
+along k (but for zero padding) and equals the whole-volume MIP restricted to the patch's window; the loss reads
+it back with a max along k, which absorbs the padding. Nothing is parsed from ``applied_operations``, so it works with
 numpy or torch data, with or without meta tracking, and with crops that do not record their box.
 
 What breaks it: a transform that moves axis k elsewhere (a rotation across k, a transpose) or that resamples
 (``Spacingd``, affine augmentation): run those before :class:`MIPTargetd`, or not at all on these keys.
-:func:`seglosses.losses.mip_loss` checks that each projection is still constant along its axis.
+:func:`seglosses.losses.mip_loss` rejects a projection holding values other than its maximum and 0 along its
+axis, which catches this for soft labels (not for binary ones, whose rotated projection looks like padding).
 
 Memory: the broadcast view costs one projection. MONAI's crops keep it a view (checked with MONAI 1.6);
 a transform that copies (a flip, a pad, collation into a batch) materializes it at the size of its output,
