@@ -28,6 +28,7 @@ computed separably (a 3-window along each axis), which gives the same values as 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 
 import torch
@@ -40,7 +41,7 @@ from seglosses.losses.dice import _check_smooth, _dice_values
 __all__ = ["DiceclDiceLoss", "SoftclDiceLoss", "dice_cldice_loss", "soft_cldice_loss", "soft_skeleton"]
 
 # Steps recomputed and held at once in backward: more holds more volumes, fewer replays more steps.
-_SEGMENT = 3
+_SEGMENT = 2
 # Channels are processed in chunks of at most this many elements (at least one channel per chunk):
 # large enough that Python overhead vanishes on small 2D images, small enough to bound memory.
 _CHUNK_ELEMENTS = 1 << 20
@@ -49,15 +50,46 @@ _LO = slice(None, -1)
 _HI = slice(1, None)
 
 
+class _Buffers:
+    """Scratch tensors of one chunk's shape, taken and given back by hand.
+
+    Every intermediate of the skeleton lives in one of these, written with ``out=``. They are carved out of
+    one block sized by :func:`_buffers_needed`: thousands of short-lived volume-sized allocations would
+    fragment the C heap (glibc serves them from the heap once a larger tensor has been freed), and resident
+    memory would grow well beyond what is alive. A pool created with ``reserve=None`` only counts.
+    """
+
+    def __init__(self, like: torch.Tensor, reserve: dict[torch.dtype, int] | None = None) -> None:
+        self.shape, self.device, self.dtype = like.shape, like.device, like.dtype
+        self.free: dict[torch.dtype, list[torch.Tensor]] = {}
+        self.created: dict[torch.dtype, int] = {}
+        for dtype, count in (reserve or {}).items():
+            block = torch.empty((count, *self.shape), dtype=dtype, device=self.device)
+            self.free[dtype] = list(block.unbind(0))
+
+    def take(self, dtype: torch.dtype | None = None) -> torch.Tensor:
+        dtype = dtype or self.dtype
+        stack = self.free.setdefault(dtype, [])
+        if stack:
+            return stack.pop()
+        self.created[dtype] = self.created.get(dtype, 0) + 1
+        return torch.empty(self.shape, dtype=dtype, device=self.device)
+
+    def give(self, *tensors: torch.Tensor | None) -> None:
+        for tensor in tensors:
+            if tensor is not None:
+                self.free[tensor.dtype].append(tensor)
+
+
 def _along(ndim: int, axis: int, part: slice) -> tuple[slice, ...]:
     index = [slice(None)] * ndim
     index[axis] = part
     return tuple(index)
 
 
-def _erode(x: torch.Tensor) -> torch.Tensor:
+def _erode_into(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """Minimum over each voxel and its face neighbours of (N, *spatial) ``x``; outside the image is ignored."""
-    out = x.clone()
+    out.copy_(x)
     for axis in range(1, x.dim()):
         hi, lo = _along(x.dim(), axis, _HI), _along(x.dim(), axis, _LO)
         torch.minimum(out[hi], x[lo], out=out[hi])
@@ -65,55 +97,95 @@ def _erode(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _max3(y: torch.Tensor, axis: int) -> torch.Tensor:
+def _max3_into(y: torch.Tensor, axis: int, out: torch.Tensor) -> torch.Tensor:
     """Maximum over a window of 3 along ``axis`` of (N, *spatial) ``y``; outside the image is ignored."""
-    out = y.clone()
+    out.copy_(y)
     hi, lo = _along(y.dim(), axis, _HI), _along(y.dim(), axis, _LO)
     torch.maximum(out[hi], y[lo], out=out[hi])
     torch.maximum(out[lo], y[hi], out=out[lo])
     return out
 
 
-def _dilate_stages(x: torch.Tensor) -> list[torch.Tensor]:
-    """``[x, max along axis 1, then along axis 2, ...]``: the last entry is the 3x3(x3) box maximum."""
-    stages = [x]
+def _dilate(x: torch.Tensor, pool: _Buffers) -> torch.Tensor:
+    """3x3(x3) box maximum of ``x``, as a 3-window maximum along each axis in turn."""
+    current = x
     for axis in range(1, x.dim()):
-        stages.append(_max3(stages[-1], axis))
-    return stages
+        stage = _max3_into(current, axis, pool.take())
+        pool.give(None if current is x else current)
+        current = stage
+    return current
 
 
-def _route(grad: torch.Tensor, source: torch.Tensor, out: torch.Tensor, axes: range | tuple[int, ...]) -> torch.Tensor:
+def _dilation_stage(x: torch.Tensor, axis: int, pool: _Buffers) -> tuple[torch.Tensor, torch.Tensor]:
+    """Input and output of the dilation's pass along ``axis`` (the input is ``x`` itself for axis 1).
+
+    Recomputed for each pass of the transpose: holding two stages instead of all of them is worth the few
+    extra passes.
+    """
+    current = x
+    for earlier in range(1, axis):
+        stage = _max3_into(current, earlier, pool.take())
+        pool.give(None if current is x else current)
+        current = stage
+    return current, _max3_into(current, axis, pool.take())
+
+
+def _route(
+    grad: torch.Tensor,
+    source: torch.Tensor,
+    out: torch.Tensor,
+    axes: range | tuple[int, ...],
+    pool: _Buffers,
+    into: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Transpose of ``out`` = min or max of ``source`` over each voxel and its neighbours ±1 along ``axes``.
 
     Each output's gradient goes to one window position whose value equals the output (the voxel itself
-    first, then the neighbours in a fixed order), which is what the min/max selected.
+    first, then the neighbours in a fixed order), which is what the min/max selected. The result is added
+    to ``into`` when given (saving a buffer), else written to a new buffer.
     """
-    routed = torch.where(source == out, grad, 0.0)
-    pending = source != out
+    scratch = pool.take()
+    pending, hit = pool.take(torch.bool), pool.take(torch.bool)
+    torch.eq(source, out, out=hit)
+    if into is None:
+        routed = torch.mul(grad, hit, out=pool.take())
+    else:
+        routed = into.add_(torch.mul(grad, hit, out=scratch))
+    torch.logical_not(hit, out=pending)
     for axis in axes:
         hi, lo = _along(source.dim(), axis, _HI), _along(source.dim(), axis, _LO)
         for at, neighbour in ((hi, lo), (lo, hi)):
-            hit = pending[at] & (source[neighbour] == out[at])
-            routed[neighbour] += torch.where(hit, grad[at], 0.0)
-            pending[at] &= ~hit
+            torch.eq(source[neighbour], out[at], out=hit[at])
+            hit[at].logical_and_(pending[at])
+            routed[neighbour].add_(torch.mul(grad[at], hit[at], out=scratch[at]))
+            pending[at].logical_xor_(hit[at])  # hit is a subset of pending: this removes it
+    pool.give(scratch, pending, hit)
     return routed
 
 
-def _step(x: torch.Tensor, skel: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One skeleton step: ``(x_{i+1}, s_i)`` from ``(x_i, s_{i-1})``, with ``s_{-1}`` = None."""
-    eroded = _erode(x)
-    delta = torch.relu_(x - _dilate_stages(eroded)[-1])
+def _step(x: torch.Tensor, skel: torch.Tensor | None, pool: _Buffers) -> tuple[torch.Tensor, torch.Tensor]:
+    """One skeleton step: new buffers ``(x_{i+1}, s_i)`` from ``(x_i, s_{i-1})``, with ``s_{-1}`` = None."""
+    eroded = _erode_into(x, pool.take())
+    delta = _dilate(eroded, pool)
+    torch.sub(x, delta, out=delta).relu_()
     if skel is None:
         return eroded, delta
-    # Same expression as the paper's code and MONAI, so the values agree to the last bit.
-    return eroded, skel + torch.relu_(delta - skel * delta)
+    # s + relu(delta - s * delta): the paper's and MONAI's expression, so the values agree to the last bit.
+    update = torch.mul(skel, delta, out=pool.take())
+    torch.sub(delta, update, out=update).relu_()
+    torch.add(skel, update, out=delta)
+    pool.give(update)
+    return eroded, delta
 
 
-def _skeleton(x: torch.Tensor, iterations: int) -> torch.Tensor:
-    """Soft skeleton of (N, *spatial) ``x`` without a graph."""
-    skel = None
+def _skeleton(x: torch.Tensor, iterations: int, pool: _Buffers) -> torch.Tensor:
+    """Soft skeleton of (N, *spatial) ``x`` without a graph, in a buffer of ``pool``."""
+    state, skel = x, None
     for _ in range(iterations + 1):
-        x, skel = _step(x, skel)
+        eroded, new_skel = _step(state, skel, pool)
+        pool.give(None if state is x else state, skel)
+        state, skel = eroded, new_skel
+    pool.give(state)
     return skel
 
 
@@ -123,60 +195,71 @@ def _step_vjp(
     skel_prev: torch.Tensor | None,
     grad_skel: torch.Tensor,
     grad_eroded: torch.Tensor | None,
+    pool: _Buffers,
 ) -> tuple[torch.Tensor | None, torch.Tensor]:
     """Reverse of :func:`_step`: cotangents of ``(s_{i-1}, x_i)`` from those of ``(s_i, x_{i+1})``.
 
-    ``grad_eroded`` is what later steps sent to ``x_{i+1}`` (None for the last step).
+    ``grad_eroded`` is what later steps sent to ``x_{i+1}`` (None for the last step). Gives back
+    ``skel_prev``, ``grad_skel`` and ``grad_eroded`` (the cotangent of ``s_{i-1}`` reuses ``grad_skel``'s buffer).
     """
-    stages = _dilate_stages(eroded)
-    diff = x - stages[-1]
+    diff = _dilate(eroded, pool)
+    torch.sub(x, diff, out=diff)
+    mask = pool.take(torch.bool)
     if skel_prev is None:
         grad_delta, grad_skel_prev = grad_skel, None
     else:
-        delta = torch.relu(diff)
         # s_i = s + relu(u), u = delta - s * delta
-        grad_u = grad_skel * ((delta - skel_prev * delta) > 0)
-        grad_delta = grad_u - grad_u * skel_prev
-        grad_skel_prev = grad_skel - grad_u * delta
-        del delta, grad_u
-    grad_diff = grad_delta * (diff > 0)
-    del diff, grad_delta
-    # diff = x - dilate(eroded): the dilation's transpose, stage by stage, carries -grad_diff to `eroded`.
-    grad = -grad_diff
+        delta = torch.clamp(diff, min=0, out=pool.take())
+        grad_u = torch.mul(skel_prev, delta, out=pool.take())
+        torch.gt(torch.sub(delta, grad_u, out=grad_u), 0, out=mask)
+        torch.mul(grad_skel, mask, out=grad_u)
+        grad_skel_prev = grad_skel.sub_(delta.mul_(grad_u))
+        grad_delta = torch.mul(grad_u, skel_prev, out=delta)
+        torch.sub(grad_u, grad_delta, out=grad_delta)
+        pool.give(grad_u, skel_prev)
+    grad_diff = torch.mul(grad_delta, torch.gt(diff, 0, out=mask), out=diff)
+    pool.give(mask, grad_delta)
+    # diff = x - dilate(eroded): the dilation's transpose, pass by pass, carries -grad_diff to `eroded`,
+    # where the gradient from later steps already waits.
+    grad = torch.neg(grad_diff, out=pool.take())
     for axis in reversed(range(1, x.dim())):
-        grad = _route(grad, stages[axis - 1], stages[axis], (axis,))
-        stages.pop()
-    if grad_eroded is not None:
-        grad += grad_eroded
-    grad_x = _route(grad, x, eroded, range(1, x.dim()))
-    grad_x += grad_diff
+        source, out = _dilation_stage(eroded, axis, pool)
+        routed = _route(grad, source, out, (axis,), pool, into=grad_eroded if axis == 1 else None)
+        pool.give(grad, out, None if source is eroded else source)
+        grad = routed
+    grad_x = _route(grad, x, eroded, range(1, x.dim()), pool, into=grad_diff)
+    pool.give(grad)
     return grad_skel_prev, grad_x
 
 
-def _skeleton_vjp(x: torch.Tensor, grad_skel: torch.Tensor, iterations: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(grad_skel^T dS/dx, S(x))`` for (N, *spatial) ``x``, replaying segments of steps from ``x``."""
+def _skeleton_vjp(x: torch.Tensor, grad_skel: torch.Tensor, iterations: int, pool: _Buffers) -> torch.Tensor:
+    """``grad_skel^T dS/dx`` for (N, *spatial) ``x``, in a buffer of ``pool``; ``grad_skel`` is a buffer of
+    ``pool`` and is consumed.
+
+    Segments of ``_SEGMENT`` steps, last first: each is replayed from ``x``, its states kept, then reversed.
+    """
     n_steps = iterations + 1
-    grad_skel = grad_skel.clone()
     grad_next: torch.Tensor | None = None
-    skeleton: torch.Tensor | None = None
     for start in reversed(range(0, n_steps, _SEGMENT)):
         stop = min(start + _SEGMENT, n_steps)
         state, skel = x, None
         for _ in range(start):
-            state, skel = _step(state, skel)
+            eroded, new_skel = _step(state, skel, pool)
+            pool.give(None if state is x else state, skel)
+            state, skel = eroded, new_skel
         states, skels = [state], [skel]
         for _ in range(start, stop):
-            state, skel = _step(state, skel)
-            states.append(state)
-            skels.append(skel)
-        if stop == n_steps:
-            skeleton = skels[-1]
-        del state, skel
-        skels.pop()
+            eroded, new_skel = _step(states[-1], skels[-1], pool)
+            states.append(eroded)
+            skels.append(new_skel)
+        pool.give(skels.pop())
         for _ in range(start, stop):
             eroded = states.pop()
-            grad_skel, grad_next = _step_vjp(states[-1], eroded, skels.pop(), grad_skel, grad_next)
-    return grad_next, skeleton
+            grad_skel, grad_next = _step_vjp(states[-1], eroded, skels.pop(), grad_skel, grad_next, pool)
+            pool.give(eroded)
+        pool.give(None if states[0] is x else states[0])
+    return grad_next
+
 
 
 def _chunks(x: torch.Tensor) -> Iterator[tuple[int, slice]]:
@@ -188,6 +271,80 @@ def _chunks(x: torch.Tensor) -> Iterator[tuple[int, slice]]:
             yield b, slice(c, c + step)
 
 
+def _skeleton_chunk(x: torch.Tensor, iterations: int, pool: _Buffers, out: torch.Tensor) -> None:
+    """``out`` = S(x) for one chunk."""
+    skel = _skeleton(x, iterations, pool)
+    out.copy_(skel)
+    pool.give(skel)
+
+
+def _skeleton_vjp_chunk(x: torch.Tensor, grad_skel: torch.Tensor, iterations: int, pool: _Buffers, out: torch.Tensor) -> None:
+    """``out`` = grad_skel^T dS/dx for one chunk."""
+    grad = _skeleton_vjp(x, pool.take().copy_(grad_skel), iterations, pool)
+    out.copy_(grad)
+    pool.give(grad)
+
+
+def _overlaps_chunk(p: torch.Tensor, t: torch.Tensor, iterations: int, pool: _Buffers, out: torch.Tensor) -> None:
+    """``out`` (N, 4) = sums over space of ``(S(p) t, S(p), S(t) p, S(t))`` for one chunk (N, *spatial)."""
+    skel_p, skel_t, product = _skeleton(p, iterations, pool), _skeleton(t, iterations, pool), pool.take()
+    out[:, 0] = torch.mul(skel_p, t, out=product).flatten(1).sum(1)
+    out[:, 1] = skel_p.flatten(1).sum(1)
+    out[:, 2] = torch.mul(skel_t, p, out=product).flatten(1).sum(1)
+    out[:, 3] = skel_t.flatten(1).sum(1)
+    pool.give(skel_p, skel_t, product)
+
+
+def _overlaps_vjp_chunk(
+    p: torch.Tensor, t: torch.Tensor, grad_sums: torch.Tensor, iterations: int, pool: _Buffers, out: torch.Tensor
+) -> None:
+    """``out`` = gradient for ``p`` of the sums of :func:`_overlaps_chunk` given their (N, 4) cotangents.
+
+    ``S(t)`` is recomputed rather than kept from forward: one volume per channel saved, for a replay that
+    costs a small part of the vjp.
+    """
+    g_pt, g_p, g_tp, _ = grad_sums.reshape(*grad_sums.shape, *([1] * (p.dim() - 1))).unbind(1)
+    cotangent = torch.mul(t, g_pt, out=pool.take()).add_(g_p)
+    grad = _skeleton_vjp(p, cotangent, iterations, pool)
+    skel_t = _skeleton(t, iterations, pool)
+    torch.add(grad, skel_t.mul_(g_tp), out=out)
+    pool.give(grad, skel_t)
+
+
+@functools.lru_cache(maxsize=None)
+def _buffers_needed(task: Callable, ndim: int, iterations: int, segment: int) -> tuple[tuple[torch.dtype, int], ...]:
+    """How many buffers of each dtype one chunk of ``task`` (a ``*_chunk`` function) holds at its peak.
+
+    The use of buffers depends neither on the values nor on the size, so one run on a 2^d chunk with a
+    counting pool tells (``segment`` is part of the cache key because it changes the count).
+    """
+    tiny = torch.zeros((1,) + (2,) * (ndim - 1))
+    pool = _Buffers(tiny)
+    if task is _skeleton_chunk:
+        task(tiny, iterations, pool, torch.empty_like(tiny))
+    elif task is _skeleton_vjp_chunk:
+        task(tiny, tiny, iterations, pool, torch.empty_like(tiny))
+    elif task is _overlaps_chunk:
+        task(tiny, tiny, iterations, pool, tiny.new_empty(1, 4))
+    else:
+        task(tiny, tiny, tiny.new_zeros(1, 4), iterations, pool, torch.empty_like(tiny))
+    return tuple(pool.created.items())
+
+
+def _pools(task: Callable, x: torch.Tensor, iterations: int) -> Callable[[torch.Tensor], _Buffers]:
+    """A function giving the reserved :class:`_Buffers` for a chunk of ``x`` (only a sample's last chunk may
+    have fewer channels, so a new block is made only when the shape changes)."""
+    needed = dict(_buffers_needed(task, x.dim() - 1, iterations, _SEGMENT))
+    current: list[_Buffers] = []
+
+    def pool_for(chunk: torch.Tensor) -> _Buffers:
+        if not current or current[0].shape != chunk.shape:
+            current[:] = [_Buffers(chunk, needed)]
+        return current[0]
+
+    return pool_for
+
+
 class _SoftSkeleton(torch.autograd.Function):
     """``S(x)`` with a backward pass that replays the steps instead of storing them."""
 
@@ -196,8 +353,9 @@ class _SoftSkeleton(torch.autograd.Function):
         ctx.save_for_backward(x)
         ctx.iterations = iterations
         out = torch.empty_like(x)
+        pools = _pools(_skeleton_chunk, x, iterations)
         for index in _chunks(x):
-            out[index] = _skeleton(x[index], iterations)
+            _skeleton_chunk(x[index], iterations, pools(x[index]), out[index])
         return out
 
     @staticmethod
@@ -205,8 +363,9 @@ class _SoftSkeleton(torch.autograd.Function):
     def backward(ctx, grad_out: torch.Tensor) -> tuple[torch.Tensor, None]:
         (x,) = ctx.saved_tensors
         grad = torch.empty_like(x)
+        pools = _pools(_skeleton_vjp_chunk, x, ctx.iterations)
         for index in _chunks(x):
-            grad[index] = _skeleton_vjp(x[index], grad_out[index], ctx.iterations)[0]
+            _skeleton_vjp_chunk(x[index], grad_out[index], ctx.iterations, pools(x[index]), grad[index])
         return grad, None
 
 
@@ -222,13 +381,9 @@ class _SkeletonOverlaps(torch.autograd.Function):
         ctx.save_for_backward(probs, target)
         ctx.iterations = iterations
         sums = probs.new_empty((*probs.shape[:2], 4))
+        pools = _pools(_overlaps_chunk, probs, iterations)
         for index in _chunks(probs):
-            p, t = probs[index], target[index]
-            skel_p, skel_t = _skeleton(p, iterations), _skeleton(t, iterations)
-            sums[index] = torch.stack(
-                [(skel_p * t).flatten(1).sum(1), skel_p.flatten(1).sum(1), (skel_t * p).flatten(1).sum(1), skel_t.flatten(1).sum(1)],
-                dim=1,
-            )
+            _overlaps_chunk(probs[index], target[index], iterations, pools(probs[index]), sums[index])
         return sums
 
     @staticmethod
@@ -236,26 +391,19 @@ class _SkeletonOverlaps(torch.autograd.Function):
     def backward(ctx, grad_sums: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
         probs, target = ctx.saved_tensors
         need_p, need_t = ctx.needs_input_grad[:2]
-        grad_p = torch.empty_like(probs) if need_p else None
-        grad_t = torch.empty_like(target) if need_t else None
-        for index in _chunks(probs):
-            p, t = probs[index], target[index]
-            g = grad_sums[index].reshape(*grad_sums[index].shape[:2], *([1] * (p.dim() - 1)))
-            g_pt, g_p, g_tp, g_t = g.unbind(1)
-            # The replay of one skeleton's backward yields that skeleton, which the other input's gradient needs.
-            skel_p = skel_t = None
-            if need_p:
-                grad_p[index], skel_p = _skeleton_vjp(p, g_pt * t + g_p, ctx.iterations)
-            if need_t:
-                grad_t[index], skel_t = _skeleton_vjp(t, g_tp * p + g_t, ctx.iterations)
-                if skel_p is None:
-                    skel_p = _skeleton(p, ctx.iterations)
-                grad_t[index] += g_pt * skel_p
-            if need_p:
-                if skel_t is None:
-                    skel_t = _skeleton(t, ctx.iterations)
-                grad_p[index] += g_tp * skel_t
-        return grad_p, grad_t, None
+        grads = []
+        # Swapping the inputs swaps the pairs of sums: (S(t) p, S(t), S(p) t, S(p)).
+        for x, other, g, needed in ((probs, target, grad_sums, need_p), (target, probs, grad_sums[..., [2, 3, 0, 1]], need_t)):
+            if not needed:
+                grads.append(None)
+                continue
+            grad = torch.empty_like(x)
+            pools = _pools(_overlaps_vjp_chunk, x, ctx.iterations)
+            for index in _chunks(x):
+                _overlaps_vjp_chunk(x[index], other[index], g[index], ctx.iterations, pools(x[index]), grad[index])
+            grads.append(grad)
+        return grads[0], grads[1], None
+
 
 
 def _validate_iterations(iterations: int) -> int:
