@@ -1,6 +1,6 @@
 // Cubical complexes of 2D/3D images: grid and cell indexing, filtration values for the T- and
-// V-constructions, union-find, and persistence pair records. Header-only and shared by every part of
-// the engine (persistence, Betti matching).
+// V-constructions, union-find, and persistence pair records, for any part of the engine that needs
+// them; `compute_persistence` (persistence.cpp) computes the pairs.
 //
 // Cells live on the Khalimsky ("doubled") grid: a cell has integer coordinates (k0, k1, k2) and its
 // dimension is the number of odd coordinates. Cell indices are C-order flat indices on that grid.
@@ -19,7 +19,7 @@
 //
 // Filtration order (a total order compatible with the face relation, so every algorithm works on the
 // same filtered complex): (rank of the critical pixel, dimension, cell index), see `Filtration`.
-// Algorithms compare cells of one dimension only: see `Filtration::less`.
+// Algorithms only compare cells of one dimension, by (rank, cell index).
 #pragma once
 
 #include <algorithm>
@@ -74,36 +74,16 @@ struct Grid {
   index_t cell(index_t k0, index_t k1, index_t k2) const { return k0 * stride[0] + k1 * stride[1] + k2; }
   index_t cell(const std::array<index_t, 3>& k) const { return cell(k[0], k[1], k[2]); }
 
-  static int dim_of(const std::array<index_t, 3>& k) { return int(k[0] & 1) + int(k[1] & 1) + int(k[2] & 1); }
-  int cell_dim(index_t c) const { return dim_of(coords(c)); }
-
-  // Khalimsky coordinate of pixel coordinate i on axis a, and back (for the cell that *is* the pixel:
-  // a vertex in V, a top cell in T).
+  // Khalimsky coordinate of pixel coordinate i on axis a (of the cell that *is* the pixel: a vertex
+  // in V, a top cell in T).
   index_t pixel_to_k(int a, index_t i) const {
     if (flat[a]) return 0;
     return construction == Construction::T ? 2 * i + 1 : 2 * i;
   }
-  index_t k_to_pixel(int a, index_t k) const {
-    if (flat[a]) return 0;
-    return construction == Construction::T ? (k - 1) / 2 : k / 2;
-  }
-  index_t pixel_index(const std::array<index_t, 3>& p) const { return (p[0] * shape[1] + p[1]) * shape[2] + p[2]; }
-
-  // Calls f(facet) for the 2*dim facets of a cell (always inside the grid).
+  // Calls f(cofacet) for the cofacets of a cell inside the grid.
   template <class F>
-  void for_each_facet(index_t c, F&& f) const {
+  void for_each_cofacet(index_t c, F&& f) const {
     const auto k = coords(c);
-    for (int a = 0; a < 3; ++a)
-      if (k[a] & 1) {
-        f(c - stride[a]);
-        f(c + stride[a]);
-      }
-  }
-  // Calls f(cofacet) for the cofacets inside the grid (k: the cell's coordinates).
-  template <class F>
-  void for_each_cofacet(index_t c, F&& f) const { for_each_cofacet(c, coords(c), f); }
-  template <class F>
-  void for_each_cofacet(index_t c, const std::array<index_t, 3>& k, F&& f) const {
     for (int a = 0; a < 3; ++a)
       if (!flat[a] && !(k[a] & 1)) {
         if (k[a] > 0) f(c - stride[a]);
@@ -174,7 +154,8 @@ inline std::vector<index_t> sort_by_value(const double* values, index_t n) {
 // whose value it takes: V, the max-rank vertex; T, the min-rank top cell containing it. Ranks refine
 // values, so the filtration order (rank, dimension, cell index) is compatible with the face relation
 // and with the value filtration, every comparison is an integer one, and the cells of a dimension are
-// put in order by a counting sort (`cells_in_order`).
+// put in order by a counting sort (`cells_in_order`). Ranks are 32-bit: images of fewer than 2^32 - 1
+// pixels (callers check).
 struct Filtration {
   Grid grid;
   std::vector<double> sorted_value;    // value of rank r
@@ -220,12 +201,9 @@ struct Filtration {
     }
   }
 
-  index_t num_pixels() const { return grid.num_pixels; }
   double value(index_t c) const { return sorted_value[rank[c]]; }
   // Flat image index of the pixel whose value the cell takes (where a loss gathers its gradient).
   index_t critical_pixel(index_t c) const { return pixel_of_rank[rank[c]]; }
-  // Order of two cells of the same dimension in the filtration.
-  bool less(index_t a, index_t b) const { return rank[a] < rank[b] || (rank[a] == rank[b] && a < b); }
 
   // The Khalimsky cell that is the pixel (a vertex in V, a top cell in T).
   std::array<index_t, 3> pixel_coords(index_t p) const {
