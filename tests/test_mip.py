@@ -193,6 +193,13 @@ def test_autocast_bfloat16():
     assert loss.item() == pytest.approx(exact.item(), abs=2e-2)
 
 
+def test_half_precision_sums_do_not_overflow():
+    target = torch.ones(1, 1, 300, 300, 2)  # 90,000 pixels per projection along the last axis
+    probs = torch.full((1, 1, 300, 300, 2), 0.5, dtype=torch.float16)
+    loss = mip_loss(probs, target, smooth_nr=0, smooth_dr=0)
+    assert loss.dtype == torch.float32 and loss.item() == pytest.approx(1 - 2 * 0.5 / 1.5)
+
+
 def test_errors():
     logits = torch.randn(2, 3, 6, 6, 4)
     labels = torch.randint(0, 3, (2, 1, 6, 6, 4))

@@ -167,6 +167,13 @@ def test_autocast_bfloat16():
     assert loss.item() == pytest.approx(reference_value.item(), abs=2e-2)
 
 
+def test_half_precision_sums_do_not_overflow():
+    tube = torch.ones(1, 1, 300, 300)  # 90,000 tube pixels: more than float16 can count
+    probs = torch.full((1, 1, 300, 300), 0.75, dtype=torch.float16)
+    loss = skeleton_recall_loss(probs, tube, tube, smooth_nr=0, smooth_dr=0)
+    assert loss.dtype == torch.float32 and loss.item() == pytest.approx(0.25)
+
+
 def test_errors():
     logits = torch.randn(2, 3, 8, 8)
     labels = torch.randint(0, 3, (2, 1, 8, 8))

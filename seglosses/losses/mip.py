@@ -102,9 +102,11 @@ def _tversky_values(
     gradient are 0 (:math:`1 - TI` is clamped at 0).
     """
     dims = tuple(range(2, pred.dim()))
-    tp = (pred * target).sum(dims)
-    fp = pred.sum(dims) - tp
-    fn = target.sum(dims) - tp
+    # Half-precision sums overflow past 65504 pixels: accumulate and return in at least float32.
+    acc = torch.promote_types(pred.dtype, torch.float32)
+    tp = (pred * target).sum(dims, dtype=acc)
+    fp = pred.sum(dims, dtype=acc) - tp
+    fn = target.sum(dims, dtype=acc) - tp
     if batch:
         tp, fp, fn = tp.sum(0, keepdim=True), fp.sum(0, keepdim=True), fn.sum(0, keepdim=True)
     loss = 1 - (tp + smooth_nr) / (tp + alpha * fp + beta * fn + smooth_dr)
@@ -181,7 +183,7 @@ def mip_loss(
         batch: sum over the batch before the ratio (one value per class).
 
     Returns:
-        Scalar for ``"mean"``/``"sum"``, (B, C) or (1, C) for ``"none"``.
+        Scalar for ``"mean"``/``"sum"``, (B, C) or (1, C) for ``"none"``; float32 for half-precision input.
 
     Raises:
         TypeError: tensors of the wrong type, ``other_act`` not callable, bad ``axes`` type, numbers that are not.

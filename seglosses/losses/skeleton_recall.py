@@ -103,7 +103,7 @@ def skeleton_recall_loss(
         batch: sum over the batch before the ratio (one value per class).
 
     Returns:
-        Scalar for ``"mean"``/``"sum"``, (B, C) or (1, C) for ``"none"``.
+        Scalar for ``"mean"``/``"sum"``, (B, C) or (1, C) for ``"none"``; float32 for half-precision input.
 
     Raises:
         TypeError: ``input``/``target``/``skeleton`` not tensors, ``input`` not floating point, ``other_act``
@@ -141,8 +141,10 @@ def skeleton_recall_loss(
     if tube.shape[1] != probs.shape[1]:
         tube = tube[:, 1:]
     dims = tuple(range(2, probs.dim()))
-    hit = (probs * tube).sum(dims)
-    size = tube.sum(dims)
+    # Half-precision sums overflow past 65504 voxels: accumulate and return in at least float32.
+    acc = torch.promote_types(probs.dtype, torch.float32)
+    hit = (probs * tube).sum(dims, dtype=acc)
+    size = tube.sum(dims, dtype=acc)
     if batch:
         hit, size = hit.sum(0, keepdim=True), size.sum(0, keepdim=True)
     return reduce(1 - (hit + smooth_nr) / (size + smooth_dr), reduction)
