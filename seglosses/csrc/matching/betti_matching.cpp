@@ -140,9 +140,9 @@ void match_h0(const Images& im, const std::array<std::vector<std::uint32_t>, 3>&
 // codimension-1 cells in decreasing order. The elder of a dual component is its top cell of largest
 // (rank, index); the outer cell is older than all. A merge kills the younger elder: the pair is
 // (codimension-1 cell, that top cell). The cells that merge nothing are listed in `unmerged[k]`, in
-// increasing order of image k (only for c in 3D, where they are the squares whose boundary columns do
-// not reduce to zero). In 2D they are the only edges that can merge components in dimension 0 (an
-// edge either closes a loop or joins two components), which halves that work (clearing).
+// increasing order of image k. In 3D they are the squares whose boundary columns do not reduce to zero
+// in H1; in 2D they are the only edges that can merge components in dimension 0 (an edge either closes
+// a loop or joins two components). Skipping the others halves that work (clearing).
 void match_top(const Images& im, const std::array<std::vector<std::uint32_t>, 3>& codim1_sorted,
                std::array<std::vector<std::uint32_t>, 3>& unmerged, DimensionMatching& out) {
   const VGrid& grid = im.grid;
@@ -179,7 +179,7 @@ void match_top(const Images& im, const std::array<std::vector<std::uint32_t>, 3>
     for (auto it = sorted.rbegin(); it != sorted.rend(); ++it) {
       const auto nb = neighbours(*it);
       if (!forest.merge(nb[0], nb[1], dying)) {
-        if (grid.planar) unmerged[k].push_back(*it);
+        unmerged[k].push_back(*it);
         continue;
       }
       if (std::uint32_t(dying[0] >> 32) == codim1_rank(k, *it)) continue;
@@ -251,7 +251,7 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
   if (!grid.planar)
     for (auto& n : negative) n.assign(std::size_t(3 * grid.num_vertices), 0);
   match_h0(im, edges_sorted, negative, result.dims[0], result.essential_f, result.essential_g);
-  if (!grid.planar) match_h1_solid(im, negative, edges_sorted, unmerged[2], result.dims[1]);
+  if (!grid.planar) match_h1_solid(im, negative, edges_sorted, unmerged, result.dims[1]);
   return result;
 }
 

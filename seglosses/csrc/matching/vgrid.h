@@ -158,12 +158,16 @@ struct RankedImage {
   std::vector<std::uint32_t> rank;  // per vertex of the grid
   std::uint32_t num_ranks = 0;
 
+  index_t largest_plateau = 0;  // the most pixels that share one value
+
   RankedImage(const VGrid& g, const double* values) : grid(&g) {
     if (!g.top_cells) {
       rank = dense_ranks(values, g.num_vertices, num_ranks);
+      count_plateau(rank);
       return;
     }
     pixel_rank_ = dense_ranks(values, g.num_pixels, num_ranks);
+    count_plateau(pixel_rank_);
     tabulate_t();
   }
 
@@ -226,6 +230,11 @@ struct RankedImage {
 
  private:
   std::vector<std::uint32_t> pixel_rank_;  // T: per pixel
+
+  void count_plateau(const std::vector<std::uint32_t>& ranks) {
+    std::vector<index_t> count(num_ranks, 0);
+    for (const std::uint32_t r : ranks) largest_plateau = std::max(largest_plateau, ++count[r]);
+  }
   std::vector<std::uint32_t> t_rank_;      // T: per edge 3v+t, then per square 3v+t
 
   // T: the pixels containing the cell at vertex v that spans the axes in `span` (bit a = axis a) are,
