@@ -21,7 +21,9 @@ def project(x: torch.Tensor, axis: int) -> torch.Tensor:
     return x.amax(axis + 2, keepdim=True)
 
 
-def spockmip_focal_tversky(pred: torch.Tensor, target: torch.Tensor, alpha_fn=0.7, gamma=0.75, smooth=1.0) -> torch.Tensor:
+def spockmip_focal_tversky(
+    pred: torch.Tensor, target: torch.Tensor, alpha_fn=0.7, gamma=0.75, smooth=1.0
+) -> torch.Tensor:
     """SPOCKMIP's Focal Tversky for one (sample, class), written from its definition (alpha on false negatives)."""
     tp = (pred * target).sum()
     fn = (target * (1 - pred)).sum()
@@ -48,7 +50,14 @@ def test_focal_tversky_equals_monai_tversky_to_the_gamma(seed, alpha, beta, gamm
     logits = torch.randn(2, 2, 6, 7, 8, generator=g, dtype=torch.float64)
     labels = (torch.rand(2, 2, 6, 7, 8, generator=g) > 0.8).double()
     got = mip_loss(
-        logits, labels, axes=-1, region="focal_tversky", alpha=alpha, beta=beta, gamma=gamma, sigmoid=True,
+        logits,
+        labels,
+        axes=-1,
+        region="focal_tversky",
+        alpha=alpha,
+        beta=beta,
+        gamma=gamma,
+        sigmoid=True,
         reduction="none",
     )
     tversky = monai.losses.TverskyLoss(alpha=alpha, beta=beta, reduction="none")
@@ -98,17 +107,21 @@ def test_transform_pipeline_to_loss(include_background):
     mips = MIPTargetd(keys="label", axes=(-3, -2, -1), num_classes=3)
     names = mips.mip_keys["label"]
     keys = ["label", *names]
-    pipeline = Compose([
-        mips,
-        RandCropByPosNegLabeld(keys, label_key="label", spatial_size=(10, 10, 8), num_samples=2),
-        RandFlipd(keys, prob=1.0, spatial_axis=1),
-    ])
+    pipeline = Compose(
+        [
+            mips,
+            RandCropByPosNegLabeld(keys, label_key="label", spatial_size=(10, 10, 8), num_samples=2),
+            RandFlipd(keys, prob=1.0, spatial_axis=1),
+        ]
+    )
     pipeline.set_random_state(5)
     batch = list_data_collate(pipeline({"label": MetaTensor(label)}))
     target_mips = [batch[k] for k in names]
     assert target_mips[0].shape == (2, 3, 10, 10, 8)
     logits = torch.randn(2, 3, 10, 10, 8, generator=g, requires_grad=True)
-    loss = MIPLoss(axes=(-3, -2, -1), softmax=True, to_onehot_y=True, include_background=include_background, reduction="none")
+    loss = MIPLoss(
+        axes=(-3, -2, -1), softmax=True, to_onehot_y=True, include_background=include_background, reduction="none"
+    )
     values = loss(logits, batch["label"], target_mips)
     values.sum().backward()
     assert type(values) is torch.Tensor and values.shape == (2, 3 if include_background else 2)
@@ -126,7 +139,9 @@ def test_rotation_across_the_axis_is_rejected_for_soft_labels():
     mips = MIPTargetd(keys="label", axes=-1)
     rotate = RandRotate90d(["label", "label_mip2"], prob=1.0, max_k=1, spatial_axes=(0, 2))
     data = rotate(mips({"label": label}))
-    with pytest.raises(ValueError, match=r"Expected `target_mips\[0\]` to hold, along spatial axis 2, only its projection"):
+    with pytest.raises(
+        ValueError, match=r"Expected `target_mips\[0\]` to hold, along spatial axis 2, only its projection"
+    ):
         mip_loss(torch.randn(1, 1, 8, 8, 8), data["label"][None], data["label_mip2"][None], sigmoid=True)
 
 
@@ -175,9 +190,14 @@ def test_gradcheck(region):
     g = torch.Generator().manual_seed(8)
     logits = torch.randn(2, 2, 4, 5, 3, generator=g, dtype=torch.float64, requires_grad=True)
     labels = torch.randint(0, 2, (2, 1, 4, 5, 3), generator=g)
-    whole = [torch.randint(0, 2, (2, 2, 4, 5, 1), generator=g).double(), torch.randint(0, 2, (2, 2, 4, 1, 3), generator=g)]
+    whole = [
+        torch.randint(0, 2, (2, 2, 4, 5, 1), generator=g).double(),
+        torch.randint(0, 2, (2, 2, 4, 1, 3), generator=g),
+    ]
     assert torch.autograd.gradcheck(
-        lambda x: mip_loss(x, labels, whole, axes=(-1, -2), region=region, softmax=True, to_onehot_y=True, reduction="none"),
+        lambda x: mip_loss(
+            x, labels, whole, axes=(-1, -2), region=region, softmax=True, to_onehot_y=True, reduction="none"
+        ),
         (logits,),
     )
 
@@ -206,31 +226,48 @@ def test_errors():
     kwargs = dict(softmax=True, to_onehot_y=True)
     with pytest.raises(ValueError, match=r"Expected `input` to be 5D \(B, C, H, W, D\), but got shape \(2, 3, 6, 6\)"):
         mip_loss(torch.randn(2, 3, 6, 6), torch.randint(0, 3, (2, 1, 6, 6)), **kwargs)
-    with pytest.raises(ValueError, match=r"Expected `axes` to be one or more spatial axes of a 3D volume in \[-3, 2\], but got \(-4,\)"):
+    with pytest.raises(
+        ValueError, match=r"Expected `axes` to be one or more spatial axes of a 3D volume in \[-3, 2\], but got \(-4,\)"
+    ):
         mip_loss(logits, labels, axes=(-4,), **kwargs)
     with pytest.raises(ValueError, match=r"Expected `axes` to name distinct spatial axes, but got \(0, -3\)"):
         MIPLoss(axes=(0, -3))
     with pytest.raises(TypeError, match="Expected `axes` to be an int or a sequence of ints"):
         MIPLoss(axes="z")
-    with pytest.raises(ValueError, match=r"Expected `target_mips` to hold one tensor per axis of `axes` \(3\), but got 1 entries"):
+    with pytest.raises(
+        ValueError, match=r"Expected `target_mips` to hold one tensor per axis of `axes` \(3\), but got 1 entries"
+    ):
         mip_loss(logits, labels, [torch.zeros(2, 3, 6, 6, 1)], axes=(-3, -2, -1), **kwargs)
-    with pytest.raises(ValueError, match=r"Expected `target_mips` to hold one tensor per axis of `axes` \(1\), but got ndarray"):
+    with pytest.raises(
+        ValueError, match=r"Expected `target_mips` to hold one tensor per axis of `axes` \(1\), but got ndarray"
+    ):
         mip_loss(logits, labels, np.zeros((2, 3, 6, 6, 1)), **kwargs)
-    with pytest.raises(ValueError, match=(
-        r"Expected `target_mips\[0\]` \(projection along spatial axis 2, one channel per class of `input`; give "
-        r"MIPTarget `num_classes` for class-index labels\) to have shape \(2, 3, 6, 6, 4\) or \(2, 3, 6, 6, 1\), "
-        r"but got \(2, 1, 6, 6, 1\)"
-    )):
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"Expected `target_mips\[0\]` \(projection along spatial axis 2, one channel per class of `input`; give "
+            r"MIPTarget `num_classes` for class-index labels\) to have shape \(2, 3, 6, 6, 4\) or \(2, 3, 6, 6, 1\), "
+            r"but got \(2, 1, 6, 6, 1\)"
+        ),
+    ):
         mip_loss(logits, labels, torch.zeros(2, 1, 6, 6, 1), **kwargs)
-    with pytest.raises(ValueError, match=r"to have shape \(2, 3, 6, 6, 4\) or \(2, 3, 6, 6, 1\), but got \(2, 3, 6, 5, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"to have shape \(2, 3, 6, 6, 4\) or \(2, 3, 6, 6, 1\), but got \(2, 3, 6, 5, 1\)"
+    ):
         mip_loss(logits, labels, torch.zeros(2, 3, 6, 5, 1), **kwargs)
     with pytest.raises(TypeError, match=r"Expected `target_mips\[1\]` to be a torch.Tensor, but got list"):
         mip_loss(logits, labels, [torch.zeros(2, 3, 6, 6, 1), [0]], axes=(-1, -2), **kwargs)
-    with pytest.raises(ValueError, match=r"Expected `target_mips\[0\]` to contain only finite values, but got NaN or Inf"):
+    with pytest.raises(
+        ValueError, match=r"Expected `target_mips\[0\]` to contain only finite values, but got NaN or Inf"
+    ):
         mip_loss(logits, labels, torch.full((2, 3, 6, 6, 1), float("nan")), **kwargs)
-    with pytest.raises(ValueError, match=r"Expected `region` to be one of \('dice', 'focal_tversky'\), but got 'tversky'"):
+    with pytest.raises(
+        ValueError, match=r"Expected `region` to be one of \('dice', 'focal_tversky'\), but got 'tversky'"
+    ):
         MIPLoss(region="tversky")
-    with pytest.raises(ValueError, match=r"Expected `alpha` to be None with region='dice' \(it is Tversky with 1/2, 1/2\), but got 0.3"):
+    with pytest.raises(
+        ValueError, match=r"Expected `alpha` to be None with region='dice' \(it is Tversky with 1/2, 1/2\), but got 0.3"
+    ):
         MIPLoss(alpha=0.3)
     with pytest.raises(ValueError, match=r"Expected `gamma` to be a finite number > 0, but got 0.0"):
         MIPLoss(region="focal_tversky", gamma=0)

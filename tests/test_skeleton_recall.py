@@ -70,11 +70,19 @@ def test_values_against_direct_formula(seed, three_d, batch, smooth):
     g = torch.Generator().manual_seed(seed)
     spatial = (10, 9, 7) if three_d else (16, 15)
     labels = torch.randint(0, 3, (2, 1, *spatial), generator=g)
-    tube = torch.from_numpy(np.stack([skeleton_tube(l.numpy()) for l in labels]))
+    tube = torch.from_numpy(np.stack([skeleton_tube(label.numpy()) for label in labels]))
     logits = torch.randn(2, 3, *spatial, generator=g, dtype=torch.float64)
     got = skeleton_recall_loss(
-        logits, labels, tube, softmax=True, to_onehot_y=True, include_background=False,
-        smooth_nr=smooth, smooth_dr=max(smooth, 1e-5), batch=batch, reduction="none",
+        logits,
+        labels,
+        tube,
+        softmax=True,
+        to_onehot_y=True,
+        include_background=False,
+        smooth_nr=smooth,
+        smooth_dr=max(smooth, 1e-5),
+        batch=batch,
+        reduction="none",
     )
     probs = torch.softmax(logits, 1).numpy()[:, 1:]
     onehot_tube = np.stack([tube[:, 0].numpy() == k for k in (1, 2)], 1).astype(np.float64)
@@ -90,7 +98,9 @@ def test_tube_computed_in_the_loss_equals_the_transform(to_onehot_y, include_bac
     g = torch.Generator().manual_seed(0)
     labels = torch.from_numpy(np.stack([shapes(seed, (24, 24)) for seed in (0, 1)]))
     target = labels if to_onehot_y else torch.cat([labels == k for k in range(3)], 1).float()
-    tubed = [SkeletonTubed(keys="label", include_background=include_background)({"label": t})["skeleton"] for t in target]
+    tubed = [
+        SkeletonTubed(keys="label", include_background=include_background)({"label": t})["skeleton"] for t in target
+    ]
     logits = torch.randn(2, 3, 24, 24, generator=g)
     settings = dict(softmax=True, to_onehot_y=to_onehot_y, include_background=include_background, reduction="none")
     on_the_fly = skeleton_recall_loss(logits, target, **settings)
@@ -102,7 +112,9 @@ def test_class_index_tube_has_no_background_term():
     target = t_shape()
     logits = torch.randn(1, 2, 32, 32)
     with_background = skeleton_recall_loss(logits, target, softmax=True, to_onehot_y=True, reduction="none")
-    foreground = skeleton_recall_loss(logits, target, softmax=True, to_onehot_y=True, include_background=False, reduction="none")
+    foreground = skeleton_recall_loss(
+        logits, target, softmax=True, to_onehot_y=True, include_background=False, reduction="none"
+    )
     assert with_background[0, 0].item() == 0.0  # empty background tube: 1 - s_nr / s_dr
     torch.testing.assert_close(with_background[:, 1:], foreground)
 
@@ -125,13 +137,15 @@ def test_reductions_and_module_agree_with_function():
     g = torch.Generator().manual_seed(1)
     labels = torch.randint(0, 3, (3, 1, 16, 16, 8), generator=g)
     logits = torch.randn(3, 3, 16, 16, 8, generator=g)
-    tube = torch.from_numpy(np.stack([skeleton_tube(l.numpy()) for l in labels]))
+    tube = torch.from_numpy(np.stack([skeleton_tube(label.numpy()) for label in labels]))
     none = skeleton_recall_loss(logits, labels, tube, softmax=True, to_onehot_y=True, reduction="none")
     assert none.shape == (3, 3)
     for reduction, value in (("mean", none.mean()), ("sum", none.sum())):
         module = SkeletonRecallLoss(softmax=True, to_onehot_y=True, reduction=reduction)
         torch.testing.assert_close(module(logits, labels, tube), value)
-        torch.testing.assert_close(skeleton_recall_loss(logits, labels, tube, softmax=True, to_onehot_y=True, reduction=reduction), value)
+        torch.testing.assert_close(
+            skeleton_recall_loss(logits, labels, tube, softmax=True, to_onehot_y=True, reduction=reduction), value
+        )
     batched = SkeletonRecallLoss(softmax=True, to_onehot_y=True, batch=True, reduction="none")(logits, labels, tube)
     assert batched.shape == (1, 3)
 
@@ -148,7 +162,7 @@ def test_gradcheck(three_d):
     spatial = (5, 4, 3) if three_d else (6, 5)
     g = torch.Generator().manual_seed(2)
     labels = torch.randint(0, 3, (2, 1, *spatial), generator=g)
-    tube = torch.from_numpy(np.stack([skeleton_tube(l.numpy(), radius=1) for l in labels]))
+    tube = torch.from_numpy(np.stack([skeleton_tube(label.numpy(), radius=1) for label in labels]))
     logits = torch.randn(2, 3, *spatial, generator=g, dtype=torch.float64, requires_grad=True)
     assert tube.any()
     assert torch.autograd.gradcheck(
@@ -163,7 +177,9 @@ def test_autocast_bfloat16():
         loss = skeleton_recall_loss(logits, target, softmax=True, to_onehot_y=True, include_background=False)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
-    reference_value = skeleton_recall_loss(logits.detach().double(), target, softmax=True, to_onehot_y=True, include_background=False)
+    reference_value = skeleton_recall_loss(
+        logits.detach().double(), target, softmax=True, to_onehot_y=True, include_background=False
+    )
     assert loss.item() == pytest.approx(reference_value.item(), abs=2e-2)
 
 
@@ -178,19 +194,27 @@ def test_errors():
     logits = torch.randn(2, 3, 8, 8)
     labels = torch.randint(0, 3, (2, 1, 8, 8))
     kwargs = dict(softmax=True, to_onehot_y=True)
-    with pytest.raises(ValueError, match=r"Expected `skeleton` to have the shape of `target` \(2, 1, 8, 8\) .*but got \(2, 3, 8, 8\)"):
+    with pytest.raises(
+        ValueError, match=r"Expected `skeleton` to have the shape of `target` \(2, 1, 8, 8\) .*but got \(2, 3, 8, 8\)"
+    ):
         skeleton_recall_loss(logits, labels, torch.zeros(2, 3, 8, 8), **kwargs)
-    with pytest.raises(ValueError, match=r"Expected `skeleton` to have the shape of `target` \(2, 1, 8, 8\) .*but got \(2, 1, 8, 7\)"):
+    with pytest.raises(
+        ValueError, match=r"Expected `skeleton` to have the shape of `target` \(2, 1, 8, 8\) .*but got \(2, 1, 8, 7\)"
+    ):
         skeleton_recall_loss(logits, labels, torch.zeros(2, 1, 8, 7), **kwargs)
     with pytest.raises(ValueError, match=r"Expected `skeleton` class indices in \[0, 3\), but got values in \[3, 3\]"):
         skeleton_recall_loss(logits, labels, torch.full((2, 1, 8, 8), 3), **kwargs)
-    with pytest.raises(ValueError, match="Expected `skeleton` to hold integer class indices, but got fractional values"):
+    with pytest.raises(
+        ValueError, match="Expected `skeleton` to hold integer class indices, but got fractional values"
+    ):
         skeleton_recall_loss(logits, labels, torch.full((2, 1, 8, 8), 0.5), **kwargs)
     with pytest.raises(ValueError, match="Expected `skeleton` to contain only finite values, but got NaN or Inf"):
         skeleton_recall_loss(logits, labels.float(), torch.full((2, 1, 8, 8), float("nan")), **kwargs)
     with pytest.raises(TypeError, match="Expected `skeleton` to be a torch.Tensor or None, but got ndarray"):
         skeleton_recall_loss(logits, labels, np.zeros((2, 1, 8, 8)), **kwargs)
-    with pytest.raises(ValueError, match=r"Expected `target` \(class indices\) to have shape \(2, 1, 8, 8\), but got \(2, 1, 8, 9\)"):
+    with pytest.raises(
+        ValueError, match=r"Expected `target` \(class indices\) to have shape \(2, 1, 8, 8\), but got \(2, 1, 8, 9\)"
+    ):
         skeleton_recall_loss(logits, torch.zeros(2, 1, 8, 9), **kwargs)
     with pytest.raises(ValueError, match="Expected `input` to contain only finite values"):
         skeleton_recall_loss(torch.full((2, 3, 8, 8), float("nan")), labels, **kwargs)

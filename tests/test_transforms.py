@@ -135,14 +135,19 @@ def test_dictionary_transform():
     assert out["label"] is label and "skeleton" not in out
     default = SkeletonTubed(keys="label")({"label": label})
     np.testing.assert_array_equal(default["skeleton"], skeleton_tube(label))
-    missing = SkeletonTubed(keys=["label", "absent"], skeleton_keys=["a", "b"], allow_missing_keys=True)({"label": label})
+    missing = SkeletonTubed(keys=["label", "absent"], skeleton_keys=["a", "b"], allow_missing_keys=True)(
+        {"label": label}
+    )
     assert "a" in missing and "b" not in missing
     with pytest.raises(KeyError):
         SkeletonTubed(keys="absent")({"label": label})
 
 
 def test_tube_errors():
-    with pytest.raises(ValueError, match=r"Expected `label` to be channel-first 2D \(C, H, W\) or 3D \(C, H, W, D\), but got shape \(16, 16\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Expected `label` to be channel-first 2D \(C, H, W\) or 3D \(C, H, W, D\), but got shape \(16, 16\)",
+    ):
         skeleton_tube(np.zeros((16, 16)))
     with pytest.raises(ValueError, match="integer class indices, but got fractional values"):
         skeleton_tube(np.full((1, 8, 8), 0.5))
@@ -171,7 +176,7 @@ def vessel_volume(seed: int, shape=(24, 28, 20)) -> torch.Tensor:
 
 
 def coordinates(shape) -> torch.Tensor:
-    """(3, H, W, D) voxel coordinates: cropped and flipped with the label, they tell where each patch voxel came from."""
+    """(3, H, W, D) voxel coordinates: cropped and flipped with the label, they tell each patch voxel's origin."""
     return torch.stack(torch.meshgrid(*[torch.arange(s) for s in shape], indexing="ij")).float()
 
 
@@ -180,7 +185,7 @@ def assert_aligned(patch: dict, full_label: torch.Tensor, mip_keys, axes) -> Non
     (0 where padded), and holds only its maximum or padding along its axis (what the loss reads back)."""
     origin = patch["coords"].as_subclass(torch.Tensor).long()
     inside = (origin >= 0).all(0)  # padded voxels carry coordinate -1
-    for key, axis in zip(mip_keys, axes):
+    for key, axis in zip(mip_keys, axes, strict=True):
         stored = patch[key].as_subclass(torch.Tensor)
         full_mip = full_label.amax(axis + 1, keepdim=True).expand_as(full_label)
         expected = full_mip[:, origin[0].clamp(min=0), origin[1].clamp(min=0), origin[2].clamp(min=0)] * inside
@@ -194,7 +199,9 @@ CROPS = {
     "RandCropByPosNegLabeld": lambda keys: RandCropByPosNegLabeld(
         keys, label_key="label", spatial_size=(10, 12, 8), pos=1, neg=1, num_samples=3
     ),
-    "RandSpatialCropSamplesd": lambda keys: RandSpatialCropSamplesd(keys, roi_size=(9, 11, 7), num_samples=3, random_size=False),
+    "RandSpatialCropSamplesd": lambda keys: RandSpatialCropSamplesd(
+        keys, roi_size=(9, 11, 7), num_samples=3, random_size=False
+    ),
 }
 
 
@@ -220,11 +227,13 @@ def test_mip_targets_differ_from_patch_projection_and_survive_padding_and_collat
     label = vessel_volume(11)
     mips = MIPTargetd(keys="label", axes=-1)
     keys = ["label", "coords", "label_mip2"]
-    pipeline = Compose([
-        mips,
-        RandSpatialCropd(keys, roi_size=(10, 12, 6), random_size=False),
-        SpatialPadd(keys, spatial_size=(12, 12, 8), value=-1),  # pads with -1 so that padded voxels show in coords
-    ])
+    pipeline = Compose(
+        [
+            mips,
+            RandSpatialCropd(keys, roi_size=(10, 12, 6), random_size=False),
+            SpatialPadd(keys, spatial_size=(12, 12, 8), value=-1),  # pads with -1 so that padded voxels show in coords
+        ]
+    )
     pipeline.set_random_state(0)
     patch = pipeline({"label": MetaTensor(label), "coords": MetaTensor(coordinates(label.shape[1:]))})
     # Undo the -1 padding of the label-like keys: MONAI pads labels with 0.
@@ -242,22 +251,28 @@ def test_mip_target_values_layout_and_meta():
     label = torch.randint(0, 3, (1, 6, 7, 5))
     projections = MIPTarget(axes=(0, -1), num_classes=3)(MetaTensor(label, meta={"filename_or_obj": "x"}))
     onehot = torch.cat([label == k for k in range(3)]).to(label.dtype)
-    for projection, axis in zip(projections, (0, 2)):
+    for projection, axis in zip(projections, (0, 2), strict=True):
         assert isinstance(projection, MetaTensor) and projection.meta["filename_or_obj"] == "x"
         assert projection.shape == (3, 6, 7, 5) and projection.dtype == label.dtype
         assert projection.stride(axis + 1) == 0  # a broadcast view, not a copy
-        torch.testing.assert_close(projection.as_subclass(torch.Tensor), onehot.amax(axis + 1, keepdim=True).expand(3, 6, 7, 5))
+        torch.testing.assert_close(
+            projection.as_subclass(torch.Tensor), onehot.amax(axis + 1, keepdim=True).expand(3, 6, 7, 5)
+        )
     soft = np.random.default_rng(0).random((2, 6, 7, 5)).astype(np.float32)
     (z,) = MIPTarget(axes=-1)(soft)
     assert isinstance(z, torch.Tensor)
-    np.testing.assert_array_equal(z.as_subclass(torch.Tensor).numpy(), np.broadcast_to(soft.max(-1, keepdims=True), soft.shape))
+    np.testing.assert_array_equal(
+        z.as_subclass(torch.Tensor).numpy(), np.broadcast_to(soft.max(-1, keepdims=True), soft.shape)
+    )
 
 
 def test_validate_axes():
     assert validate_axes(-1) == (2,)
     assert validate_axes((-3, -2, -1)) == (0, 1, 2)
     assert validate_axes([0, 2]) == (0, 2)
-    with pytest.raises(ValueError, match=r"Expected `axes` to be one or more spatial axes of a 3D volume in \[-3, 2\], but got \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"Expected `axes` to be one or more spatial axes of a 3D volume in \[-3, 2\], but got \(3,\)"
+    ):
         validate_axes(3)
     with pytest.raises(ValueError, match=r"in \[-3, 2\], but got \(\)"):
         validate_axes(())
@@ -270,9 +285,14 @@ def test_validate_axes():
 
 
 def test_mip_target_errors():
-    with pytest.raises(ValueError, match=r"Expected `label` to be a channel-first 3D volume \(C, H, W, D\), but got shape \(1, 8, 8\)"):
+    with pytest.raises(
+        ValueError, match=r"Expected `label` to be a channel-first 3D volume \(C, H, W, D\), but got shape \(1, 8, 8\)"
+    ):
         MIPTarget()(torch.zeros(1, 8, 8))
-    with pytest.raises(ValueError, match=r"Expected `label` to be \(1, H, W, D\) class indices with `num_classes`, but got shape \(2, 4, 4, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Expected `label` to be \(1, H, W, D\) class indices with `num_classes`, but got shape \(2, 4, 4, 4\)",
+    ):
         MIPTarget(num_classes=2)(torch.zeros(2, 4, 4, 4))
     with pytest.raises(ValueError, match=r"Expected `label` class indices in \[0, 2\), but got values in \[0, 2\]"):
         MIPTarget(num_classes=2)(torch.tensor([0, 2]).view(1, 2, 1, 1).expand(1, 2, 2, 2))

@@ -41,7 +41,9 @@ def _validate_region(
     if region == "dice":
         for name, value in given.items():
             if value is not None:
-                raise ValueError(f"Expected `{name}` to be None with region='dice' (it is Tversky with 1/2, 1/2), but got {value!r}.")
+                raise ValueError(
+                    f"Expected `{name}` to be None with region='dice' (it is Tversky with 1/2, 1/2), but got {value!r}."
+                )
         return 0.5, 0.5, 1.0
     alpha, beta, gamma = (
         FOCAL_TVERSKY_DEFAULTS[name] if value is None else validate_positive(name, value, allow_zero=name != "gamma")
@@ -79,7 +81,8 @@ def _target_projection(
         if ((mip != high) & (mip != 0)).any():
             raise ValueError(
                 f"Expected {name} to hold, along spatial axis {axis}, only its projection (broadcast) or zero "
-                "padding, but it varies otherwise: was it rotated or resampled across that axis, or is it not a projection?"
+                "padding, but it varies otherwise: was it rotated or resampled across that axis, or is it not a "
+                "projection?"
             )
         mip = high
     return mip.to(like.dtype)
@@ -188,8 +191,9 @@ def mip_loss(
     Raises:
         TypeError: tensors of the wrong type, ``other_act`` not callable, bad ``axes`` type, numbers that are not.
         ValueError: ``input`` not 3D (B, C, H, W, D), wrong shapes (of ``target`` or ``target_mips``), a
-            projection that varies along its axis other than by zero padding, NaN/Inf, labels outside [0, C), bad ``axes`` (empty, out of
-            range, repeated), unknown ``region`` or ``reduction``, more than one activation, bad weights.
+            projection that varies along its axis other than by zero padding, NaN/Inf, labels outside [0, C),
+            bad ``axes`` (empty, out of range, repeated), unknown ``region`` or ``reduction``, more than one
+            activation, bad weights.
 
     Example:
         >>> logits = torch.randn(2, 1, 16, 16, 8)

@@ -15,7 +15,14 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from seglosses.losses._common import one_hot, prepare, reduce, validate_activation, validate_positive, validate_reduction
+from seglosses.losses._common import (
+    one_hot,
+    prepare,
+    reduce,
+    validate_activation,
+    validate_positive,
+    validate_reduction,
+)
 from seglosses.transforms.skeleton import skeleton_tube
 
 __all__ = ["SkeletonRecallLoss", "skeleton_recall_loss"]
@@ -85,9 +92,9 @@ def skeleton_recall_loss(
     - otherwise (B, C, *spatial), one 0/1 channel per class (a single channel is the foreground's tube).
 
     When ``skeleton`` is None the tube is computed here from ``target`` with scikit-image, on the CPU, sample
-    by sample (about a second for a 512x512x25 volume): correct, but it stalls the training step. Compute it
-    in the data loader instead when you can. Channel 0 of a multi-channel ``target`` is then skeletonized only
-    with ``include_background``, so both paths agree.
+    by sample (1 to 2.5 s per whole 512x512x(10-25) vesselNN volume on the development machine): correct, but
+    it stalls the training step. Compute it in the data loader instead when you can. Channel 0 of a
+    multi-channel ``target`` is then skeletonized only with ``include_background``, so both paths agree.
 
     Args:
         input: (B, C, *spatial) logits (or probabilities with no activation set), 2D or 3D.

@@ -34,8 +34,8 @@ import torch
 from monai.config import KeysCollection
 from monai.config.type_definitions import NdarrayOrTensor
 from monai.data import MetaTensor
-from monai.transforms import MapTransform, Transform
 from monai.data.meta_obj import get_track_meta
+from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends, convert_to_tensor, ensure_tuple
 
 __all__ = ["MIPTarget", "MIPTargetd", "validate_axes"]
@@ -62,7 +62,9 @@ def validate_axes(axes: int | Sequence[int]) -> tuple[int, ...]:
         )
     spatial = tuple(int(a) % 3 for a in items)
     if len(set(spatial)) != len(spatial):
-        raise ValueError(f"Expected `axes` to name distinct spatial axes, but got {tuple(items)!r} (the same axis twice).")
+        raise ValueError(
+            f"Expected `axes` to name distinct spatial axes, but got {tuple(items)!r} (the same axis twice)."
+        )
     return spatial
 
 
@@ -104,7 +106,8 @@ class MIPTarget(Transform):
         (torch.Size([1, 8, 8, 6]), 1.0)
     """
 
-    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+    # The projections are torch views whatever the input: numpy input is converted first.
+    backend = [TransformBackends.TORCH]
 
     def __init__(self, axes: int | Sequence[int] = (-1,), num_classes: int | None = None) -> None:
         self.axes = validate_axes(axes)
@@ -114,12 +117,15 @@ class MIPTarget(Transform):
         """``label`` (C, H, W, D) → one (C', H, W, D) broadcast projection per axis."""
         img = convert_to_tensor(label, track_meta=get_track_meta())
         if img.dim() != 4:
-            raise ValueError(f"Expected `label` to be a channel-first 3D volume (C, H, W, D), but got shape {tuple(img.shape)}.")
+            raise ValueError(
+                f"Expected `label` to be a channel-first 3D volume (C, H, W, D), but got shape {tuple(img.shape)}."
+            )
         values = img.as_subclass(torch.Tensor) if isinstance(img, MetaTensor) else img
         if self.num_classes is not None:
             if values.shape[0] != 1:
                 raise ValueError(
-                    f"Expected `label` to be (1, H, W, D) class indices with `num_classes`, but got shape {tuple(values.shape)}."
+                    "Expected `label` to be (1, H, W, D) class indices with `num_classes`, "
+                    f"but got shape {tuple(values.shape)}."
                 )
             if values.numel() and (values.min() < 0 or values.max() >= self.num_classes):
                 raise ValueError(
@@ -187,13 +193,14 @@ class MIPTargetd(MapTransform):
         super().__init__(keys, allow_missing_keys)
         self.projector = MIPTarget(axes=axes, num_classes=num_classes)
         self.mip_keys: dict[Hashable, tuple[str, ...]] = {
-            key: tuple(f"{key}_{mip_key_postfix}{axis}" for axis in self.projector.axes) for key in ensure_tuple(self.keys)
+            key: tuple(f"{key}_{mip_key_postfix}{axis}" for axis in self.projector.axes)
+            for key in ensure_tuple(self.keys)
         }
 
     def __call__(self, data: Mapping[Hashable, NdarrayOrTensor]) -> dict[Hashable, NdarrayOrTensor]:
         """Add the projections of every label key under its names in :attr:`mip_keys`."""
         d = dict(data)
         for key in self.key_iterator(d):
-            for name, mip in zip(self.mip_keys[key], self.projector(d[key])):
+            for name, mip in zip(self.mip_keys[key], self.projector(d[key]), strict=True):
                 d[name] = mip
         return d

@@ -146,7 +146,8 @@ class SkeletonTube(Transform):
         torch.Size([1, 16, 16, 8])
     """
 
-    backend = [TransformBackends.NUMPY, TransformBackends.TORCH]
+    # scikit-image works on numpy: torch input is converted (and the result converted back).
+    backend = [TransformBackends.NUMPY]
 
     def __init__(self, radius: int = 2, include_background: bool = False) -> None:
         self.radius = _validate_radius(radius)
