@@ -235,11 +235,11 @@ def test_errors():
     with pytest.raises(TypeError, match="Expected `axes` to be an int or a sequence of ints"):
         MIPLoss(axes="z")
     with pytest.raises(
-        ValueError, match=r"Expected `target_mips` to hold one tensor per axis of `axes` \(3\), but got 1 entries"
+        ValueError, match=r"Expected `target_mips` to hold one tensor per axis of `axes` \(3\), but got 1\."
     ):
         mip_loss(logits, labels, [torch.zeros(2, 3, 6, 6, 1)], axes=(-3, -2, -1), **kwargs)
     with pytest.raises(
-        ValueError, match=r"Expected `target_mips` to hold one tensor per axis of `axes` \(1\), but got ndarray"
+        TypeError, match=r"Expected `target_mips` to be a tensor or a sequence of tensors \(one per axis\), but got nd"
     ):
         mip_loss(logits, labels, np.zeros((2, 3, 6, 6, 1)), **kwargs)
     with pytest.raises(

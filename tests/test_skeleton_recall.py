@@ -108,6 +108,15 @@ def test_tube_computed_in_the_loss_equals_the_transform(to_onehot_y, include_bac
     torch.testing.assert_close(on_the_fly, precomputed, rtol=0, atol=0)
 
 
+def test_soft_single_channel_target_is_thresholded_at_one_half():
+    target = t_shape().double()
+    soft = target * 0.7 + 0.1  # 0.8 inside, 0.1 outside
+    logits = torch.randn(1, 1, 32, 32, dtype=torch.float64)
+    on_the_fly = skeleton_recall_loss(logits, soft, sigmoid=True)
+    tube = torch.from_numpy(skeleton_tube(target[0].numpy()))[None]
+    torch.testing.assert_close(on_the_fly, skeleton_recall_loss(logits, soft, tube, sigmoid=True))
+
+
 def test_class_index_tube_has_no_background_term():
     target = t_shape()
     logits = torch.randn(1, 2, 32, 32)

@@ -1,8 +1,9 @@
 r"""Maximum intensity projection (MIP) loss (Radhakrishna et al., "SPOCKMIP: Segmentation of Vessels in MRAs
 with Enhanced Continuity using Maximum Intensity Projection as Loss", 2024).
 
-A vessel that leaves and re-enters a slab, or runs along the projection axis, is one continuous line in the
-MIP: comparing the MIPs of prediction and label rewards continuity that a voxel-wise loss does not see.
+In a MIP a thin vessel is a line whatever its course in depth, and a small vessel that holds few voxels of
+the volume holds a whole line of the projection: comparing the MIPs of prediction and label weighs the
+continuity of the vessel tree and its small branches more than a voxel-wise loss does.
 The MIPs are compared with a Tversky-family region loss, Dice by default; Focal Tversky is the paper's
 choice. One function serves both, since the Tversky index with alpha = beta = 1/2 is Dice:
 
@@ -53,7 +54,7 @@ def _validate_region(
 
 
 def _target_projection(
-    mip: torch.Tensor, index: int, axis: int, like: torch.Tensor, n_classes: int, check_finite: bool
+    mip: torch.Tensor, index: int, axis: int, like: torch.Tensor, n_classes: int
 ) -> torch.Tensor:
     """Check one entry of ``target_mips`` against ``like`` (B, C, H, W, D) and return it as a (B, C, ...) tensor.
 
@@ -73,7 +74,7 @@ def _target_projection(
             f"but got {tuple(mip.shape)}."
         )
     mip = mip.as_subclass(torch.Tensor).to(device=like.device)
-    if mip.is_floating_point() and check_finite and not torch.isfinite(mip).all():
+    if mip.is_floating_point() and not torch.isfinite(mip).all():
         raise ValueError(f"Expected {name} to contain only finite values, but got NaN or Inf.")
     if mip.shape[dim] > 1:
         high = mip.amax(dim, keepdim=True)
@@ -101,8 +102,8 @@ def _tversky_values(
 ) -> torch.Tensor:
     r"""Per-(sample, class) :math:`(1 - TI)^\gamma` of (B, C, *spatial) probabilities and labels: (B, C) or (1, C).
 
-    For :math:`\gamma < 1` the gradient grows without bound as TI approaches 1; at TI >= 1 the value and its
-    gradient are 0 (:math:`1 - TI` is clamped at 0).
+    With :math:`\gamma \ne 1`, :math:`1 - TI` is clamped at 0 first, so that the power is defined; for
+    :math:`\gamma < 1` the gradient grows without bound as TI approaches 1, and at TI >= 1 value and gradient are 0.
     """
     dims = tuple(range(2, pred.dim()))
     # Half-precision sums overflow past 65504 pixels: accumulate and return in at least float32.
@@ -212,10 +213,15 @@ def mip_loss(
     if target_mips is not None:
         if isinstance(target_mips, torch.Tensor):
             target_mips = (target_mips,)
-        if not isinstance(target_mips, Sequence) or len(target_mips) != len(axes):
-            given = f"{len(target_mips)} entries" if isinstance(target_mips, Sequence) else type(target_mips).__name__
+        if not isinstance(target_mips, Sequence):
+            raise TypeError(
+                "Expected `target_mips` to be a tensor or a sequence of tensors (one per axis), "
+                f"but got {type(target_mips).__name__}."
+            )
+        if len(target_mips) != len(axes):
             raise ValueError(
-                f"Expected `target_mips` to hold one tensor per axis of `axes` ({len(axes)}), but got {given}."
+                f"Expected `target_mips` to hold one tensor per axis of `axes` ({len(axes)}), "
+                f"but got {len(target_mips)}."
             )
     probs, onehot = prepare(
         input, target, include_background=include_background, to_onehot_y=to_onehot_y,
@@ -229,7 +235,7 @@ def mip_loss(
         if target_mips is None:
             label_mip = onehot.amax(dim, keepdim=True)
         else:
-            label_mip = _target_projection(target_mips[index], index, axis, probs, n_classes, check_finite=True)
+            label_mip = _target_projection(target_mips[index], index, axis, probs, n_classes)
             if drop_background:
                 label_mip = label_mip[:, 1:]
         values.append(

@@ -28,7 +28,7 @@ from seglosses.transforms.skeleton import skeleton_tube
 __all__ = ["SkeletonRecallLoss", "skeleton_recall_loss"]
 
 
-def _validate_skeleton(skeleton: torch.Tensor, target: torch.Tensor, n_classes: int, check_finite: bool) -> None:
+def _validate_skeleton(skeleton: torch.Tensor, target: torch.Tensor, n_classes: int) -> None:
     """``skeleton`` must have ``target``'s shape and, as class indices, hold labels in [0, C)."""
     if not isinstance(skeleton, torch.Tensor):
         raise TypeError(f"Expected `skeleton` to be a torch.Tensor or None, but got {type(skeleton).__name__}.")
@@ -37,7 +37,7 @@ def _validate_skeleton(skeleton: torch.Tensor, target: torch.Tensor, n_classes: 
             f"Expected `skeleton` to have the shape of `target` {tuple(target.shape)} (the tube in the target's "
             f"layout, as SkeletonTubed gives it), but got {tuple(skeleton.shape)}."
         )
-    if skeleton.is_floating_point() and check_finite and not torch.isfinite(skeleton).all():
+    if skeleton.is_floating_point() and not torch.isfinite(skeleton).all():
         raise ValueError("Expected `skeleton` to contain only finite values, but got NaN or Inf.")
     if skeleton.shape[1] == 1 and n_classes > 1 and skeleton.numel():
         if skeleton.is_floating_point() and not torch.equal(skeleton, skeleton.round()):
@@ -49,9 +49,12 @@ def _validate_skeleton(skeleton: torch.Tensor, target: torch.Tensor, n_classes: 
             )
 
 
-def _tube_from_target(target: torch.Tensor, include_background: bool) -> torch.Tensor:
+def _tube_from_target(target: torch.Tensor, n_classes: int, include_background: bool) -> torch.Tensor:
     """Tube of every sample of a validated ``target`` (B, 1 or C, *spatial), computed on the CPU."""
-    labels = target.detach().cpu().numpy()
+    labels = target.detach().cpu()
+    if n_classes == 1:
+        labels = labels > 0.5  # one foreground channel: a soft or binary mask, not class indices
+    labels = labels.numpy()
     tubes = [torch.from_numpy(skeleton_tube(sample, include_background=include_background)) for sample in labels]
     return torch.stack(tubes).to(target.device)
 
@@ -135,9 +138,9 @@ def skeleton_recall_loss(
     )
     n_classes = input.shape[1]
     if skeleton is None:
-        skeleton = _tube_from_target(target, include_background)
+        skeleton = _tube_from_target(target, n_classes, include_background)
     else:
-        _validate_skeleton(skeleton, target, n_classes, check_finite=True)
+        _validate_skeleton(skeleton, target, n_classes)
         # A MetaTensor from the loader would make every result a MetaTensor; only the values matter here.
         skeleton = skeleton.as_subclass(torch.Tensor).to(probs.device)
     if skeleton.shape[1] == 1 and n_classes > 1:

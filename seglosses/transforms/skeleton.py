@@ -4,10 +4,12 @@ The tube of a class is its binary skeleton (``skimage.morphology.skeletonize``: 
 Lee's in 3D) dilated ``radius`` times with the face-connected cross (4-neighbours in 2D, 6 in 3D), i.e. every
 pixel within city-block distance ``radius`` of the skeleton, then intersected with the class so the tube stays
 inside it (objects that scikit-image's 3D thinning deletes entirely keep their centre, see ``_skeleton``).
-``radius=2`` is the paper's tube (nnU-Net's ``SkeletonTransform`` dilates twice with the same
-cross). Unlike nnU-Net, which skeletonizes the union of all foreground classes and then labels the tube with
-the class underneath, each class is skeletonized on its own, as the paper's description asks: where two
-classes touch, each keeps its own centre line.
+``radius=2`` is the paper's tube (nnU-Net's ``SkeletonTransform`` dilates twice with the same cross).
+
+One deliberate difference: the paper's code skeletonizes the union of all foreground classes and labels the
+tube with the class underneath; here each class is skeletonized on its own, so a class's tube does not
+depend on its neighbours and, where two classes touch, each keeps its own centre line. For binary labels
+both are the same.
 
 This is CPU work (scikit-image), meant for the data loader, once per sample: the loss then only multiplies
 and sums. Placed after the spatial augmentations (as nnU-Net does) the tube follows deformed labels exactly;
