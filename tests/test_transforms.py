@@ -7,7 +7,7 @@ import pytest
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from monai.data import MetaTensor, list_data_collate
+from monai.data import MetaTensor, list_data_collate, set_track_meta
 from monai.transforms import (
     Compose,
     RandCropByPosNegLabeld,
@@ -245,6 +245,21 @@ def test_mip_targets_differ_from_patch_projection_and_survive_padding_and_collat
     assert (whole >= own).all() and not torch.equal(whole, own)  # the whole volume sees more than the slab
     batch = list_data_collate([patch, patch])
     assert batch["label_mip2"].shape == (2, 1, 12, 12, 8)
+
+
+def test_crops_keep_the_broadcast_view_and_plain_tensors_work_without_meta():
+    label = vessel_volume(2)
+    mips = MIPTargetd(keys="label", axes=(-3, -1))
+    crop = RandSpatialCropd(["label", *mips.mip_keys["label"]], roi_size=(10, 12, 8), random_size=False)
+    patch = crop(mips({"label": MetaTensor(label)}))
+    # Documented memory claim: MONAI's crops keep the projection a view (its storage is one projection).
+    assert patch["label_mip0"].untyped_storage().nbytes() == label[:, 0].numel() * label.element_size()
+    set_track_meta(False)
+    try:
+        plain = Compose([mips, crop])({"label": label.numpy()})
+    finally:
+        set_track_meta(True)
+    assert type(plain["label_mip2"]) is torch.Tensor and plain["label_mip2"].shape == (1, 10, 12, 8)
 
 
 def test_mip_target_values_layout_and_meta():
