@@ -51,7 +51,10 @@ def _quietly(fn, *args, **kwargs):
 
 
 @settings(max_examples=80)
-@given(case=dice_cases(), squared_pred=st.booleans(), jaccard=st.booleans(), reduction=st.sampled_from(["none", "mean", "sum"]))
+@given(
+    case=dice_cases(), squared_pred=st.booleans(), jaccard=st.booleans(),
+    reduction=st.sampled_from(["none", "mean", "sum"]),
+)
 def test_dice_equals_monai(case, squared_pred, jaccard, reduction):
     logits, target, options = case
     options.update(squared_pred=squared_pred, jaccard=jaccard)
@@ -73,7 +76,9 @@ def test_dice_ce_mean_equals_monai(case, weighted, label_smoothing, lambdas):
         logits = torch.log(logits)  # the cross-entropy term needs logits; the Dice term then sees probabilities
     channels = logits.shape[1]
     weight = torch.linspace(0.5, 2.0, channels) if weighted else None
-    settings_ = dict(options, weight=weight, lambda_dice=lambdas[0], lambda_ce=lambdas[1], label_smoothing=label_smoothing)
+    settings_ = dict(
+        options, weight=weight, lambda_dice=lambdas[0], lambda_ce=lambdas[1], label_smoothing=label_smoothing
+    )
     ours = _quietly(dice_ce_loss, logits, target, **settings_)
     theirs = _quietly(monai.losses.DiceCELoss(**settings_), logits, target)
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
@@ -130,7 +135,7 @@ def test_class_weights_multiply_dice_values():
         (dict(weight="heavy"), TypeError, r"Expected `weight` to be a number, a sequence of numbers or a tensor"),
         (dict(smooth_nr=-1.0), ValueError, r"Expected `smooth_nr` to be a finite number >= 0, but got -1.0"),
         (dict(smooth_dr=float("nan")), ValueError, r"Expected `smooth_dr` to be a finite number >= 0"),
-        (dict(reduction="avg"), ValueError, r"Expected `reduction` to be one of \('none', 'mean', 'sum'\), but got 'avg'"),
+        (dict(reduction="avg"), ValueError, r"Expected `reduction` to be one of \('none', 'mean', 'sum'\).*'avg'"),
     ],
 )
 def test_dice_argument_errors(kwargs, error, match):
@@ -145,7 +150,7 @@ def test_dice_argument_errors(kwargs, error, match):
         (dict(lambda_ce=-1.0), r"Expected `lambda_ce` to be a finite number >= 0, but got -1.0"),
         (dict(lambda_dice=-0.5), r"Expected `lambda_dice` to be a finite number >= 0, but got -0.5"),
         (dict(label_smoothing=1.5), r"Expected `label_smoothing` to be in \[0, 1\], but got 1.5"),
-        (dict(weight=[1.0, 1.0]), r"Expected `weight` to have one value per channel of `input` \(3\), but got 2 values"),
+        (dict(weight=[1.0, 1.0]), r"Expected `weight` to have one value per channel of `input` \(3\), but got 2"),
     ],
 )
 def test_dice_ce_argument_errors(kwargs, match):

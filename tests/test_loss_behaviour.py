@@ -59,7 +59,10 @@ LOSSES = {
             edge_values={**_ZERO_ON_AGREEMENT, ("full", "empty"): 0.5, ("empty", "full"): 0.5},
         ),
         # An empty tube gives 0; a full target's tube is missed entirely by an empty prediction.
-        LossSpec("SkeletonRecallLoss", edge_values={**_ZERO_ON_AGREEMENT, ("full", "empty"): 0.0, ("empty", "full"): 1.0}),
+        LossSpec(
+            "SkeletonRecallLoss",
+            edge_values={**_ZERO_ON_AGREEMENT, ("full", "empty"): 0.0, ("empty", "full"): 1.0},
+        ),
         LossSpec(
             "MIPLoss", dict(axes=(-3, -2, -1)), dims=(3,),
             edge_values={**_ZERO_ON_AGREEMENT, ("full", "empty"): 1.0, ("empty", "full"): 1.0},
@@ -169,14 +172,22 @@ def _bad_inputs(dims):
         "inf": (inf_logits, labels, ValueError, r"Expected `input` to contain only finite values, but got NaN or Inf"),
         "label too large": (logits, labels + 2, ValueError, r"Expected `target` labels in \[0, 2\)"),
         "negative label": (logits, labels - 1, ValueError, r"Expected `target` labels in \[0, 2\)"),
-        "target rank": (logits, labels.reshape(labels.shape[0], -1), ValueError, r"Expected `target` to have the same number of dimensions"),
-        "spatial": (logits, torch.zeros((2, 1, *(s + 1 for s in spatial)), dtype=torch.long), ValueError, r"to have shape"),
+        "target rank": (
+            logits, labels.flatten(1), ValueError, r"Expected `target` to have the same number of dimensions",
+        ),
+        "spatial": (
+            logits, torch.zeros((2, 1, *(s + 1 for s in spatial)), dtype=torch.long), ValueError, r"to have shape",
+        ),
     }
 
 
 @pytest.mark.parametrize(("name", "dims"), cases())
 @pytest.mark.parametrize(
-    "case", ["rank", "mismatched", "integer logits", "nan", "inf", "label too large", "negative label", "target rank", "spatial"]
+    "case",
+    [
+        "rank", "mismatched", "integer logits", "nan", "inf", "label too large", "negative label", "target rank",
+        "spatial",
+    ],
 )
 def test_bad_input_is_rejected_with_a_clear_message(name, dims, case):
     logits, labels, error, match = _bad_inputs(dims)[case]
@@ -187,7 +198,8 @@ def test_bad_input_is_rejected_with_a_clear_message(name, dims, case):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_more_than_one_activation_is_rejected(name):
-    with pytest.raises(ValueError, match=r"Expected at most one of `sigmoid`, `softmax` and `other_act` to be set, but got `sigmoid`, `softmax`"):
+    message = r"Expected at most one of `sigmoid`, `softmax` and `other_act` to be set, but got `sigmoid`, `softmax`"
+    with pytest.raises(ValueError, match=message):
         make_loss(name, sigmoid=True)
     with pytest.raises(TypeError, match=r"Expected `other_act` to be callable or None, but got int"):
         make_loss(name, softmax=False, other_act=3)
@@ -246,7 +258,8 @@ def test_vesselnn_crop_smoke(data_root, name):
     mask = torch.from_numpy(np.ascontiguousarray(volume))
     labels = mask.long()[None, None]
     generator = torch.Generator().manual_seed(5)
-    logits = torch.stack([-2.0 * mask, 2.0 * mask]).float()[None] + torch.randn((1, 2, *mask.shape), generator=generator)
+    noise = torch.randn((1, 2, *mask.shape), generator=generator)
+    logits = torch.stack([-2.0 * mask, 2.0 * mask]).float()[None] + noise
     logits.requires_grad_()
     value = make_loss(name)(logits, labels)
     value.backward()

@@ -11,13 +11,15 @@ with ``erode`` the minimum over the pixel and its 2D 4- / 3D 6-neighbours, ``dil
 3x3(x3) box (image borders ignored), and :math:`S(x) = s_K` for ``iterations`` = K. (The opening of
 :math:`x_i` is :math:`\operatorname{dilate}(x_{i+1})`, so each step needs one erosion, where MONAI computes two.)
 
-Why not plain autograd: it keeps every intermediate of every step for backward, some 15 volumes per step,
-which is why clDice needed 16.2 GiB where other losses needed 5.6 GiB (TopoMortar). Here the forward pass
-runs without a graph, one chunk of (sample, class) channels at a time, and the backward pass replays the
-steps of the chunk: segments of ``_SEGMENT`` steps are recomputed from the input (no checkpoints stored),
-their states kept, and the segment reversed by hand. Peak extra memory is a few dozen single-channel
-volumes whatever B, C and ``iterations``; time grows like ``iterations**2 / _SEGMENT``, negligible next to
-the per-step work for the usual 3-10 iterations.
+Why not plain autograd: it keeps every intermediate of every step for backward (max-pool indices
+included), which is why clDice needed 16.2 GiB where other losses needed 5.6 GiB (TopoMortar). Here the
+forward pass runs without a graph, one chunk of (sample, class) channels at a time (one channel of a 3D
+patch), and the backward pass replays the chunk's steps: segments of ``_SEGMENT`` steps, last first, are
+recomputed from the input (nothing is kept from forward but the input), their states held, and the segment
+reversed by hand. Backward then holds at most 12 chunk-sized volumes and 2 boolean masks whatever B, C and
+``iterations``, plus the input-sized gradient. The price is time: about (K + 1)^2 / (2 ``_SEGMENT``)
+replayed steps, 41 for K = 10, next to 11 reversed ones; still several times faster than autograd through
+MONAI's version (see benchmarks/bench_cldice.py), whose max-pooling over 3x3x3 windows dominates.
 
 The gradient is exact. Erosion and dilation output copies of input values, so their transposes send each
 output's gradient to one input position holding the same value; with distinct input values every choice
@@ -56,16 +58,17 @@ class _Buffers:
     Every intermediate of the skeleton lives in one of these, written with ``out=``. They are carved out of
     one block sized by :func:`_buffers_needed`: thousands of short-lived volume-sized allocations would
     fragment the C heap (glibc serves them from the heap once a larger tensor has been freed), and resident
-    memory would grow well beyond what is alive. A pool created with ``reserve=None`` only counts.
+    memory would grow well beyond what is alive. ``reserve`` = (value buffers, boolean mask buffers); a
+    buffer taken beyond the reserve is allocated on its own and counted in ``created``.
     """
 
-    def __init__(self, like: torch.Tensor, reserve: dict[torch.dtype, int] | None = None) -> None:
+    def __init__(self, like: torch.Tensor, reserve: tuple[int, int] = (0, 0)) -> None:
         self.shape, self.device, self.dtype = like.shape, like.device, like.dtype
         self.free: dict[torch.dtype, list[torch.Tensor]] = {}
         self.created: dict[torch.dtype, int] = {}
-        for dtype, count in (reserve or {}).items():
-            block = torch.empty((count, *self.shape), dtype=dtype, device=self.device)
-            self.free[dtype] = list(block.unbind(0))
+        for dtype, count in zip((self.dtype, torch.bool), reserve):
+            if count:
+                self.free[dtype] = list(torch.empty((count, *self.shape), dtype=dtype, device=self.device).unbind(0))
 
     def take(self, dtype: torch.dtype | None = None) -> torch.Tensor:
         dtype = dtype or self.dtype
@@ -261,7 +264,6 @@ def _skeleton_vjp(x: torch.Tensor, grad_skel: torch.Tensor, iterations: int, poo
     return grad_next
 
 
-
 def _chunks(x: torch.Tensor) -> Iterator[tuple[int, slice]]:
     """Index pairs ``(b, channels)`` covering (B, C, *spatial) ``x`` in chunks of about ``_CHUNK_ELEMENTS``."""
     per_channel = max(1, x[0, 0].numel())
@@ -278,7 +280,9 @@ def _skeleton_chunk(x: torch.Tensor, iterations: int, pool: _Buffers, out: torch
     pool.give(skel)
 
 
-def _skeleton_vjp_chunk(x: torch.Tensor, grad_skel: torch.Tensor, iterations: int, pool: _Buffers, out: torch.Tensor) -> None:
+def _skeleton_vjp_chunk(
+    x: torch.Tensor, grad_skel: torch.Tensor, iterations: int, pool: _Buffers, out: torch.Tensor
+) -> None:
     """``out`` = grad_skel^T dS/dx for one chunk."""
     grad = _skeleton_vjp(x, pool.take().copy_(grad_skel), iterations, pool)
     out.copy_(grad)
@@ -312,8 +316,8 @@ def _overlaps_vjp_chunk(
 
 
 @functools.lru_cache(maxsize=None)
-def _buffers_needed(task: Callable, ndim: int, iterations: int, segment: int) -> tuple[tuple[torch.dtype, int], ...]:
-    """How many buffers of each dtype one chunk of ``task`` (a ``*_chunk`` function) holds at its peak.
+def _buffers_needed(task: Callable, ndim: int, iterations: int, segment: int) -> tuple[int, int]:
+    """How many (value, boolean mask) buffers one chunk of ``task`` (a ``*_chunk`` function) holds at its peak.
 
     The use of buffers depends neither on the values nor on the size, so one run on a 2^d chunk with a
     counting pool tells (``segment`` is part of the cache key because it changes the count).
@@ -328,13 +332,13 @@ def _buffers_needed(task: Callable, ndim: int, iterations: int, segment: int) ->
         task(tiny, tiny, iterations, pool, tiny.new_empty(1, 4))
     else:
         task(tiny, tiny, tiny.new_zeros(1, 4), iterations, pool, torch.empty_like(tiny))
-    return tuple(pool.created.items())
+    return pool.created.get(tiny.dtype, 0), pool.created.get(torch.bool, 0)
 
 
 def _pools(task: Callable, x: torch.Tensor, iterations: int) -> Callable[[torch.Tensor], _Buffers]:
     """A function giving the reserved :class:`_Buffers` for a chunk of ``x`` (only a sample's last chunk may
     have fewer channels, so a new block is made only when the shape changes)."""
-    needed = dict(_buffers_needed(task, x.dim() - 1, iterations, _SEGMENT))
+    needed = _buffers_needed(task, x.dim() - 1, iterations, _SEGMENT)
     current: list[_Buffers] = []
 
     def pool_for(chunk: torch.Tensor) -> _Buffers:
@@ -393,7 +397,8 @@ class _SkeletonOverlaps(torch.autograd.Function):
         need_p, need_t = ctx.needs_input_grad[:2]
         grads = []
         # Swapping the inputs swaps the pairs of sums: (S(t) p, S(t), S(p) t, S(p)).
-        for x, other, g, needed in ((probs, target, grad_sums, need_p), (target, probs, grad_sums[..., [2, 3, 0, 1]], need_t)):
+        swapped = grad_sums[..., [2, 3, 0, 1]]
+        for x, other, g, needed in ((probs, target, grad_sums, need_p), (target, probs, swapped, need_t)):
             if not needed:
                 grads.append(None)
                 continue
@@ -403,7 +408,6 @@ class _SkeletonOverlaps(torch.autograd.Function):
                 _overlaps_vjp_chunk(x[index], other[index], g[index], ctx.iterations, pools(x[index]), grad[index])
             grads.append(grad)
         return grads[0], grads[1], None
-
 
 
 def _validate_iterations(iterations: int) -> int:
@@ -455,7 +459,9 @@ def soft_skeleton(x: torch.Tensor, iterations: int = 3) -> torch.Tensor:
     return _SoftSkeleton.apply(x, _validate_iterations(iterations))
 
 
-def _cldice_values(probs: torch.Tensor, target: torch.Tensor, *, iterations: int, smooth: float, batch: bool) -> torch.Tensor:
+def _cldice_values(
+    probs: torch.Tensor, target: torch.Tensor, *, iterations: int, smooth: float, batch: bool
+) -> torch.Tensor:
     """Per-(sample, class) clDice loss of prepared (B, C, *spatial) probabilities and labels: (B, C) or (1, C)."""
     dtype = _compute_dtype(probs)
     sums = _SkeletonOverlaps.apply(probs.to(dtype), target.to(dtype), iterations)

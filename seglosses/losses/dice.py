@@ -53,7 +53,10 @@ def _weight_for(weight: torch.Tensor | None, n_channels: int, like: torch.Tensor
 
 
 def _check_smooth(smooth_nr: float, smooth_dr: float) -> tuple[float, float]:
-    return validate_positive("smooth_nr", smooth_nr, allow_zero=True), validate_positive("smooth_dr", smooth_dr, allow_zero=True)
+    return (
+        validate_positive("smooth_nr", smooth_nr, allow_zero=True),
+        validate_positive("smooth_dr", smooth_dr, allow_zero=True),
+    )
 
 
 def _dice_values(
@@ -179,7 +182,9 @@ def _cross_entropy_per_sample(
     elif target.shape[1] == 1:
         labels = target[:, 0].long()
         class_weight = None if weight is None else weight.to(logits)
-        per_voxel = F.cross_entropy(logits, labels, weight=class_weight, reduction="none", label_smoothing=label_smoothing)
+        per_voxel = F.cross_entropy(
+            logits, labels, weight=class_weight, reduction="none", label_smoothing=label_smoothing
+        )
         normaliser = per_voxel.new_tensor(per_voxel.numel()) if class_weight is None else class_weight[labels].sum()
     else:
         class_weight = None if weight is None else weight.to(logits)
@@ -210,7 +215,7 @@ def dice_ce_loss(
     lambda_ce: float = 1.0,
     label_smoothing: float = 0.0,
 ) -> torch.Tensor:
-    r"""Dice plus cross-entropy, :math:`\lambda_{dice}\,\mathcal{L}_{Dice} + \lambda_{ce}\,\mathcal{L}_{CE}`, as ``monai.losses.DiceCELoss``.
+    r"""Dice plus cross-entropy, :math:`\lambda_{dice} L_{Dice} + \lambda_{ce} L_{CE}`, as ``monai.losses.DiceCELoss``.
 
     The Dice term is :func:`dice_loss` (with the activation); the cross-entropy term works on the raw logits,
     over all C classes whatever ``include_background`` says (as in MONAI): ``F.cross_entropy`` with class
@@ -313,7 +318,8 @@ class DiceLoss(nn.Module):
         self.settings = dict(
             include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid, softmax=softmax,
             other_act=other_act, squared_pred=squared_pred, jaccard=jaccard, reduction=reduction,
-            smooth_nr=smooth_nr, smooth_dr=smooth_dr, batch=batch, weight=_validate_weight(weight), soft_label=soft_label,
+            smooth_nr=smooth_nr, smooth_dr=smooth_dr, batch=batch, weight=_validate_weight(weight),
+            soft_label=soft_label,
         )
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
