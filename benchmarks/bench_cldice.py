@@ -11,12 +11,14 @@ labels (the cost of the skeleton does not depend on the values).
 
 Memory: peak extra resident memory, i.e. VmHWM minus VmRSS once the inputs exist, with the high-water mark
 reset just before the loss runs (``echo 5 > /proc/self/clear_refs``; Linux >= 4.0). The gradient of the
-input (one input-sized tensor) is part of every configuration's figure. Time: wall seconds of
-forward + backward, the median of ``--repeats`` runs (the peak is over all runs).
+input (one input-sized tensor) is part of every configuration's figure. The C heap makes this figure vary
+by some 20 MB from one process to the next for the same code, so each configuration runs in
+``--processes`` fresh processes and the median is reported (min-max in brackets). Time: wall seconds of
+forward + backward, median over all runs (``--repeats`` per process).
 
 Usage:
-    python benchmarks/bench_cldice.py                       # (2, 2, 96, 96, 96), K = 10
-    python benchmarks/bench_cldice.py --shape 1 2 48 48 48 --repeats 1
+    python benchmarks/bench_cldice.py                       # (2, 2, 96, 96, 96), K = 10, 3 processes each
+    python benchmarks/bench_cldice.py --shape 1 2 48 48 48 --processes 1
 """
 
 from __future__ import annotations
@@ -76,14 +78,15 @@ def run_one(config: str, shape: list[int], iterations: int, repeats: int) -> dic
         times.append(time.perf_counter() - start)
         del grad
     peak = _status_kib("VmHWM")
-    return {"config": config, "extra_mb": (peak - baseline) / 1024, "seconds": statistics.median(times)}
+    return {"extra_mb": (peak - baseline) / 1024, "seconds": times}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shape", type=int, nargs="+", default=[2, 2, 96, 96, 96])
     parser.add_argument("--iterations", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=1, help="timed runs per process")
+    parser.add_argument("--processes", type=int, default=3, help="fresh processes per configuration")
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=CONFIGS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -95,16 +98,24 @@ def main() -> None:
     for config in args.configs:
         command = [sys.executable, __file__, "--child", config, "--shape", *map(str, args.shape),
                    "--iterations", str(args.iterations), "--repeats", str(args.repeats)]
-        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-        results[config] = json.loads(output.strip().splitlines()[-1])
+        runs = []
+        for _ in range(args.processes):
+            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            runs.append(json.loads(output.strip().splitlines()[-1]))
+        memory = [run["extra_mb"] for run in runs]
+        results[config] = {
+            "extra_mb": statistics.median(memory), "min_mb": min(memory), "max_mb": max(memory),
+            "seconds": statistics.median([t for run in runs for t in run["seconds"]]),
+        }
         print(f"  done {config}", file=sys.stderr)
 
     print(f"shape {tuple(args.shape)} float32, iterations {args.iterations}, one thread per process, "
-          f"median of {args.repeats} forward+backward")
-    print(f"{'configuration':<14} {'peak extra MB':>14} {'seconds':>9}")
+          f"{args.processes} processes x {args.repeats} forward+backward per configuration (medians)")
+    print(f"{'configuration':<14} {'peak extra MB':>14} {'(min - max)':>16} {'seconds':>9}")
     for config in args.configs:
         r = results[config]
-        print(f"{config:<14} {r['extra_mb']:>14.1f} {r['seconds']:>9.2f}")
+        spread = f"({r['min_mb']:.0f} - {r['max_mb']:.0f})"
+        print(f"{config:<14} {r['extra_mb']:>14.1f} {spread:>16} {r['seconds']:>9.2f}")
 
     def ratio(a: str, b: str, key: str) -> str:
         if a in results and b in results and results[b][key] > 0:
