@@ -499,13 +499,14 @@ def soft_cldice_loss(
     empty prediction give 0 (both ratios are 1); an empty target against a prediction with skeleton mass
     :math:`m` gives :math:`(1 - T) / (1 + T)` with :math:`T = s / (m + s)`.
 
-    Mapping to ``monai.losses.SoftclDiceLoss(iter_, smooth_nr, smooth_dr, smooth)``: MONAI takes the same
-    ``(input, target)`` positions today but documents ``(y_true, y_pred)`` historically, always sums over
-    channels *and* space before the ratios (one value per sample, never per class), and adds its ``smooth``
-    (1e-4) to the harmonic mean's denominator. Hence, with ``iter_=iterations``, ``smooth_nr=smooth_dr=smooth``:
-    for one channel after ``include_background`` the values agree up to that term (at most ``smooth_monai / 2``,
-    and to float precision for a tiny ``smooth_monai``); for several channels, our value for class c is MONAI's
-    on channel c alone.
+    Mapping to ``monai.losses.SoftclDiceLoss(iter_, smooth_nr, smooth_dr, smooth)`` (MONAI >= 1.5; before,
+    it took ``(y_true, y_pred)`` probabilities with no activation options). MONAI sums over channels *and*
+    space before the ratios (one value per sample, never per class, ``"none"`` giving (B,)) and adds its
+    ``smooth`` (1e-4) to the harmonic mean's denominator. Hence, with ``iter_=iterations`` and
+    ``smooth_nr=smooth_dr=smooth``: for one channel after ``include_background`` (a sigmoid channel, or two
+    softmax channels without the background) the values agree up to that term (at most ``smooth_monai / 2``;
+    to float precision for a tiny ``smooth_monai``); for several channels our value for class c is MONAI's on
+    channel c alone.
 
     Args:
         input: (B, C, *spatial) logits (or probabilities with no activation set), 2D or 3D.
