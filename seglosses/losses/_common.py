@@ -49,6 +49,16 @@ def validate_positive(name: str, value: float, *, allow_zero: bool = False) -> f
     return value
 
 
+def all_finite(tensor: torch.Tensor) -> bool:
+    """Whether a floating ``tensor`` holds no NaN/Inf, without an input-sized temporary in the usual case.
+
+    Any NaN or Inf makes the sum non-finite, so a finite sum proves the tensor finite; a non-finite sum
+    (NaN/Inf present, or finite values whose sum overflows) is settled element by element.
+    """
+    total = tensor.sum(dtype=torch.float32 if tensor.dtype in (torch.float16, torch.bfloat16) else None)
+    return bool(torch.isfinite(total)) or bool(torch.isfinite(tensor).all())
+
+
 def validate_input_target(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -93,7 +103,7 @@ def validate_input_target(
         raise ValueError(
             f"Expected `target` ({what}) to have shape {tuple(expected)}, but got {tuple(target.shape)}."
         )
-    if check_finite and not torch.isfinite(input).all():
+    if check_finite and not all_finite(input):
         raise ValueError("Expected `input` to contain only finite values, but got NaN or Inf.")
     if onehot:
         if target.is_floating_point() and not torch.equal(target, target.round()):
@@ -103,7 +113,7 @@ def validate_input_target(
                 f"Expected `target` labels in [0, {n_classes}) (to_onehot_y=True with {n_classes} channels), "
                 f"but got values in [{target.min().item():g}, {target.max().item():g}]."
             )
-    elif target.is_floating_point() and check_finite and not torch.isfinite(target).all():
+    elif target.is_floating_point() and check_finite and not all_finite(target):
         raise ValueError("Expected `target` to contain only finite values, but got NaN or Inf.")
 
 

@@ -160,7 +160,9 @@ def _split_batch(image, name: str) -> tuple[list[np.ndarray], bool]:
     """Return the images of ``image`` as float64 arrays, and whether it was a batch."""
     if isinstance(image, (list, tuple)):
         if len(image) == 0:
-            raise ValueError(f"Expected `{name}` to be a non-empty list of images, but got an empty {type(image).__name__}.")
+            raise ValueError(
+                f"Expected `{name}` to be a non-empty list of images, but got an empty {type(image).__name__}."
+            )
         for i, item in enumerate(image):
             _check_device(item, f"{name}[{i}]")
         return [as_image(item, f"{name}[{i}]") for i, item in enumerate(image)], True

@@ -9,13 +9,13 @@
 // - cohomology (the anti-transpose): a column per edge in decreasing row order, holding the squares
 //   that contain it, pivot = its smallest square in the column order. Edges that merge components in
 //   the row image never carry a pivot (the largest edge of a cycle cannot join two components), so
-//   their columns reduce to zero and are skipped (clearing); likewise squares that merge dual
-//   components of c are left out of the homology columns.
-// The barcodes use cohomology, which pairs far more columns without any addition; the image
-// reductions choose per input (see image_by_homology). In both, a column whose pivot is not yet taken
-// is reduced already and is paired without being stored (an emergent pair); the other columns are
-// reduced by merging sorted lists of row keys, and stored for later additions. Keys are (rank of the
-// value, cell index): the tie-break is Betti-Matching-3D's cube order.
+//   their columns reduce to zero and are skipped (clearing); likewise the squares that merge dual
+//   components of the column image (positive in H2) are left out of the homology columns.
+// Each reduction picks its direction from the inputs' ties (see barcode_by_homology and
+// image_by_homology). In both, a column whose pivot is not yet taken is reduced already and is paired
+// without being stored (an emergent pair); the other columns are reduced by merging sorted lists of
+// row keys, and stored for later additions. Keys are (rank of the value, cell index): the tie-break is
+// Betti-Matching-3D's cube order.
 #include <algorithm>
 #include <functional>
 

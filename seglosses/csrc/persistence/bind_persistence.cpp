@@ -56,7 +56,8 @@ std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::d
       std::vector<Bar> bars;
       bars.reserve(diagram.pairs[d].size());
       for (const PersistencePair& p : diagram.pairs[d])
-        bars.push_back({p.birth, p.death, f.critical_pixel(p.birth_cell), p.death_cell < 0 ? -1 : f.critical_pixel(p.death_cell)});
+        bars.push_back({p.birth, p.death, f.critical_pixel(p.birth_cell),
+                        p.death_cell < 0 ? -1 : f.critical_pixel(p.death_cell)});
       std::sort(bars.begin(), bars.end(), [](const Bar& a, const Bar& b) {
         const double la = a.death - a.birth, lb = b.death - b.birth;
         if (la != lb) return la > lb;

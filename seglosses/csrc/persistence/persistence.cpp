@@ -13,7 +13,6 @@
 //   remaining columns are reduced and stored.
 #include "persistence/cubical.h"
 
-
 namespace seglosses::cubical {
 namespace {
 
@@ -75,21 +74,15 @@ void compute_top(const Filtration& f, const std::vector<index_t>& cells, bool ke
   for (int a = 0; a < 3; ++a) te[a] = g.flat[a] ? 1 : (g.extent[a] - 1) / 2;
   const std::array<index_t, 3> tstride{te[1] * te[2], te[2], 1};
   const index_t outer = te[0] * te[1] * te[2];
-  std::vector<std::uint32_t> trank(outer);
-  {
-    index_t t = 0;
-    for (index_t i0 = 0; i0 < te[0]; ++i0)
-      for (index_t i1 = 0; i1 < te[1]; ++i1)
-        for (index_t i2 = 0; i2 < te[2]; ++i2)
-          trank[t++] = f.rank[g.cell(g.flat[0] ? 0 : 2 * i0 + 1, g.flat[1] ? 0 : 2 * i1 + 1, g.flat[2] ? 0 : 2 * i2 + 1)];
-  }
-  const auto earlier = [&](index_t a, index_t b) {  // in the filtration; the outer cell is last
-    if (a == outer || b == outer) return b == outer && a != outer;
-    return trank[a] < trank[b] || (trank[a] == trank[b] && a < b);
-  };
   const auto top_cell = [&](index_t t) {
     const index_t i0 = t / tstride[0], r = t - i0 * tstride[0], i1 = r / tstride[1], i2 = r - i1 * tstride[1];
     return g.cell(g.flat[0] ? 0 : 2 * i0 + 1, g.flat[1] ? 0 : 2 * i1 + 1, g.flat[2] ? 0 : 2 * i2 + 1);
+  };
+  std::vector<std::uint32_t> trank(outer);
+  for (index_t t = 0; t < outer; ++t) trank[t] = f.rank[top_cell(t)];
+  const auto earlier = [&](index_t a, index_t b) {  // in the filtration; the outer cell is last
+    if (a == outer || b == outer) return b == outer && a != outer;
+    return trank[a] < trank[b] || (trank[a] == trank[b] && a < b);
   };
   UnionFind uf(outer + 1);
   for (auto it = cells.rbegin(); it != cells.rend(); ++it) {
@@ -235,8 +228,8 @@ class WorkingColumn {
 // H1 of a 3D complex by coboundary reduction with clearing and emergent pairs.
 //
 // The working column is a `WorkingColumn` (merges, and a heap for short columns added to long ones).
-// Reduced columns are kept back to back in one pool; `owner[face]` says which column has that face as pivot:
-// an index into the pool (>= 0), an emergent edge (<= -2: its raw coboundary), or none (-1).
+// Reduced columns are kept back to back in one pool; `owner[face]` says which column has that face as
+// pivot: an index into the pool (>= 0), an emergent edge (<= -2: its raw coboundary), or none (-1).
 template <class Key>
 void compute_h1_3d(const Filtration& f, const std::vector<index_t>& edges, bool keep_zero,
                    std::vector<PersistencePair>& out, const std::vector<std::uint8_t>& negative_edge) {
