@@ -3,12 +3,15 @@
 Each family lives in its own module: a pure function plus a thin ``nn.Module``.
 """
 
+from seglosses.losses.betti_matching import BettiMatchingLoss, betti_matching_loss
 from seglosses.losses.cldice import DiceclDiceLoss, SoftclDiceLoss, dice_cldice_loss, soft_cldice_loss, soft_skeleton
 from seglosses.losses.dice import DiceCELoss, DiceLoss, dice_ce_loss, dice_loss
 from seglosses.losses.mip import MIPLoss, mip_loss
 from seglosses.losses.skeleton_recall import SkeletonRecallLoss, skeleton_recall_loss
 
 __all__: list[str] = [
+    "BettiMatchingLoss",
+    "betti_matching_loss",
     "DiceCELoss",
     "DiceLoss",
     "DiceclDiceLoss",
