@@ -1,0 +1,243 @@
+"""The ``seglosses`` command line: ``seglosses evaluate`` (metrics of predictions on disk) and ``seglosses demo``.
+
+Each subcommand is registered by a small ``add_*`` function that declares its arguments and the function to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from seglosses.io import IMAGE_SUFFIXES, case_name, read_image
+from seglosses.metrics.functional import METRIC_NAMES, evaluate_case
+from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION
+
+__all__ = ["main"]
+
+
+# ----------------------------------------------------------------------------------------------------------- evaluate
+def binarise(array: np.ndarray, threshold: float, what: str) -> np.ndarray:
+    """A mask from a stored image: {0, 1} and {0, 255} masks as they are, probabilities in [0, 1] thresholded."""
+    if array.dtype == bool:
+        return array
+    if array.dtype.kind not in "iuf":
+        raise ValueError(f"{what}: expected a numeric image, but got dtype {array.dtype}")
+    values = np.unique(array)
+    if np.all(np.isin(values, (0, 1))) or np.all(np.isin(values, (0, 255))):
+        return array > 0
+    if array.dtype.kind == "f" and np.isfinite(values).all() and values.min() >= 0 and values.max() <= 1:
+        return array > threshold
+    shown = ", ".join(f"{v:g}" for v in values[:6]) + (", ..." if len(values) > 6 else "")
+    raise ValueError(
+        f"{what}: expected a binary mask ({{0, 1}} or {{0, 255}}) or probabilities in [0, 1], but got values "
+        f"{{{shown}}}; pass --label-map for label maps"
+    )
+
+
+def evaluate_pair(job: dict) -> dict:
+    """One case: read both files, check them, compute the metrics. Failures are returned with their reason."""
+    row = {"case": job["case"], "status": "ok", "error": ""}
+    try:
+        if job["pred"] is None or job["gt"] is None:
+            missing = "prediction" if job["pred"] is None else "ground truth"
+            raise ValueError(f"no {missing} file with this name")
+        prediction, _, _ = read_image(job["pred"])
+        target, spacing, _ = read_image(job["gt"])
+        if prediction.shape != target.shape:
+            raise ValueError(f"shape mismatch: prediction {prediction.shape}, ground truth {target.shape}")
+        if target.ndim not in (2, 3):
+            raise ValueError(f"expected 2D or 3D images, but got shape {target.shape}")
+        options = dict(
+            metrics=job["metrics"], construction=job["construction"], tile_size=job["tile_size"], spacing=spacing
+        )
+        if job["label_map"]:
+            for what, array in (("prediction", prediction), ("ground truth", target)):
+                if array.dtype.kind not in "biu":
+                    raise ValueError(f"{what}: --label-map expects integer labels, but got dtype {array.dtype}")
+            classes = sorted(set(np.unique(target).tolist()) | set(np.unique(prediction).tolist()) - {0})
+            for k in classes:
+                metrics = evaluate_case(prediction == k, target == k, **options)
+                row.update({f"class{k}_{name}": value for name, value in metrics.items()})
+        else:
+            p = binarise(prediction, job["threshold"], "prediction")
+            g = binarise(target, 0.5, "ground truth")
+            row.update(evaluate_case(p, g, **options))
+        if job["plots"] is not None:
+            from seglosses._plots import case_figure
+
+            case_figure(
+                binarise(prediction, job["threshold"], "prediction") if not job["label_map"] else prediction > 0,
+                binarise(target, 0.5, "ground truth") if not job["label_map"] else target > 0,
+                Path(job["plots"]) / f"{job['case']}_features.png", job["case"], job["construction"],
+            )
+    except Exception as error:  # every failure of a case is reported in its row; the other cases go on
+        row.update(status="failed", error=f"{type(error).__name__}: {error}")
+    return row
+
+
+def pair_files(pred_dir: Path, gt_dir: Path) -> list[tuple[str, Path | None, Path | None]]:
+    """Cases by name: (name, prediction file or None, ground-truth file or None), sorted by name."""
+    def index(folder: Path) -> dict[str, Path]:
+        files: dict[str, Path] = {}
+        for path in sorted(folder.iterdir()):
+            name = case_name(path)
+            if name is not None and path.is_file():
+                if name in files:
+                    raise ValueError(f"two files for case {name!r} in {folder}: {files[name].name}, {path.name}")
+                files[name] = path
+        return files
+
+    preds, gts = index(pred_dir), index(gt_dir)
+    return [(name, preds.get(name), gts.get(name)) for name in sorted(set(preds) | set(gts))]
+
+
+def summarise(rows: list[dict], columns: list[str]) -> str:
+    """Mean ± std of every metric over the cases that finished (NaN values left out and counted)."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    lines = [f"{'metric':<28}{'mean':>10}{'std':>10}{'n':>6}"]
+    for column in columns:
+        values = np.array([r[column] for r in ok if column in r], dtype=np.float64)
+        values = values[~np.isnan(values)]
+        if len(values):
+            lines.append(f"{column:<28}{values.mean():>10.4f}{values.std():>10.4f}{len(values):>6}")
+        else:
+            lines.append(f"{column:<28}{'nan':>10}{'nan':>10}{0:>6}")
+    failed = len(rows) - len(ok)
+    lines.append(f"{len(ok)} of {len(rows)} cases evaluated" + (f", {failed} failed (see the CSV)" if failed else ""))
+    return "\n".join(lines)
+
+
+def progress(done: int, total: int, name: str) -> None:
+    width = 30
+    filled = int(width * done / max(total, 1))
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {name[:30]:<30}")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    pred_dir, gt_dir, out = Path(args.pred), Path(args.gt), Path(args.out)
+    for flag, folder in (("--pred", pred_dir), ("--gt", gt_dir)):
+        if not folder.is_dir():
+            print(f"seglosses evaluate: {flag} {folder} is not a folder", file=sys.stderr)
+            return 2
+    if out.exists() and not args.overwrite:
+        print(f"seglosses evaluate: {out} exists; pass --overwrite to replace it", file=sys.stderr)
+        return 2
+    if out.resolve().parent in (pred_dir.resolve(), gt_dir.resolve()):
+        print(f"seglosses evaluate: write {out.name} outside the input folders", file=sys.stderr)
+        return 2
+    plots = Path(args.plots) if args.plots else None
+    if plots is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print('seglosses evaluate: --plots needs matplotlib: pip install "seglosses[plots]"', file=sys.stderr)
+            return 2
+        if plots.exists() and any(plots.iterdir()) and not args.overwrite:
+            print(f"seglosses evaluate: {plots} is not empty; pass --overwrite to write into it", file=sys.stderr)
+            return 2
+        plots.mkdir(parents=True, exist_ok=True)
+    try:
+        cases = pair_files(pred_dir, gt_dir)
+    except ValueError as error:
+        print(f"seglosses evaluate: {error}", file=sys.stderr)
+        return 2
+    if not cases:
+        print(f"seglosses evaluate: no images ({', '.join(IMAGE_SUFFIXES)}) in {pred_dir} or {gt_dir}",
+              file=sys.stderr)
+        return 2
+    jobs = [
+        dict(case=name, pred=p, gt=g, metrics=tuple(args.metrics), construction=args.construction,
+             tile_size=args.tile_size, threshold=args.threshold, label_map=args.label_map,
+             plots=None if plots is None else str(plots))
+        for name, p, g in cases
+    ]
+    rows: list[dict] = []
+    if args.workers == 1:
+        for job in jobs:
+            rows.append(evaluate_pair(job))
+            progress(len(rows), len(jobs), job["case"])
+    else:
+        # Spawned workers: no fork of a process whose torch/OpenMP threads may hold locks.
+        with ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("spawn")) as pool:
+            for job, row in zip(jobs, pool.map(evaluate_pair, jobs)):
+                rows.append(row)
+                progress(len(rows), len(jobs), job["case"])
+    columns = []
+    for row in rows:
+        columns += [c for c in row if c not in ("case", "status", "error") and c not in columns]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["case", "status", "error", *columns], restval="")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) and not math.isnan(v) else v) for k, v in row.items()})
+    print(summarise(rows, columns))
+    for row in rows:
+        if row["status"] != "ok":
+            print(f"failed: {row['case']}: {row['error']}", file=sys.stderr)
+    if plots is not None:
+        from seglosses._plots import summary_figure
+
+        summary_figure(rows, columns, plots / "summary.png")
+    print(f"per-case results: {out}")
+    return 1 if any(row["status"] != "ok" for row in rows) else 0
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, but got {text}")
+    return value
+
+
+def add_evaluate(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate", help="metrics of predictions against ground truth on disk",
+        description="Pair prediction and ground-truth files by name (NIfTI, PNG, TIF, GIF), compute Dice, clDice, "
+        "Betti errors, local Betti errors, the Betti matching error and HD95 per case, write a CSV and print a "
+        "summary. Exit code 1 when a case failed (its reason is in the CSV), 2 for a usage error.",
+    )
+    parser.add_argument("--pred", required=True, help="folder of predictions (masks or probabilities)")
+    parser.add_argument("--gt", required=True, help="folder of ground-truth labels")
+    parser.add_argument("--out", required=True, help="per-case CSV to write")
+    parser.add_argument("--metrics", nargs="+", choices=METRIC_NAMES, default=list(METRIC_NAMES))
+    parser.add_argument("--construction", choices=CONSTRUCTIONS, default=DEFAULT_CONSTRUCTION,
+                        help="T: pixels as top cells, foreground 8/26-connected (default); V: 4/6-connected")
+    parser.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--threshold", type=float, default=0.5, help="for probability maps (default 0.5)")
+    parser.add_argument("--label-map", action="store_true", help="integer label maps: metrics per class")
+    parser.add_argument("--tile-size", type=positive_int, default=128, help="local Betti error tiles (default 128)")
+    parser.add_argument("--plots", help="folder for a summary figure and per-case persistence diagrams")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing CSV / write into plots")
+    parser.set_defaults(run=run_evaluate)
+
+
+# ---------------------------------------------------------------------------------------------------------- the tool
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seglosses", description="Segmentation losses and topology metrics.")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    add_evaluate(subparsers)
+    from seglosses.demo import add_demo
+
+    add_demo(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""`seglosses evaluate` end to end on generated files, its failure cases, real labels; io; `seglosses demo`."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seglosses.cli import main
+from seglosses.io import case_name, read_image, write_nifti, write_png
+from seglosses.metrics import evaluate_case
+from seglosses.synthetic import brick_wall
+
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture
+def walls(tmp_path):
+    """Three 2D cases as PNG {0, 255} labels and predictions with one brick broken in case 1."""
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    gt.mkdir(), pred.mkdir()
+    labels = {}
+    for i in range(3):
+        _, label, _ = brick_wall((64, 96), seed=i)
+        label = label.astype(bool)
+        prediction = label.copy()
+        if i == 1:
+            prediction[:, 40:44] = True  # mortar bridged over bricks: holes lost
+        write_png(gt / f"case{i}.png", label)
+        write_png(pred / f"case{i}.png", prediction)
+        labels[f"case{i}"] = (prediction, label)
+    return tmp_path, labels
+
+
+def test_evaluate_writes_the_metrics_of_every_case(walls, capsys):
+    root, labels = walls
+    out = root / "results.csv"
+    code = main(["evaluate", "--pred", str(root / "pred"), "--gt", str(root / "gt"), "--out", str(out),
+                 "--tile-size", "32"])
+    assert code == 0
+    rows = read_rows(out)
+    assert [r["case"] for r in rows] == ["case0", "case1", "case2"]
+    for row in rows:
+        expected = evaluate_case(*labels[row["case"]], tile_size=32)
+        for column, value in expected.items():
+            assert float(row[column]) == pytest.approx(value, rel=1e-5, nan_ok=True), column
+    assert float(rows[1]["betti_error_1"]) > 0 and float(rows[0]["betti_error_1"]) == 0
+    summary = capsys.readouterr().out
+    assert "betti_error_1" in summary and "3 of 3 cases evaluated" in summary
+
+
+def test_failures_are_reported_per_case_and_the_others_finish(walls, capsys):
+    root, _ = walls
+    (root / "pred" / "case2.png").unlink()                         # missing partner
+    (root / "pred" / "case0.png").write_bytes(b"not a png")        # unreadable
+    write_png(root / "pred" / "case1.png", np.zeros((10, 10), bool))  # shape mismatch
+    write_png(root / "gt" / "case3.png", np.zeros((8, 8), bool))
+    write_png(root / "pred" / "case3.png", np.zeros((8, 8), bool))
+    out = root / "out" / "results.csv"
+    code = main(["evaluate", "--pred", str(root / "pred"), "--gt", str(root / "gt"), "--out", str(out),
+                 "--metrics", "dice", "betti"])
+    assert code == 1
+    rows = {r["case"]: r for r in read_rows(out)}
+    assert rows["case0"]["status"] == "failed" and "Could not read" in rows["case0"]["error"]
+    assert "shape mismatch" in rows["case1"]["error"]
+    assert "no prediction file" in rows["case2"]["error"]
+    assert rows["case3"]["status"] == "ok" and float(rows["case3"]["dice"]) == 1.0
+    assert "1 of 4 cases evaluated, 3 failed" in capsys.readouterr().out
+
+
+def test_existing_output_is_never_overwritten_without_the_flag(walls):
+    root, _ = walls
+    out = root / "results.csv"
+    out.write_text("precious")
+    args = ["evaluate", "--pred", str(root / "pred"), "--gt", str(root / "gt"), "--out", str(out), "--metrics", "dice"]
+    assert main(args) == 2
+    assert out.read_text() == "precious"
+    assert main([*args, "--overwrite"]) == 0
+    assert read_rows(out)[0]["case"] == "case0"
+
+
+def test_usage_errors(walls, tmp_path):
+    root, _ = walls
+    assert main(["evaluate", "--pred", str(tmp_path / "nope"), "--gt", str(root / "gt"), "--out", "x.csv"]) == 2
+    inside = root / "gt" / "results.csv"
+    assert main(["evaluate", "--pred", str(root / "pred"), "--gt", str(root / "gt"), "--out", str(inside)]) == 2
+    assert not inside.exists()
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--pred", "a", "--gt", "b", "--out", "c", "--metrics", "accuracy"])
+
+
+def test_probabilities_label_maps_and_nifti(tmp_path):
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    gt.mkdir(), pred.mkdir()
+    rng = np.random.default_rng(0)
+    label = np.zeros((12, 14, 10), np.uint8)
+    label[2:6, 2:6, 2:6] = 1
+    label[7:11, 7:12, 3:8] = 2
+    write_nifti(gt / "vol.nii.gz", label, affine=np.diag([0.5, 0.5, 2.0, 1.0]))
+    write_nifti(pred / "vol.nii.gz", label)
+    out = tmp_path / "maps.csv"
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--out", str(out), "--label-map",
+                 "--metrics", "dice", "hd95"]) == 0
+    row = read_rows(out)[0]
+    assert float(row["class1_dice"]) == float(row["class2_dice"]) == 1.0 and float(row["class2_hd95"]) == 0.0
+    # Without --label-map, labels {0, 1, 2} are rejected with the reason.
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--out", str(out), "--overwrite"]) == 1
+    assert "--label-map" in read_rows(out)[0]["error"]
+    # Probabilities are thresholded.
+    probabilities = np.where(label > 0, 0.8, 0.1) + rng.uniform(-0.05, 0.05, label.shape)
+    write_nifti(pred / "vol.nii.gz", probabilities.astype(np.float32))
+    write_nifti(gt / "vol.nii.gz", (label > 0).astype(np.uint8))
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--out", str(out), "--overwrite",
+                 "--metrics", "dice"]) == 0
+    assert float(read_rows(out)[0]["dice"]) == 1.0
+
+
+def test_plots_and_workers(walls):
+    pytest.importorskip("matplotlib")
+    root, _ = walls
+    out, plots = root / "r.csv", root / "plots"
+    code = main(["evaluate", "--pred", str(root / "pred"), "--gt", str(root / "gt"), "--out", str(out),
+                 "--metrics", "dice", "betti_matching", "--plots", str(plots), "--workers", "2"])
+    assert code == 0
+    assert (plots / "summary.png").is_file() and (plots / "case1_features.png").is_file()
+    assert main(["evaluate", "--pred", str(root / "pred"), "--gt", str(root / "gt"), "--out", str(root / "s.csv"),
+                 "--plots", str(plots)]) == 2  # a non-empty plots folder is not written into without --overwrite
+
+
+def test_console_script_is_installed(walls):
+    root, _ = walls
+    executable = shutil.which("seglosses") or str(Path(sys.executable).with_name("seglosses"))
+    result = subprocess.run(
+        [executable, "evaluate", "--pred", str(root / "pred"), "--gt", str(root / "gt"), "--out",
+         str(root / "c.csv"), "--metrics", "dice"], capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "3 of 3 cases evaluated" in result.stdout
+
+
+def test_io_reads_what_it_writes_and_names_its_errors(tmp_path):
+    mask = np.zeros((5, 7), bool)
+    mask[1:3, 2:5] = True
+    write_png(tmp_path / "m.png", mask)
+    data, spacing, affine = read_image(tmp_path / "m.png")
+    np.testing.assert_array_equal(data > 0, mask)
+    assert spacing is None and affine is None
+    write_nifti(tmp_path / "v.nii.gz", mask[..., None].astype(np.uint8), affine=np.diag([2.0, 3.0, 4.0, 1.0]))
+    data, spacing, affine = read_image(tmp_path / "v.nii.gz")
+    assert data.shape == (5, 7, 1) and spacing == (2.0, 3.0, 4.0) and affine[1, 1] == 3.0
+    assert case_name("a.b.nii.gz") == "a.b" and case_name("x.TIF") == "x" and case_name("notes.txt") is None
+    with pytest.raises(FileNotFoundError, match="nothing is there"):
+        read_image(tmp_path / "missing.png")
+    (tmp_path / "x.bmp").write_bytes(b"")
+    with pytest.raises(ValueError, match="suffix"):
+        read_image(tmp_path / "x.bmp")
+    colour = np.zeros((4, 4, 3), np.uint8)
+    colour[0, 0] = (255, 0, 0)
+    from skimage.io import imsave
+
+    imsave(str(tmp_path / "c.png"), colour, check_contrast=False)
+    with pytest.raises(ValueError, match="colour channels that differ"):
+        read_image(tmp_path / "c.png")
+
+
+@pytest.mark.data
+def test_topomortar_noisy_against_accurate(data_root, tmp_path):
+    source = data_root / "topomortar" / "train"
+    accurate = sorted((source / "accurate").glob("*.png"))[:3]
+    if not accurate:
+        pytest.skip("no TopoMortar labels found")
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    gt.mkdir(), pred.mkdir()
+    for path in accurate:
+        (gt / path.name).symlink_to(path)
+        (pred / path.name).symlink_to(source / "noisy" / path.name)
+    out = tmp_path / "topomortar.csv"
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--out", str(out)]) == 0
+    rows = read_rows(out)
+    assert len(rows) == 3 and all(r["status"] == "ok" for r in rows)
+    assert all(0 < float(r["dice"]) < 1 for r in rows)
+
+
+def test_demo_quick_writes_table_and_figure_and_refuses_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "dice_ce" in printed and "cldice" in printed
+    assert (out / "predictions.png").is_file()
+    table = (out / "results.csv").read_text().splitlines()
+    assert table[0].startswith("loss,steps") and len(table) == 3
+    assert main(["demo", "--quick", "--out", str(out)]) == 2
+    assert main(["demo", "--quick", "--out", str(out), "--overwrite", "--loss", "betti_matching"]) == 0
