@@ -1,0 +1,194 @@
+"""Train a 2D segmenter on TopoMortar (brick-wall mortar, Valverde et al. 2025) with any seglosses loss, then
+evaluate the validation images with the topology metrics.
+
+TopoMortar's protocol: 512x512 RGB images of red brick walls, the mortar to segment is one connected network
+whose holes are the bricks; training labels come in three qualities (accurate, noisy, pseudo) and two training
+set sizes (large: 50 images, small: 10, from splits.yaml / splits_small.yaml); the validation images (051-070)
+are scored with Dice, clDice, Betti errors, local Betti errors (128x128 tiles), the Betti matching error and
+HD95. The test split (071-420) is not in ../shared/data; point --data at a full copy to use it.
+
+    python examples/train_topomortar.py --quick                       # CPU, about 2 minutes
+    python examples/train_topomortar.py --loss dice_ce+0.5*cldice --device cuda --steps 8000
+    python examples/train_topomortar.py --loss dice_ce+0.01*betti_matching --labels noisy --train-set small
+
+The data folder is --data, else $SEGLOSSES_DATA, else ../shared/data next to this repository; it must hold
+topomortar/ as data_scripts/prepare_topomortar.py lays it out (train|val/{images,accurate,noisy,pseudo}/NNN.png,
+splits.yaml, splits_small.yaml).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from skimage.io import imread
+
+from seglosses.losses import BettiMatchingLoss, DiceCELoss, DiceclDiceLoss, SkeletonRecallLoss
+from seglosses.metrics import METRIC_NAMES, evaluate_case
+from seglosses.transforms import SkeletonTube
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def data_root(argument: str | None) -> Path:
+    """--data, else $SEGLOSSES_DATA, else ../shared/data beside the repository; exits with a clear message."""
+    candidates = [argument, os.environ.get("SEGLOSSES_DATA"), str(REPOSITORY.parent / "shared" / "data")]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "topomortar" / "splits.yaml").is_file():
+            return Path(candidate) / "topomortar"
+    sys.exit(
+        "train_topomortar: no TopoMortar data found (looked in --data, $SEGLOSSES_DATA and ../shared/data for "
+        "topomortar/splits.yaml). Download it with: python data_scripts/prepare_topomortar.py --out DATA_FOLDER"
+    )
+
+
+def read_split(path: Path, split: str) -> list[str]:
+    """Image ids of one split ("train", "val", "test") from TopoMortar's splits file (first fold)."""
+    ids, current = [], None
+    for line in path.read_text().splitlines():
+        key = re.match(r"^\s{2}(\w+):\s*$", line)
+        if key:
+            current = key.group(1)
+        elif current == split and line.strip().startswith("- "):
+            ids.append(Path(line.strip()[2:]).stem)
+    if not ids:
+        sys.exit(f"train_topomortar: {path} lists no {split!r} images")
+    return ids
+
+
+def load_case(root: Path, split: str, case: str, labels: str) -> tuple[np.ndarray, np.ndarray]:
+    """(3, H, W) float32 image in [0, 1] and (H, W) bool mortar label."""
+    image = imread(root / split / "images" / f"{case}.png")[..., :3].astype(np.float32) / 255.0
+    label = imread(root / split / labels / f"{case}.png")
+    label = label.reshape(label.shape[:2]) > 0
+    return np.ascontiguousarray(image.transpose(2, 0, 1)), label
+
+
+def parse_loss(spec: str):
+    """``"dice_ce+0.5*cldice"`` -> objective(logits, labels, tube) summing the weighted named losses."""
+    makers = {
+        "dice_ce": lambda: DiceCELoss(to_onehot_y=True, softmax=True),
+        "cldice": lambda: DiceclDiceLoss(to_onehot_y=True, softmax=True, iterations=10, alpha=1.0),
+        "skeleton_recall": lambda: SkeletonRecallLoss(to_onehot_y=True, softmax=True, include_background=False),
+        "betti_matching": lambda: BettiMatchingLoss(to_onehot_y=True, softmax=True, include_background=False),
+    }
+    terms = []
+    for part in spec.replace(" ", "").split("+"):
+        weight, _, name = part.rpartition("*")
+        if name not in makers:
+            raise argparse.ArgumentTypeError(f"unknown loss {name!r} in {spec!r}; choose from {', '.join(makers)}")
+        try:
+            terms.append((float(weight) if weight else 1.0, name, makers[name]()))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"bad weight {weight!r} in {spec!r}") from None
+
+    def objective(logits, labels, tube):
+        total = 0.0
+        for weight, name, loss in terms:
+            total = total + weight * (loss(logits, labels, skeleton=tube) if name == "skeleton_recall" else loss(logits, labels))
+        return total
+
+    return objective
+
+
+def random_patches(images, labels, tubes, size: int, batch: int, rng: np.random.Generator):
+    """A batch of random ``size`` crops with random flips: (B, 3, s, s), (B, 1, s, s) labels and tubes."""
+    xs, ys, ts = [], [], []
+    for _ in range(batch):
+        i = rng.integers(len(images))
+        h, w = labels[i].shape
+        r, c = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+        x, y, t = images[i][:, r:r + size, c:c + size], labels[i][r:r + size, c:c + size], tubes[i][r:r + size, c:c + size]
+        for axis in (-1, -2):
+            if rng.random() < 0.5:
+                x, y, t = np.flip(x, axis), np.flip(y, axis), np.flip(t, axis)
+        xs.append(x.copy()), ys.append(y.copy()), ts.append(t.copy())
+    as_tensor = lambda arrays: torch.from_numpy(np.stack(arrays))  # noqa: E731
+    return as_tensor(xs), as_tensor(ys).long()[:, None], as_tensor(ts).long()[:, None]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", help="folder holding topomortar/ (default: $SEGLOSSES_DATA, ../shared/data)")
+    parser.add_argument("--loss", default="dice_ce", help="e.g. dice_ce, dice_ce+0.5*cldice, dice_ce+0.01*betti_matching")
+    parser.add_argument("--labels", choices=("accurate", "noisy", "pseudo"), default="accurate")
+    parser.add_argument("--train-set", choices=("large", "small"), default="large")
+    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--patch", type=int, default=256)
+    parser.add_argument("--features", type=int, default=32, help="first-level features of the BasicUNet")
+    parser.add_argument("--val-cases", type=int, default=0, help="evaluate only the first N validation images")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="topomortar-results", help="folder for results.csv")
+    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="CPU smoke run: few steps, small net, 4 val images")
+    args = parser.parse_args(argv)
+    try:
+        objective = parse_loss(args.loss)
+    except argparse.ArgumentTypeError as error:
+        parser.error(str(error))
+    if args.quick:
+        args.steps, args.batch, args.patch, args.features = min(args.steps, 60), 4, 128, 8
+        args.val_cases = args.val_cases or 4
+    out = Path(args.out) / "results.csv"
+    if out.exists() and not args.overwrite:
+        parser.error(f"{out} exists; pass --overwrite to replace it")
+    root = data_root(args.data)
+    from monai.networks.nets import BasicUNet
+
+    splits = root / ("splits.yaml" if args.train_set == "large" else "splits_small.yaml")
+    train_ids, val_ids = read_split(splits, "train"), read_split(splits, "val")
+    if args.val_cases:
+        val_ids = val_ids[: args.val_cases]
+    print(f"TopoMortar: {len(train_ids)} training images ({args.labels} labels), {len(val_ids)} validation images")
+    train = [load_case(root, "train", case, args.labels) for case in train_ids]
+    images, labels = [t[0] for t in train], [t[1] for t in train]
+    tube_of = SkeletonTube()
+    tubes = [np.asarray(tube_of(label[None].astype(np.int64)))[0] for label in labels]
+
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    f = args.features
+    net = BasicUNet(spatial_dims=2, in_channels=3, out_channels=2, features=(f, f, 2 * f, 4 * f, 8 * f, f)).to(args.device)
+    optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
+    start = time.perf_counter()
+    for step in range(1, args.steps + 1):
+        x, y, t = (v.to(args.device) for v in random_patches(images, labels, tubes, args.patch, args.batch, rng))
+        loss = objective(net(x), y, t)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        if step % max(1, args.steps // 10) == 0:
+            print(f"  step {step}/{args.steps}  loss {loss.item():.4f}  ({time.perf_counter() - start:.0f} s)", flush=True)
+
+    net.eval()
+    rows = []
+    with torch.no_grad():
+        for case in val_ids:
+            image, label = load_case(root, "val", case, "accurate")
+            prediction = net(torch.from_numpy(image)[None].to(args.device)).argmax(1)[0].cpu().numpy().astype(bool)
+            rows.append({"case": case, **evaluate_case(prediction, label, metrics=METRIC_NAMES, tile_size=128)})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"\nvalidation ({len(rows)} images, loss {args.loss}, {args.labels} labels, {args.train_set} set):")
+    for column in rows[0]:
+        if column != "case":
+            values = np.array([r[column] for r in rows], dtype=np.float64)
+            print(f"  {column:<26}{np.nanmean(values):>10.4f} ± {np.nanstd(values):.4f}")
+    print(f"per-image results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

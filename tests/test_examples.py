@@ -1,0 +1,137 @@
+"""Examples and data scripts: --help, the missing-data message, tiny runs, fake archives, overwrite refusal."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seglosses.io import write_png
+from seglosses.synthetic import brick_wall
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def load(relative: str):
+    path = REPOSITORY / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "script", ["examples/train_topomortar.py", "data_scripts/prepare_topomortar.py", "data_scripts/make_synthetic.py"]
+)
+def test_help(script, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        load(script).main(["--help"])
+    assert exit_info.value.code == 0 and "usage" in capsys.readouterr().out
+
+
+def test_train_topomortar_names_the_data_script_when_data_is_absent(tmp_path, monkeypatch):
+    example = load("examples/train_topomortar.py")
+    monkeypatch.setenv("SEGLOSSES_DATA", str(tmp_path))
+    monkeypatch.setattr(example, "REPOSITORY", tmp_path / "repo")
+    with pytest.raises(SystemExit, match="prepare_topomortar.py"):
+        example.main(["--data", str(tmp_path), "--quick", "--out", str(tmp_path / "out")])
+
+
+def test_train_topomortar_rejects_an_unknown_loss(tmp_path):
+    with pytest.raises(SystemExit):
+        load("examples/train_topomortar.py").main(["--loss", "dice_ce+0.5*nope", "--out", str(tmp_path)])
+
+
+def make_fake_topomortar(root: Path, n_train: int = 3, n_val: int = 2) -> Path:
+    """A TopoMortar-like tree from generated brick walls: 512x512 RGB images, {0, 255} labels, splits files."""
+    data = root / "topomortar"
+    splits = {"train": [f"{i:03d}" for i in range(1, n_train + 1)],
+              "val": [f"{i:03d}" for i in range(51, 51 + n_val)]}
+    for split, ids in splits.items():
+        for i, case in enumerate(ids):
+            image, label, _ = brick_wall((512, 512), brick=(40, 90), mortar=8, seed=i)
+            for kind in ("accurate", "noisy", "pseudo"):
+                (data / split / kind).mkdir(parents=True, exist_ok=True)
+                write_png(data / split / kind / f"{case}.png", label > 0)
+            (data / split / "images").mkdir(parents=True, exist_ok=True)
+            rgb = (np.repeat(np.clip(image, 0, 1)[..., None], 3, -1) * 255).astype(np.uint8)
+            write_png(data / split / "images" / f"{case}.png", rgb)
+    text = "1:\n" + "".join(
+        f"  {split}:\n" + "".join(f"  - dataset/{split}/images/{case}.png\n" for case in ids)
+        for split, ids in splits.items()
+    )
+    (data / "splits.yaml").write_text(text)
+    (data / "splits_small.yaml").write_text(text)
+    return data
+
+
+def test_train_topomortar_tiny_run_on_generated_walls(tmp_path):
+    make_fake_topomortar(tmp_path)
+    out = tmp_path / "out"
+    example = load("examples/train_topomortar.py")
+    argv = ["--data", str(tmp_path), "--quick", "--steps", "2", "--val-cases", "1", "--out", str(out),
+            "--loss", "dice_ce+0.5*skeleton_recall+0.01*betti_matching"]
+    assert example.main(argv) == 0
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert len(rows) == 1 and 0 <= float(rows[0]["dice"]) <= 1 and "betti_matching_error" in rows[0]
+    with pytest.raises(SystemExit):  # the results file is not replaced without --overwrite
+        example.main(argv)
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_train_topomortar_tiny_run_on_real_data(data_root, tmp_path):
+    if not (data_root / "topomortar" / "splits.yaml").is_file():
+        pytest.skip("no TopoMortar data")
+    argv = ["--data", str(data_root), "--quick", "--steps", "2", "--val-cases", "1", "--out", str(tmp_path)]
+    assert load("examples/train_topomortar.py").main(argv) == 0
+
+
+def test_prepare_topomortar_from_an_archive(tmp_path):
+    fake = make_fake_topomortar(tmp_path / "source", n_train=2, n_val=1)
+    archive = tmp_path / "TopoMortar-main.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for path in fake.rglob("*"):
+            if path.is_file():
+                relative = path.relative_to(fake)
+                inside = relative if path.parent == fake else Path("dataset") / relative
+                bundle.write(path, f"TopoMortar-main/{inside}")
+        bundle.writestr("TopoMortar-main/README.md", "not data")
+    script = load("data_scripts/prepare_topomortar.py")
+    out = tmp_path / "data"
+    assert script.main(["--out", str(out), "--archive", str(archive)]) == 0
+    assert len(list((out / "topomortar" / "train" / "images").glob("*.png"))) == 2
+    assert (out / "topomortar" / "splits.yaml").is_file() and not (out / "topomortar" / "README.md").exists()
+    assert script.main(["--out", str(out), "--archive", str(archive)]) == 2  # existing data kept
+    assert script.main(["--out", str(out), "--archive", str(archive), "--overwrite"]) == 0
+
+
+def test_prepare_topomortar_rejects_a_broken_archive_and_keeps_nothing(tmp_path):
+    script = load("data_scripts/prepare_topomortar.py")
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"not a zip")
+    with pytest.raises(SystemExit, match="not a readable zip"):
+        script.main(["--out", str(tmp_path / "data"), "--archive", str(broken)])
+    other = tmp_path / "other.zip"
+    with zipfile.ZipFile(other, "w") as bundle:
+        bundle.writestr("something/else.txt", "x")
+    with pytest.raises(SystemExit, match="does not look like"):
+        script.main(["--out", str(tmp_path / "data"), "--archive", str(other)])
+    assert not (tmp_path / "data" / "topomortar").exists()
+
+
+def test_make_synthetic_writes_checked_cases_with_their_topology(tmp_path):
+    script = load("data_scripts/make_synthetic.py")
+    out = tmp_path / "synthetic"
+    argv = ["--out", str(out), "--walls", "1", "--vessels2d", "1", "--vessels3d", "1", "--size", "64", "--size3d", "16"]
+    assert script.main(argv) == 0
+    rows = list(csv.DictReader(open(out / "topology.csv")))
+    assert [r["group"] for r in rows] == ["walls", "vessels2d", "vessels3d"]
+    _, _, n_bricks = brick_wall((64, 64), seed=0)
+    assert rows[0]["b0"] == "1" and rows[0]["b1"] == str(n_bricks)
+    assert (out / "vessels3d" / "labels" / "000.nii.gz").is_file()
+    assert script.main(argv) == 2
