@@ -67,17 +67,24 @@ def timed(fn, repeats: int, slow_s: float = 5.0):
 
 
 def peak_memory_mb(which: str, shape: tuple[int, ...], kind: str) -> float:
-    """Peak RSS growth (MB) of one call, measured in a fresh interpreter after the inputs are built."""
+    """Peak RSS growth (MB) of one call, in a fresh interpreter after the inputs are built: the high-water mark
+    (VmHWM, reset to the current RSS through /proc/self/clear_refs just before the call; building the inputs
+    would otherwise already have set a higher peak) minus the RSS before the call."""
     code = f"""
-import resource, sys
+import sys
+from pathlib import Path
 sys.path.insert(0, {str(HERE)!r}); sys.path.insert(0, {str(HERE.parent / 'tests')!r})
 from bench_matching import make_pair, run_ours, run_bm3d, load_oracle
 p, t = make_pair({tuple(shape)!r}, {kind!r})
 bm3d = load_oracle()[0]
 run = (lambda: run_ours(p, t)) if {which!r} == "ours" else (lambda: run_bm3d(bm3d, p, t))
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def status_kb(key):
+    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(key + ":"))
+    return int(line.split()[1])
+Path("/proc/self/clear_refs").write_text("5")
+before = status_kb("VmRSS")
 run()
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+print((status_kb("VmHWM") - before) / 1024)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])

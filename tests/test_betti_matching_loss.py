@@ -192,3 +192,19 @@ def test_cuda_input_gives_the_cpu_value():
     gpu = betti_matching_loss(logits.cuda().requires_grad_(), labels.cuda(), softmax=True, to_onehot_y=True)
     gpu.backward()
     torch.testing.assert_close(gpu.cpu(), cpu)
+
+
+
+def test_the_target_term_acts_through_the_target_cells():
+    """Two holes merged into one: the missing loop is pulled back through its birth and death pixels."""
+    target = np.zeros((9, 12))
+    target[1:8, 1:11] = 1
+    target[3, 3:6] = target[5, 3:6] = 0  # two holes ...
+    merged = target.copy()
+    merged[4, 3:6] = 0                    # ... merged into one: one loop missing
+    m = betti_matching(merged, target)
+    assert m.num_unmatched_target[1] == 1
+    value = betti_matching_loss(as_batch(merged), as_batch(target), include_unmatched_target=True)
+    birth, death = m.unmatched_target_cells(1)[0]
+    expected = 2 * ((merged.ravel()[birth] - 1) ** 2 + (merged.ravel()[death] - 0) ** 2)
+    assert float(value) == pytest.approx(expected) and expected > 0

@@ -108,7 +108,8 @@ def betti_matching_loss(
     With ``include_unmatched_target`` a third term (our choice, not the paper's) pulls the prediction at the
     birth and death pixels of each unmatched *target* bar towards the target's values there,
     :math:`2 \sum_{v} [(p_{b_v} - g_{b_v})^2 + (p_{d_v} - g_{d_v})^2]`, to create a missing feature instead of
-    only matching the features that exist. The paper's "relative" variant is not implemented.
+    only matching the features that exist. It acts only through those two pixels: a target feature that is
+    missing although the prediction has the target's values at both of them gives no term. The paper's "relative" variant is not implemented.
 
     Values: 0 for a prediction equal to the target and for an empty prediction of an empty class (both maps
     constant 0); a constant prediction :math:`c` of an empty target gives :math:`2 c^2 w_0` (the essential
