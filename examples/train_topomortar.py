@@ -19,8 +19,6 @@ splits.yaml, splits_small.yaml).
 from __future__ import annotations
 
 import argparse
-import csv
-import os
 import re
 import sys
 import time
@@ -30,23 +28,11 @@ import numpy as np
 import torch
 from skimage.io import imread
 
-from seglosses.losses import BettiMatchingLoss, DiceCELoss, DiceclDiceLoss, SkeletonRecallLoss
-from seglosses.metrics import METRIC_NAMES, evaluate_case
-from seglosses.transforms import SkeletonTube
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPOSITORY, data_root, parse_loss, write_results  # noqa: E402
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-
-
-def data_root(argument: str | None) -> Path:
-    """--data, else $SEGLOSSES_DATA, else ../shared/data beside the repository; exits with a clear message."""
-    candidates = [argument, os.environ.get("SEGLOSSES_DATA"), str(REPOSITORY.parent / "shared" / "data")]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "topomortar" / "splits.yaml").is_file():
-            return Path(candidate) / "topomortar"
-    sys.exit(
-        "train_topomortar: no TopoMortar data found (looked in --data, $SEGLOSSES_DATA and ../shared/data for "
-        "topomortar/splits.yaml). Download it with: python data_scripts/prepare_topomortar.py --out DATA_FOLDER"
-    )
+from seglosses.metrics import METRIC_NAMES, evaluate_case  # noqa: E402
+from seglosses.transforms import SkeletonTube  # noqa: E402
 
 
 def read_split(path: Path, split: str) -> list[str]:
@@ -69,33 +55,6 @@ def load_case(root: Path, split: str, case: str, labels: str) -> tuple[np.ndarra
     label = imread(root / split / labels / f"{case}.png")
     label = label.reshape(label.shape[:2]) > 0
     return np.ascontiguousarray(image.transpose(2, 0, 1)), label
-
-
-def parse_loss(spec: str):
-    """``"dice_ce+0.5*cldice"`` -> objective(logits, labels, tube) summing the weighted named losses."""
-    makers = {
-        "dice_ce": lambda: DiceCELoss(to_onehot_y=True, softmax=True),
-        "cldice": lambda: DiceclDiceLoss(to_onehot_y=True, softmax=True, iterations=10, alpha=1.0),
-        "skeleton_recall": lambda: SkeletonRecallLoss(to_onehot_y=True, softmax=True, include_background=False),
-        "betti_matching": lambda: BettiMatchingLoss(to_onehot_y=True, softmax=True, include_background=False),
-    }
-    terms = []
-    for part in spec.replace(" ", "").split("+"):
-        weight, _, name = part.rpartition("*")
-        if name not in makers:
-            raise argparse.ArgumentTypeError(f"unknown loss {name!r} in {spec!r}; choose from {', '.join(makers)}")
-        try:
-            terms.append((float(weight) if weight else 1.0, name, makers[name]()))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"bad weight {weight!r} in {spec!r}") from None
-
-    def objective(logits, labels, tube):
-        total = 0.0
-        for weight, name, loss in terms:
-            total = total + weight * (loss(logits, labels, skeleton=tube) if name == "skeleton_recall" else loss(logits, labels))
-        return total
-
-    return objective
 
 
 def random_patches(images, labels, tubes, size: int, batch: int, rng: np.random.Generator):
@@ -141,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) / "results.csv"
     if out.exists() and not args.overwrite:
         parser.error(f"{out} exists; pass --overwrite to replace it")
-    root = data_root(args.data)
+    root = data_root(args.data, "topomortar", "splits.yaml", "prepare_topomortar.py", REPOSITORY)
     from monai.networks.nets import BasicUNet
 
     splits = root / ("splits.yaml" if args.train_set == "large" else "splits_small.yaml")
@@ -162,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
         x, y, t = (v.to(args.device) for v in random_patches(images, labels, tubes, args.patch, args.batch, rng))
-        loss = objective(net(x), y, t)
+        loss = objective(net(x), y, {"tube": t})
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -176,17 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             image, label = load_case(root, "val", case, "accurate")
             prediction = net(torch.from_numpy(image)[None].to(args.device)).argmax(1)[0].cpu().numpy().astype(bool)
             rows.append({"case": case, **evaluate_case(prediction, label, metrics=METRIC_NAMES, tile_size=128)})
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"\nvalidation ({len(rows)} images, loss {args.loss}, {args.labels} labels, {args.train_set} set):")
-    for column in rows[0]:
-        if column != "case":
-            values = np.array([r[column] for r in rows], dtype=np.float64)
-            print(f"  {column:<26}{np.nanmean(values):>10.4f} ± {np.nanstd(values):.4f}")
-    print(f"per-image results: {out}")
+    write_results(rows, out, f"validation ({len(rows)} images, loss {args.loss}, {args.labels} labels, "
+                  f"{args.train_set} set)")
     return 0
 
 

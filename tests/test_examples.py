@@ -135,3 +135,34 @@ def test_make_synthetic_writes_checked_cases_with_their_topology(tmp_path):
     assert rows[0]["b0"] == "1" and rows[0]["b1"] == str(n_bricks)
     assert (out / "vessels3d" / "labels" / "000.nii.gz").is_file()
     assert script.main(argv) == 2
+
+
+def test_train_vessels3d_names_the_data_script_when_data_is_absent(tmp_path, monkeypatch):
+    example = load("examples/train_vessels3d.py")
+    monkeypatch.setenv("SEGLOSSES_DATA", str(tmp_path))
+    monkeypatch.setattr(example, "REPOSITORY", tmp_path / "repo")
+    with pytest.raises(SystemExit, match="prepare_vesselnn.py"):
+        example.main(["--data", str(tmp_path), "--quick", "--out", str(tmp_path / "out")])
+
+
+def test_train_vessels3d_tiny_run_on_generated_volumes(tmp_path):
+    from seglosses.io import write_nifti
+    from seglosses.synthetic import vessel_tree
+
+    for kind in ("images", "labels"):
+        (tmp_path / "vesselnn" / kind).mkdir(parents=True)
+    for i in range(2):
+        image, label = vessel_tree((32, 32, 12), n_branches=4, seed=i)
+        affine = np.diag([1.0, 1.0, 2.0, 1.0])
+        write_nifti(tmp_path / "vesselnn" / "images" / f"v{i}.nii.gz", (image * 255).astype(np.uint8), affine)
+        write_nifti(tmp_path / "vesselnn" / "labels" / f"v{i}.nii.gz", label.astype(np.uint8), affine)
+    out = tmp_path / "out"
+    argv = ["--data", str(tmp_path), "--quick", "--steps", "2", "--patch", "16", "16", "8", "--out", str(out),
+            "--loss", "dice_ce+0.5*mip+skeleton_recall", "--mip-axes", "-3", "-1"]
+    assert load("examples/train_vessels3d.py").main(argv) == 0
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert rows[0]["case"] == "v1.nii.gz" and 0 <= float(rows[0]["dice"]) <= 1
+    from seglosses.io import read_image
+
+    prediction, _, affine = read_image(out / "prediction_v1.nii.gz")
+    assert prediction.shape == (32, 32, 12) and affine[2, 2] == 2.0  # the input's affine

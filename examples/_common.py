@@ -1,0 +1,82 @@
+"""Code shared by the training examples: where the data is, losses by name with weights, result tables."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from seglosses.losses import BettiMatchingLoss, DiceCELoss, DiceclDiceLoss, MIPLoss, SkeletonRecallLoss
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def data_root(argument: str | None, dataset: str, marker: str, script: str, repository: Path = REPOSITORY) -> Path:
+    """``<root>/<dataset>`` for the first root among --data, $SEGLOSSES_DATA and ../shared/data that holds
+    ``<dataset>/<marker>``; otherwise exit with a message naming the data script to run."""
+    candidates = [argument, os.environ.get("SEGLOSSES_DATA"), str(repository.parent / "shared" / "data")]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / dataset / marker).exists():
+            return Path(candidate) / dataset
+    sys.exit(
+        f"no {dataset} data found (looked in --data, $SEGLOSSES_DATA and ../shared/data for {dataset}/{marker}). "
+        f"Prepare it with: python data_scripts/{script} --out DATA_FOLDER"
+    )
+
+
+def parse_loss(spec: str, *, mip_axes: tuple[int, ...] = (-1,)):
+    """``"dice_ce+0.5*cldice"`` -> ``objective(logits, labels, extras)`` summing the weighted named losses.
+
+    ``extras`` may hold ``"tube"`` (Skeleton Recall's tube from SkeletonTubed) and ``"mips"`` (the label's
+    whole-volume projections from MIPTargetd); without them those losses compute them from the patch.
+    """
+    makers = {
+        "dice_ce": lambda: DiceCELoss(to_onehot_y=True, softmax=True),
+        "cldice": lambda: DiceclDiceLoss(to_onehot_y=True, softmax=True, iterations=10, alpha=1.0),
+        "skeleton_recall": lambda: SkeletonRecallLoss(to_onehot_y=True, softmax=True, include_background=False),
+        "betti_matching": lambda: BettiMatchingLoss(to_onehot_y=True, softmax=True, include_background=False),
+        "mip": lambda: MIPLoss(axes=mip_axes, to_onehot_y=True, softmax=True, include_background=False),
+    }
+    terms = []
+    for part in spec.replace(" ", "").split("+"):
+        weight, _, name = part.rpartition("*")
+        if name not in makers:
+            raise argparse.ArgumentTypeError(f"unknown loss {name!r} in {spec!r}; choose from {', '.join(makers)}")
+        try:
+            terms.append((float(weight) if weight else 1.0, name, makers[name]()))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"bad weight {weight!r} in {spec!r}") from None
+
+    def objective(logits, labels, extras: dict):
+        total = 0.0
+        for weight, name, loss in terms:
+            if name == "skeleton_recall":
+                value = loss(logits, labels, skeleton=extras.get("tube"))
+            elif name == "mip":
+                value = loss(logits, labels, extras.get("mips"))
+            else:
+                value = loss(logits, labels)
+            total = total + weight * value
+        return total
+
+    return objective
+
+
+def write_results(rows: list[dict], out: Path, title: str) -> None:
+    """Per-case CSV plus a printed mean ± std of every numeric column."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"\n{title}:")
+    for column in rows[0]:
+        values = [r[column] for r in rows]
+        if all(isinstance(v, (int, float)) for v in values):
+            values = np.array(values, dtype=np.float64)
+            print(f"  {column:<26}{np.nanmean(values):>10.4f} ± {np.nanstd(values):.4f}")
+    print(f"per-case results: {out}")
