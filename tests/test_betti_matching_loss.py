@@ -208,3 +208,32 @@ def test_the_target_term_acts_through_the_target_cells():
     birth, death = m.unmatched_target_cells(1)[0]
     expected = 2 * ((merged.ravel()[birth] - 1) ** 2 + (merged.ravel()[death] - 0) ** 2)
     assert float(value) == pytest.approx(expected) and expected > 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), shape=st.sampled_from([(6, 7), (4, 5, 3)]), with_target=st.booleans())
+def test_relative_is_the_definition_on_maps_with_a_border_at_one(seed, shape, with_target):
+    rng = np.random.default_rng(seed)
+    prediction, target = rng.random(shape), (rng.random(shape) > 0.5).astype(float)
+    value = betti_matching_loss(
+        as_batch(prediction), as_batch(target), relative=True, include_unmatched_target=with_target
+    )
+    padded = [np.pad(a, 1, constant_values=1.0) for a in (prediction, target)]
+    expected = definition(*padded, np.ones(len(shape)), with_target, "T")
+    assert float(value) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+def test_relative_joins_structures_through_the_border():
+    target = np.zeros((9, 12))
+    target[4, :] = 1  # a vessel crossing the patch
+    cut = target.copy()
+    cut[4, 0:2] = 0.4  # faint where it leaves the patch
+    assert float(betti_matching_loss(as_batch(target), as_batch(target), relative=True)) == 0.0
+    # Inside the patch the faint end is still one component with the rest: nothing to correct.
+    assert float(betti_matching_loss(as_batch(cut), as_batch(target))) == 0.0
+    # Relative to the border, the vessel closes two loops with it; one closes only at 0.4 instead of 1 in the
+    # target: the matched loop (0.4, 0) is pulled to (1, 0), 2 * 0.6^2.
+    assert float(betti_matching_loss(as_batch(cut), as_batch(target), relative=True)) == pytest.approx(0.72)
+    logits = torch.logit(as_batch(np.clip(cut, 0.05, 0.95))).requires_grad_()
+    betti_matching_loss(logits, as_batch(target), sigmoid=True, relative=True).backward()
+    assert logits.grad.shape == logits.shape and torch.isfinite(logits.grad).all()

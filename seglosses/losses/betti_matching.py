@@ -87,6 +87,7 @@ def betti_matching_loss(
     construction: str = DEFAULT_CONSTRUCTION,
     dim_weights: Sequence[float] | None = None,
     include_unmatched_target: bool = False,
+    relative: bool = False,
     num_threads: int | None = None,
 ) -> torch.Tensor:
     r"""Betti matching loss per sample and class: matched bars pulled together, unmatched bars to the diagonal.
@@ -109,7 +110,15 @@ def betti_matching_loss(
     birth and death pixels of each unmatched *target* bar towards the target's values there,
     :math:`2 \sum_{v} [(p_{b_v} - g_{b_v})^2 + (p_{d_v} - g_{d_v})^2]`, to create a missing feature instead of
     only matching the features that exist. It acts only through those two pixels: a target feature that is
-    missing although the prediction has the target's values at both of them gives no term. The paper's "relative" variant is not implemented.
+    missing although the prediction has the target's values at both of them gives no term.
+
+    With ``relative`` both maps get a one-pixel border at value 1 before the matching, so homology is taken
+    relative to the image boundary: every structure touching the border is one component with it, and a
+    structure crossing the patch closes loops through the border. Meant for patches cut out of larger images:
+    a vessel cut by the patch boundary is no longer a separate component, and a break in a vessel that crosses
+    the patch shows as two regions of background merged (a missing loop). This is our reading of the relative
+    variant; the border pixels are constants (no gradient), and the essential class is born on the border in
+    both maps, so it costs nothing.
 
     Values: 0 for a prediction equal to the target and for an empty prediction of an empty class (both maps
     constant 0); a constant prediction :math:`c` of an empty target gives :math:`2 c^2 w_0` (the essential
@@ -131,6 +140,7 @@ def betti_matching_loss(
             ``"V"`` (pixels as vertices, 4-/6-connected, as Betti-Matching-3D).
         dim_weights: one weight >= 0 per homology dimension (2 in 2D, 3 in 3D); default all 1.
         include_unmatched_target: add the term for unmatched target bars (see above).
+        relative: homology relative to the image boundary (see above).
         num_threads: threads of the engine call (default: all cores).
 
     Returns:
@@ -159,10 +169,13 @@ def betti_matching_loss(
         input, target, include_background=include_background, to_onehot_y=to_onehot_y,
         sigmoid=sigmoid, softmax=softmax, other_act=other_act,
     )
-    spatial = tuple(probs.shape[2:])
-    weights = _validate_dim_weights(dim_weights, len(spatial))
+    weights = _validate_dim_weights(dim_weights, probs.dim() - 2)
     # Half precision (autocast) is too coarse for squared differences of close values: at least float32.
     dtype = torch.promote_types(probs.dtype, torch.float32)
+    if relative:  # a border at the highest value in both maps (constants: no gradient flows into it)
+        probs = torch.nn.functional.pad(probs.to(dtype), (1, 1) * (probs.dim() - 2), value=1.0)
+        labels = torch.nn.functional.pad(labels.to(dtype), (1, 1) * (labels.dim() - 2), value=1.0)
+    spatial = tuple(probs.shape[2:])
     n_jobs, n_pixels = probs.shape[0] * probs.shape[1], int(np.prod(spatial))
     flat_probs = probs.to(dtype).reshape(n_jobs, n_pixels)
     if n_jobs == 0:
@@ -234,6 +247,7 @@ class BettiMatchingLoss(nn.Module):
         construction: str = DEFAULT_CONSTRUCTION,
         dim_weights: Sequence[float] | None = None,
         include_unmatched_target: bool = False,
+        relative: bool = False,
         num_threads: int | None = None,
     ) -> None:
         super().__init__()
@@ -248,7 +262,7 @@ class BettiMatchingLoss(nn.Module):
             include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid, softmax=softmax,
             other_act=other_act, reduction=reduction, construction=construction,
             dim_weights=None if dim_weights is None else tuple(float(w) for w in dim_weights),
-            include_unmatched_target=include_unmatched_target, num_threads=num_threads,
+            include_unmatched_target=include_unmatched_target, relative=relative, num_threads=num_threads,
         )
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
