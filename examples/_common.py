@@ -80,3 +80,59 @@ def write_results(rows: list[dict], out: Path, title: str) -> None:
             values = np.array(values, dtype=np.float64)
             print(f"  {column:<26}{np.nanmean(values):>10.4f} ± {np.nanstd(values):.4f}")
     print(f"per-case results: {out}")
+
+
+class Distributed:
+    """DDP set-up for scripts run under ``torchrun`` (one process per GPU, or gloo processes on the CPU).
+
+    Without ``torchrun`` (no WORLD_SIZE in the environment) it is a single process: rank 0 of 1, no process
+    group. Each rank trains on its own random patches (seeded by rank), gradients are averaged by
+    DistributedDataParallel, evaluation cases are split across ranks and gathered on rank 0, which writes.
+    """
+
+    def __init__(self, device: str) -> None:
+        import torch
+        import torch.distributed as dist
+
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.device = device
+        if self.world > 1:
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            if device.startswith("cuda"):
+                torch.cuda.set_device(local)
+                self.device = f"cuda:{local}"
+            dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, net):
+        """``net`` on this rank's device, inside DistributedDataParallel when there are several ranks."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = net.to(self.device)
+        if self.world == 1:
+            return net
+        return DistributedDataParallel(net, device_ids=[int(self.device.split(":")[1])] if ":" in self.device else None)
+
+    def share(self, items: list) -> list:
+        """This rank's share of ``items`` (every world-th item, starting at the rank)."""
+        return items[self.rank :: self.world]
+
+    def gather(self, rows: list) -> list:
+        """Every rank's ``rows``, concatenated on every rank (in rank order)."""
+        if self.world == 1:
+            return rows
+        import torch.distributed as dist
+
+        everything = [None] * self.world
+        dist.all_gather_object(everything, rows)
+        return [row for part in everything for row in part]
+
+    def close(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()

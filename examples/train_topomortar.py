@@ -10,6 +10,7 @@ HD95. The test split (071-420) is not in ../shared/data; point --data at a full 
     python examples/train_topomortar.py --quick                       # CPU, about 2 minutes
     python examples/train_topomortar.py --loss dice_ce+0.5*cldice --device cuda --steps 8000
     python examples/train_topomortar.py --loss dice_ce+0.01*betti_matching --labels noisy --train-set small
+    torchrun --nproc_per_node 4 examples/train_topomortar.py --device cuda     # DDP, one process per GPU
 
 The data folder is --data, else $SEGLOSSES_DATA, else ../shared/data next to this repository; it must hold
 topomortar/ as data_scripts/prepare_topomortar.py lays it out (train|val/{images,accurate,noisy,pseudo}/NNN.png,
@@ -29,7 +30,7 @@ import torch
 from skimage.io import imread
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPOSITORY, data_root, parse_loss, write_results  # noqa: E402
+from _common import REPOSITORY, Distributed, data_root, parse_loss, write_results  # noqa: E402
 
 from seglosses.metrics import METRIC_NAMES, evaluate_case  # noqa: E402
 from seglosses.transforms import SkeletonTube  # noqa: E402
@@ -113,28 +114,35 @@ def main(argv: list[str] | None = None) -> int:
     tube_of = SkeletonTube()
     tubes = [np.asarray(tube_of(label[None].astype(np.int64)))[0] for label in labels]
 
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
+    distributed = Distributed(args.device)
+    torch.manual_seed(args.seed)  # the same initial weights on every rank
+    rng = np.random.default_rng(args.seed + distributed.rank)  # each rank its own patches
     f = args.features
-    net = BasicUNet(spatial_dims=2, in_channels=3, out_channels=2, features=(f, f, 2 * f, 4 * f, 8 * f, f)).to(args.device)
+    net = distributed.wrap(BasicUNet(spatial_dims=2, in_channels=3, out_channels=2,
+                                     features=(f, f, 2 * f, 4 * f, 8 * f, f)))
     optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
-        x, y, t = (v.to(args.device) for v in random_patches(images, labels, tubes, args.patch, args.batch, rng))
+        x, y, t = (v.to(distributed.device) for v in random_patches(images, labels, tubes, args.patch, args.batch, rng))
         loss = objective(net(x), y, {"tube": t})
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
-        if step % max(1, args.steps // 10) == 0:
+        if distributed.main and step % max(1, args.steps // 10) == 0:
             print(f"  step {step}/{args.steps}  loss {loss.item():.4f}  ({time.perf_counter() - start:.0f} s)", flush=True)
 
     net.eval()
     rows = []
     with torch.no_grad():
-        for case in val_ids:
+        for case in distributed.share(val_ids):
             image, label = load_case(root, "val", case, "accurate")
-            prediction = net(torch.from_numpy(image)[None].to(args.device)).argmax(1)[0].cpu().numpy().astype(bool)
+            logits = net(torch.from_numpy(image)[None].to(distributed.device))
+            prediction = logits.argmax(1)[0].cpu().numpy().astype(bool)
             rows.append({"case": case, **evaluate_case(prediction, label, metrics=METRIC_NAMES, tile_size=128)})
+    rows = sorted(distributed.gather(rows), key=lambda row: row["case"])
+    distributed.close()
+    if not distributed.main:
+        return 0
     write_results(rows, out, f"validation ({len(rows)} images, loss {args.loss}, {args.labels} labels, "
                   f"{args.train_set} set)")
     return 0
