@@ -20,12 +20,15 @@ def case_name(path: str | Path) -> str | None:
     return None
 
 
-def read_image(path: str | Path) -> tuple[np.ndarray, tuple[float, ...] | None, np.ndarray | None]:
+def read_image(
+    path: str | Path, *, colour: bool = False
+) -> tuple[np.ndarray, tuple[float, ...] | None, np.ndarray | None]:
     """Read a 2D image or 3D volume: ``(array, spacing or None, affine or None)``.
 
     NIfTI (.nii, .nii.gz): the data array as stored (nibabel's array axes), the voxel spacing from the header and
     the affine. PNG/TIF/GIF: a 2D array; a GIF's leading frame axis of length 1 is dropped (DRIVE's labels come as
-    (1, H, W)); an RGB(A) label whose colour channels are equal is read as one channel. No spacing or affine.
+    (1, H, W)); an RGB(A) label whose colour channels are equal is read as one channel; with ``colour`` (input
+    images, not labels) (H, W, 3) colour images are returned as they are. No spacing or affine.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -52,10 +55,12 @@ def read_image(path: str | Path) -> tuple[np.ndarray, tuple[float, ...] | None, 
     try:
         data = np.asarray(imread(str(path)))
     except Exception as error:  # imageio/PIL/tifffile raise many types for corrupt files
-        raise ValueError(f"Could not read {str(path)!r} as an image: {error}") from error
+        data = _read_with_pillow(path) if name.endswith((".tif", ".tiff")) else None
+        if data is None:
+            raise ValueError(f"Could not read {str(path)!r} as an image: {error}") from error
     if name.endswith(".gif") and data.ndim >= 3 and data.shape[0] == 1:
         data = data[0]
-    if data.ndim == 3 and data.shape[-1] in (3, 4):
+    if data.ndim == 3 and data.shape[-1] in (3, 4) and not colour:
         colours = data[..., :3]
         if not (np.array_equal(colours[..., 0], colours[..., 1]) and np.array_equal(colours[..., 0], colours[..., 2])):
             raise ValueError(
@@ -64,6 +69,18 @@ def read_image(path: str | Path) -> tuple[np.ndarray, tuple[float, ...] | None, 
             )
         data = colours[..., 0]
     return data, None, None
+
+
+def _read_with_pillow(path: Path) -> np.ndarray | None:
+    """Single-page TIFFs that tifffile cannot decode without the optional imagecodecs package (LZW-compressed
+    files such as DRIVE's images) are read by Pillow, which scikit-image already depends on; None if it fails."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as image:
+            return np.asarray(image)
+    except Exception:
+        return None
 
 
 def write_nifti(path: str | Path, array: np.ndarray, affine: np.ndarray | None = None) -> None:

@@ -199,3 +199,15 @@ def test_demo_quick_writes_table_and_figure_and_refuses_to_overwrite(tmp_path, c
     assert table[0].startswith("loss,steps") and len(table) == 3
     assert main(["demo", "--quick", "--out", str(out)]) == 2
     assert main(["demo", "--quick", "--out", str(out), "--overwrite", "--loss", "betti_matching"]) == 0
+
+
+def test_io_reads_lzw_tiffs_and_colour_images(tmp_path):
+    from PIL import Image
+
+    rgb = np.zeros((6, 5, 3), np.uint8)
+    rgb[1, 2] = (200, 10, 30)
+    Image.fromarray(rgb).save(tmp_path / "image.tif", compression="tiff_lzw")  # tifffile needs imagecodecs
+    data, _, _ = read_image(tmp_path / "image.tif", colour=True)
+    np.testing.assert_array_equal(data, rgb)
+    with pytest.raises(ValueError, match="colour channels that differ"):
+        read_image(tmp_path / "image.tif")

@@ -183,3 +183,57 @@ def test_train_topomortar_ddp_with_two_cpu_processes(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert [r["case"] for r in rows] == ["051", "052", "053"]  # both ranks' cases, written once
+
+
+def make_fake_drive(root: Path, n: int = 3) -> None:
+    """DRIVE-like files from generated vessel trees: NN_training.tif (RGB), NN_manual1.gif, NN_training_mask.gif."""
+    from PIL import Image
+
+    from seglosses.synthetic import vessel_tree
+
+    base = root / "drive" / "training"
+    for folder in ("images", "1st_manual", "mask"):
+        (base / folder).mkdir(parents=True)
+    yy, xx = np.mgrid[:80, :72]
+    fov = (yy - 40) ** 2 + (xx - 36) ** 2 < 34**2
+    for i in range(n):
+        image, label = vessel_tree((80, 72), n_branches=5, seed=i)
+        rgb = (np.repeat(np.clip(image, 0, 1)[..., None], 3, -1) * 255).astype(np.uint8)
+        Image.fromarray(rgb).save(base / "images" / f"{21 + i}_training.tif")
+        Image.fromarray(((label > 0) & fov).astype(np.uint8) * 255).save(base / "1st_manual" / f"{21 + i}_manual1.gif")
+        Image.fromarray(fov.astype(np.uint8) * 255).save(base / "mask" / f"{21 + i}_training_mask.gif")
+
+
+def test_train_drive_tiny_run_on_generated_images(tmp_path):
+    make_fake_drive(tmp_path)
+    out = tmp_path / "out"
+    argv = ["--data", str(tmp_path), "--quick", "--steps", "2", "--patch", "32", "--val-cases", "1",
+            "--out", str(out), "--loss", "dice_ce+0.5*cldice"]
+    assert load("examples/train_drive.py").main(argv) == 0
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [r["case"] for r in rows] == ["23"] and 0 <= float(rows[0]["dice"]) <= 1
+
+
+def test_train_drive_masks_the_outside_of_the_field_of_view():
+    import torch
+
+    example = load("examples/train_drive.py")
+    logits = torch.randn(1, 2, 6, 6, requires_grad=True)
+    labels = torch.ones(1, 1, 6, 6, dtype=torch.long)
+    fov = torch.zeros(1, 1, 6, 6, dtype=torch.bool)
+    fov[..., 1:4, 1:4] = True
+    masked_logits, masked_labels = example.mask_outside(logits, labels, fov)
+    assert torch.all(masked_labels[~fov] == 0)
+    from seglosses import DiceCELoss
+
+    DiceCELoss(to_onehot_y=True, softmax=True)(masked_logits, masked_labels).backward()
+    outside = ~fov.expand(1, 2, 6, 6)
+    assert torch.all(logits.grad[outside] == 0) and torch.any(logits.grad[~outside] != 0)
+
+
+def test_train_drive_names_the_data_script_when_data_is_absent(tmp_path, monkeypatch):
+    example = load("examples/train_drive.py")
+    monkeypatch.setenv("SEGLOSSES_DATA", str(tmp_path))
+    monkeypatch.setattr(example, "REPOSITORY", tmp_path / "repo")
+    with pytest.raises(SystemExit, match="prepare_drive.py"):
+        example.main(["--data", str(tmp_path), "--quick", "--out", str(tmp_path / "out")])
