@@ -237,3 +237,42 @@ def test_train_drive_names_the_data_script_when_data_is_absent(tmp_path, monkeyp
     monkeypatch.setattr(example, "REPOSITORY", tmp_path / "repo")
     with pytest.raises(SystemExit, match="prepare_drive.py"):
         example.main(["--data", str(tmp_path), "--quick", "--out", str(tmp_path / "out")])
+
+
+def test_prepare_drive_from_an_archive(tmp_path):
+    make_fake_drive(tmp_path / "source")
+    base = tmp_path / "source" / "drive" / "training"
+    from PIL import Image
+
+    for path in (base / "images").glob("*.tif"):  # DRIVE's real size
+        Image.fromarray(np.zeros((584, 565, 3), np.uint8)).save(path)
+    archive = tmp_path / "DRIVE.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for path in base.rglob("*"):
+            if path.is_file():
+                bundle.write(path, f"DRIVE/training/{path.relative_to(base)}")
+    script = load("data_scripts/prepare_drive.py")
+    out = tmp_path / "data"
+    assert script.main(["--archive", str(archive), "--out", str(out)]) == 0
+    assert len(list((out / "drive" / "training" / "1st_manual").glob("*.gif"))) == 3
+    assert script.main(["--archive", str(archive), "--out", str(out)]) == 2
+
+
+def test_prepare_vesselnn_converts_stacks_to_nifti(tmp_path):
+    from skimage.io import imsave
+
+    from seglosses.io import read_image
+    from seglosses.synthetic import vessel_tree
+
+    (tmp_path / "images").mkdir(), (tmp_path / "labels").mkdir()
+    image, label = vessel_tree((8, 20, 24), n_branches=3, seed=0)  # (z, y, x) as a TIFF stack stores it
+    imsave(str(tmp_path / "images" / "stack.tif"), (image * 1000).astype(np.uint16), check_contrast=False)
+    imsave(str(tmp_path / "labels" / "stack.tif"), label.astype(np.uint8) * 255, check_contrast=False)
+    script = load("data_scripts/prepare_vesselnn.py")
+    out = tmp_path / "data"
+    argv = ["--images", str(tmp_path / "images"), "--labels", str(tmp_path / "labels"), "--out", str(out)]
+    assert script.main(argv) == 0
+    volume, _, _ = read_image(out / "vesselnn" / "labels" / "stack.nii.gz")
+    np.testing.assert_array_equal(volume, label.astype(np.uint8).transpose(2, 1, 0))  # axes (x, y, z)
+    assert read_image(out / "vesselnn" / "images" / "stack.nii.gz")[0].dtype == np.uint8
+    assert script.main(argv) == 2
