@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import extract_zip, prepare  # noqa: E402
+from _prepare import extract_zip, prepare  # noqa: E402
 
 SPLITS = ("training", "test")
 
