@@ -136,3 +136,15 @@ class Distributed:
             import torch.distributed as dist
 
             dist.destroy_process_group()
+
+
+def autocast(device: str, enabled: bool):
+    """bfloat16 autocast on CUDA when ``enabled`` (every seglosses loss accumulates in float32 under it; bf16 needs
+    no gradient scaler); a no-op context otherwise."""
+    import contextlib
+
+    import torch
+
+    if enabled and str(device).startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()

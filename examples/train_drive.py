@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPOSITORY, Distributed, data_root, parse_loss, write_results  # noqa: E402
+from _common import REPOSITORY, Distributed, autocast, data_root, parse_loss, write_results  # noqa: E402
 
 from seglosses.io import read_image  # noqa: E402
 from seglosses.metrics import METRIC_NAMES, evaluate_case  # noqa: E402
@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="drive-results", help="folder for results.csv")
+    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA (the full GPU mode)")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--quick", action="store_true", help="CPU smoke run: few steps, small net, 2 val images")
     args = parser.parse_args(argv)
@@ -115,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
         x, y, fov, tube = (v.to(distributed.device) for v in random_patches(train, tubes, args.patch, args.batch, rng))
-        logits, y = mask_outside(net(x), y, fov)
-        loss = objective(logits, y, {"tube": tube * fov})
+        with autocast(distributed.device, args.amp):
+            logits, y = mask_outside(net(x), y, fov)
+            loss = objective(logits, y, {"tube": tube * fov})
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()

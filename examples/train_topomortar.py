@@ -30,7 +30,7 @@ import torch
 from skimage.io import imread
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPOSITORY, Distributed, data_root, parse_loss, write_results  # noqa: E402
+from _common import REPOSITORY, Distributed, autocast, data_root, parse_loss, write_results  # noqa: E402
 
 from seglosses.metrics import METRIC_NAMES, evaluate_case  # noqa: E402
 from seglosses.transforms import SkeletonTube  # noqa: E402
@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="topomortar-results", help="folder for results.csv")
+    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA (the full GPU mode)")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--quick", action="store_true", help="CPU smoke run: few steps, small net, 4 val images")
     args = parser.parse_args(argv)
@@ -124,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
         x, y, t = (v.to(distributed.device) for v in random_patches(images, labels, tubes, args.patch, args.batch, rng))
-        loss = objective(net(x), y, {"tube": t})
+        with autocast(distributed.device, args.amp):
+            loss = objective(net(x), y, {"tube": t})
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()

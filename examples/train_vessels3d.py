@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPOSITORY, data_root, parse_loss, write_results  # noqa: E402
+from _common import REPOSITORY, autocast, data_root, parse_loss, write_results  # noqa: E402
 
 from seglosses.io import read_image, write_nifti  # noqa: E402
 from seglosses.metrics import evaluate_case  # noqa: E402
@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="vessels3d-results", help="folder for results.csv and the prediction")
+    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA (the full GPU mode)")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--quick", action="store_true", help="CPU smoke run: few steps, small net and patches")
     args = parser.parse_args(argv)
@@ -111,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         for batch in loader:
             x, y, tube = (torch.as_tensor(batch[k]).to(args.device) for k in ("image", "label", "tube"))
             extras = {"tube": tube, "mips": [torch.as_tensor(batch[k]).to(args.device) for k in mip_keys]}
-            loss = objective(net(x), y, extras)
+            with autocast(args.device, args.amp):
+                loss = objective(net(x), y, extras)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
