@@ -148,3 +148,33 @@ def autocast(device: str, enabled: bool):
     if enabled and str(device).startswith("cuda"):
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, *, dataset: str, out: str, steps: int, batch: int) -> None:
+    """The options every training example shares (data, loss, schedule, device, output, --quick)."""
+    import torch
+
+    parser.add_argument("--data", help=f"folder holding {dataset}/ (default: $SEGLOSSES_DATA, ../shared/data)")
+    parser.add_argument("--loss", default="dice_ce",
+                        help="losses by name with weights, e.g. dice_ce, dice_ce+0.5*cldice, dice_ce+0.01*betti_matching, "
+                        "dice_ce+skeleton_recall, dice_ce+0.5*mip")
+    parser.add_argument("--steps", type=int, default=steps, help=f"training steps (default {steps})")
+    parser.add_argument("--batch", type=int, default=batch, help=f"patches per step (default {batch})")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA (the full GPU mode)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=out, help=f"folder for results.csv (default {out})")
+    parser.add_argument("--overwrite", action="store_true", help="replace results already in --out")
+    parser.add_argument("--quick", action="store_true", help="CPU smoke run: few steps, a small network")
+
+
+def objective_and_output(parser: argparse.ArgumentParser, args, **loss_options):
+    """The parsed loss and the results path; parser errors for a bad --loss or an existing results file."""
+    try:
+        objective = parse_loss(args.loss, **loss_options)
+    except argparse.ArgumentTypeError as error:
+        parser.error(str(error))
+    out = Path(args.out) / "results.csv"
+    if out.exists() and not args.overwrite:
+        parser.error(f"{out} exists; pass --overwrite to replace it")
+    return objective, out

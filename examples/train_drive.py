@@ -25,7 +25,15 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPOSITORY, Distributed, autocast, data_root, parse_loss, write_results  # noqa: E402
+from _common import (  # noqa: E402
+    REPOSITORY,
+    Distributed,
+    add_common_arguments,
+    autocast,
+    data_root,
+    objective_and_output,
+    write_results,
+)
 
 from seglosses.io import read_image  # noqa: E402
 from seglosses.metrics import METRIC_NAMES, evaluate_case  # noqa: E402
@@ -67,31 +75,16 @@ def random_patches(cases: list[dict], tubes: list[np.ndarray], size: int, batch:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", help="folder holding drive/ (default: $SEGLOSSES_DATA, ../shared/data)")
-    parser.add_argument("--loss", default="dice_ce", help="e.g. dice_ce, dice_ce+0.5*cldice, dice_ce+skeleton_recall")
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--batch", type=int, default=8)
+    add_common_arguments(parser, dataset="drive", out="drive-results", steps=3000, batch=8)
     parser.add_argument("--patch", type=int, default=128)
     parser.add_argument("--features", type=int, default=32, help="first-level features of the BasicUNet")
     parser.add_argument("--val-cases", type=int, default=4, help="held-out images (the last ones by number)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="drive-results", help="folder for results.csv")
-    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA (the full GPU mode)")
-    parser.add_argument("--overwrite", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="CPU smoke run: few steps, small net, 2 val images")
     args = parser.parse_args(argv)
-    try:
-        objective = parse_loss(args.loss)
-    except argparse.ArgumentTypeError as error:
-        parser.error(str(error))
     if args.quick:
         args.steps, args.batch = min(args.steps, 400), min(args.batch, 4)
         args.patch, args.features = min(args.patch, 96), min(args.features, 8)
         args.val_cases = min(args.val_cases, 2)
-    out = Path(args.out) / "results.csv"
-    if out.exists() and not args.overwrite:
-        parser.error(f"{out} exists; pass --overwrite to replace it")
+    objective, out = objective_and_output(parser, args)
     root = data_root(args.data, "drive", "training/1st_manual", "prepare_drive.py", REPOSITORY) / "training"
     from monai.inferers import sliding_window_inference
     from monai.networks.nets import BasicUNet

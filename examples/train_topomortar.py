@@ -30,7 +30,15 @@ import torch
 from skimage.io import imread
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPOSITORY, Distributed, autocast, data_root, parse_loss, write_results  # noqa: E402
+from _common import (  # noqa: E402
+    REPOSITORY,
+    Distributed,
+    add_common_arguments,
+    autocast,
+    data_root,
+    objective_and_output,
+    write_results,
+)
 
 from seglosses.metrics import METRIC_NAMES, evaluate_case  # noqa: E402
 from seglosses.transforms import SkeletonTube  # noqa: E402
@@ -76,32 +84,18 @@ def random_patches(images, labels, tubes, size: int, batch: int, rng: np.random.
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", help="folder holding topomortar/ (default: $SEGLOSSES_DATA, ../shared/data)")
-    parser.add_argument("--loss", default="dice_ce", help="e.g. dice_ce, dice_ce+0.5*cldice, dice_ce+0.01*betti_matching")
+    add_common_arguments(parser, dataset="topomortar", out="topomortar-results", steps=4000, batch=8)
     parser.add_argument("--labels", choices=("accurate", "noisy", "pseudo"), default="accurate")
     parser.add_argument("--train-set", choices=("large", "small"), default="large")
-    parser.add_argument("--steps", type=int, default=4000)
-    parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--patch", type=int, default=256)
     parser.add_argument("--features", type=int, default=32, help="first-level features of the BasicUNet")
     parser.add_argument("--val-cases", type=int, default=0, help="evaluate only the first N validation images")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="topomortar-results", help="folder for results.csv")
-    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA (the full GPU mode)")
-    parser.add_argument("--overwrite", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="CPU smoke run: few steps, small net, 4 val images")
     args = parser.parse_args(argv)
-    try:
-        objective = parse_loss(args.loss)
-    except argparse.ArgumentTypeError as error:
-        parser.error(str(error))
     if args.quick:
-        args.steps, args.batch, args.patch, args.features = min(args.steps, 60), 4, 128, 8
+        args.steps, args.batch = min(args.steps, 60), min(args.batch, 4)
+        args.patch, args.features = min(args.patch, 128), min(args.features, 8)
         args.val_cases = args.val_cases or 4
-    out = Path(args.out) / "results.csv"
-    if out.exists() and not args.overwrite:
-        parser.error(f"{out} exists; pass --overwrite to replace it")
+    objective, out = objective_and_output(parser, args)
     root = data_root(args.data, "topomortar", "splits.yaml", "prepare_topomortar.py", REPOSITORY)
     from monai.networks.nets import BasicUNet
 

@@ -25,7 +25,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPOSITORY, autocast, data_root, parse_loss, write_results  # noqa: E402
+from _common import (  # noqa: E402
+    REPOSITORY,
+    add_common_arguments,
+    autocast,
+    data_root,
+    objective_and_output,
+    write_results,
+)
 
 from seglosses.io import read_image, write_nifti  # noqa: E402
 from seglosses.metrics import evaluate_case  # noqa: E402
@@ -49,31 +56,19 @@ def load_volumes(root: Path, limit: int = 0) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", help="folder holding vesselnn/ (default: $SEGLOSSES_DATA, ../shared/data)")
-    parser.add_argument("--loss", default="dice_ce+0.5*mip", help="e.g. dice_ce, dice_ce+0.5*mip, dice_ce+cldice")
+    add_common_arguments(parser, dataset="vesselnn", out="vessels3d-results", steps=2000, batch=2)
+    parser.set_defaults(loss="dice_ce+0.5*mip")
     parser.add_argument("--mip-axes", type=int, nargs="+", default=[-1], help="projection axes of the MIP loss")
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--patch", type=int, nargs=3, default=[96, 96, 8], help="patch size (x y z)")
     parser.add_argument("--features", type=int, default=16, help="first-level channels of the U-Net")
     parser.add_argument("--volumes", type=int, default=0, help="use only the first N volumes (the last is held out)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="vessels3d-results", help="folder for results.csv and the prediction")
-    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA (the full GPU mode)")
-    parser.add_argument("--overwrite", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="CPU smoke run: few steps, small net and patches")
     args = parser.parse_args(argv)
-    try:
-        objective = parse_loss(args.loss, mip_axes=tuple(args.mip_axes))
-    except argparse.ArgumentTypeError as error:
-        parser.error(str(error))
     if args.quick:
-        args.steps, args.batch, args.patch, args.features = min(args.steps, 120), 2, [48, 48, 8], 8
+        args.steps, args.batch, args.features = min(args.steps, 120), min(args.batch, 2), min(args.features, 8)
+        args.patch = [min(p, q) for p, q in zip(args.patch, (48, 48, 8))]
         args.volumes = args.volumes or 3
-    out = Path(args.out)
-    if (out / "results.csv").exists() and not args.overwrite:
-        parser.error(f"{out / 'results.csv'} exists; pass --overwrite to replace it")
+    objective, results = objective_and_output(parser, args, mip_axes=tuple(args.mip_axes))
+    out = results.parent
     root = data_root(args.data, "vesselnn", "labels", "prepare_vesselnn.py", REPOSITORY)
 
     from monai.data import CacheDataset, DataLoader
