@@ -98,3 +98,18 @@ def test_bad_settings_are_named():
         SkeletonSamplingWeights()(np.zeros((2, 5, 5)))
     with pytest.raises(ValueError, match="Expected one label key"):
         SkeletonSamplingWeightsd(keys=["a", "b"])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_patches_move_to_the_gpu_with_todeviced():
+    image, label = vessel_tree((32, 32, 32), n_branches=4, seed=2)
+    keys = ["image", "label", "tube"]
+    pipeline = Compose([
+        SkeletonSamplingWeightsd(keys="label"),
+        SkeletonTubed(keys="label", skeleton_keys="tube"),
+        RandWeightedCropd(keys=keys, w_key="weight", spatial_size=(16, 16, 16), num_samples=2),
+        ToDeviced(keys=keys, device="cuda"),
+    ])
+    patches = pipeline({"image": image[None].astype(np.float32), "label": label[None].astype(np.int64)})
+    assert all(torch.as_tensor(p[k]).is_cuda for p in patches for k in keys)
