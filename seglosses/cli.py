@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seglosses._progress import progress
 from seglosses.io import IMAGE_SUFFIXES, case_name, read_image
 from seglosses.metrics.functional import METRIC_NAMES, evaluate_case
 from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION
@@ -66,6 +67,7 @@ def evaluate_pair(job: dict) -> dict:
             for k in classes:
                 metrics = evaluate_case(prediction == k, target == k, **options)
                 row.update({f"class{k}_{name}": value for name, value in metrics.items()})
+            p, g = prediction > 0, target > 0  # all foreground classes together, for the figure
         else:
             p = binarise(prediction, job["threshold"], "prediction")
             g = binarise(target, 0.5, "ground truth")
@@ -73,11 +75,7 @@ def evaluate_pair(job: dict) -> dict:
         if job["plots"] is not None:
             from seglosses._plots import case_figure
 
-            case_figure(
-                binarise(prediction, job["threshold"], "prediction") if not job["label_map"] else prediction > 0,
-                binarise(target, 0.5, "ground truth") if not job["label_map"] else target > 0,
-                Path(job["plots"]) / f"{job['case']}_features.png", job["case"], job["construction"],
-            )
+            case_figure(p, g, Path(job["plots"]) / f"{job['case']}_features.png", job["case"], job["construction"])
     except Exception as error:  # every failure of a case is reported in its row; the other cases go on
         row.update(status="failed", error=f"{type(error).__name__}: {error}")
     return row
@@ -113,15 +111,6 @@ def summarise(rows: list[dict], columns: list[str]) -> str:
     failed = len(rows) - len(ok)
     lines.append(f"{len(ok)} of {len(rows)} cases evaluated" + (f", {failed} failed (see the CSV)" if failed else ""))
     return "\n".join(lines)
-
-
-def progress(done: int, total: int, name: str) -> None:
-    width = 30
-    filled = int(width * done / max(total, 1))
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {name[:30]:<30}")
-    if done == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -166,13 +155,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.workers == 1:
         for job in jobs:
             rows.append(evaluate_pair(job))
-            progress(len(rows), len(jobs), job["case"])
+            progress("evaluate", len(rows) / len(jobs), f"{len(rows)}/{len(jobs)} {job['case']}")
     else:
         # Spawned workers: no fork of a process whose torch/OpenMP threads may hold locks.
         with ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("spawn")) as pool:
             for job, row in zip(jobs, pool.map(evaluate_pair, jobs)):
                 rows.append(row)
-                progress(len(rows), len(jobs), job["case"])
+                progress("evaluate", len(rows) / len(jobs), f"{len(rows)}/{len(jobs)} {job['case']}")
     columns = []
     for row in rows:
         columns += [c for c in row if c not in ("case", "status", "error") and c not in columns]

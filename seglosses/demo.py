@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from seglosses._progress import progress
+
 __all__ = ["add_demo", "main"]
 
 TOPOLOGY_LOSSES = {
@@ -59,13 +61,6 @@ def make_objective(name: str):
     raise ValueError(f"Expected a loss in {('dice_ce', *TOPOLOGY_LOSSES)}, but got {name!r}.")
 
 
-def progress(label: str, fraction: float, text: str) -> None:
-    width = 24
-    filled = int(width * min(fraction, 1.0))
-    sys.stderr.write(f"\r  {label:<16}[{'#' * filled}{'.' * (width - filled)}] {text:<28}")
-    sys.stderr.flush()
-
-
 def train(name: str, data, args) -> tuple[torch.nn.Module, int, float]:
     """Train for ``args.minutes`` (or ``args.steps`` when given); returns the network, steps and seconds."""
     from monai.networks.nets import UNet
@@ -79,7 +74,11 @@ def train(name: str, data, args) -> tuple[torch.nn.Module, int, float]:
     rng = np.random.default_rng(args.seed)
     budget = args.minutes * 60.0
     start, step = time.perf_counter(), 0
-    while (step < args.steps) if args.steps else (time.perf_counter() - start < budget):
+
+    def done() -> bool:
+        return step >= args.steps if args.steps else time.perf_counter() - start >= budget
+
+    while not done():
         index = torch.from_numpy(rng.choice(len(images), size=args.batch, replace=False))
         x, y, tube = (t[index].to(args.device) for t in (images, labels, tubes))
         loss = objective(net(x), y, tube)
@@ -87,10 +86,8 @@ def train(name: str, data, args) -> tuple[torch.nn.Module, int, float]:
         loss.backward()
         optimiser.step()
         step += 1
-        elapsed = time.perf_counter() - start
-        fraction = step / args.steps if args.steps else elapsed / budget
+        fraction = 1.0 if done() else step / args.steps if args.steps else (time.perf_counter() - start) / budget
         progress(name, fraction, f"step {step}, loss {loss.item():.3f}")
-    sys.stderr.write("\n")
     return net, step, time.perf_counter() - start
 
 
