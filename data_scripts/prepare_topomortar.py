@@ -14,12 +14,14 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import tempfile
 import urllib.request
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _prepare import prepare  # noqa: E402
 
 URL = "https://github.com/jmlipman/TopoMortar/archive/refs/heads/main.zip"
 KINDS = ("images", "accurate", "noisy", "pseudo")
@@ -86,23 +88,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--archive", help="a downloaded TopoMortar repository zip (default: download it)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT/topomortar")
     args = parser.parse_args(argv)
-    target = Path(args.out) / "topomortar"
-    if target.exists():
-        if not args.overwrite:
-            print(f"prepare_topomortar: {target} exists; pass --overwrite to replace it", file=sys.stderr)
-            return 2
-        shutil.rmtree(target)
-    with tempfile.TemporaryDirectory() as scratch:
-        archive = Path(args.archive) if args.archive else Path(scratch) / "topomortar.zip"
+
+    def build(staging: Path, scratch: Path) -> None:
+        archive = Path(args.archive) if args.archive else scratch / "topomortar.zip"
         if not args.archive:
             download(URL, archive)
-        staging = Path(scratch) / "topomortar"
         extract(archive, staging)
-        counts = verify(staging)  # only a complete, checked copy reaches the data folder
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(staging), str(target))
-    print(f"wrote {target}: " + ", ".join(f"{n} {split} images" for split, n in counts.items()))
-    return 0
+
+    def check(staging: Path) -> str:
+        return ", ".join(f"{n} {split} images" for split, n in verify(staging).items())
+
+    # The existing folder is replaced only by a complete, checked copy (never removed before).
+    return prepare(Path(args.out) / "topomortar", args.overwrite, build, check)
 
 
 if __name__ == "__main__":

@@ -276,3 +276,15 @@ def test_prepare_vesselnn_converts_stacks_to_nifti(tmp_path):
     np.testing.assert_array_equal(volume, label.astype(np.uint8).transpose(2, 1, 0))  # axes (x, y, z)
     assert read_image(out / "vesselnn" / "images" / "stack.nii.gz")[0].dtype == np.uint8
     assert script.main(argv) == 2
+
+
+def test_prepare_topomortar_keeps_existing_data_when_the_new_copy_fails(tmp_path):
+    script = load("data_scripts/prepare_topomortar.py")
+    existing = tmp_path / "data" / "topomortar"
+    existing.mkdir(parents=True)
+    (existing / "precious.txt").write_text("keep me")
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"not a zip")
+    with pytest.raises(SystemExit):
+        script.main(["--out", str(tmp_path / "data"), "--archive", str(broken), "--overwrite"])
+    assert (existing / "precious.txt").read_text() == "keep me"
