@@ -167,11 +167,11 @@ def test_auto_backend_keeps_cpu_inputs_on_the_cpu_engine():
 def _configure(tmp_path: Path, value: str, build: bool = False) -> subprocess.CompletedProcess:
     env = dict(os.environ, SEGLOSSES_CUDA=value)
     cmd = ["cmake", "-S", str(ROOT), "-B", str(tmp_path / "build"), f"-DPython_EXECUTABLE={sys.executable}"]
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if build and result.returncode == 0:
         result = subprocess.run(
             ["cmake", "--build", str(tmp_path / "build"), "--target", "_cuda", "-j2"],
-            env=env, capture_output=True, text=True, check=False,
+            env=env, capture_output=True, text=True,
         )
     return result
 
@@ -199,7 +199,7 @@ def test_cuda_sources_compile(tmp_path):
         "import importlib.util, sys; spec = importlib.util.spec_from_file_location('_cuda', sys.argv[1]); "
         "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); print(m.device_count())"
     )
-    run = subprocess.run([sys.executable, "-c", code, str(module[0])], capture_output=True, text=True, check=False)
+    run = subprocess.run([sys.executable, "-c", code, str(module[0])], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert int(run.stdout) >= 0
 

@@ -17,7 +17,7 @@ CPU emulation of the same kernels (``seglosses._core._gpu_pixel_pairs``) against
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Callable
 
 import numpy as np
 import torch
