@@ -324,7 +324,7 @@ def test_barcode_api():
         (np.array([["a", "b"]]), TypeError, r"Expected `image` to hold real numbers"),
         ([], ValueError, r"Expected `image` to be a non-empty list of images, but got an empty list\."),
         ([np.zeros((2, 2)), np.zeros(3)], ValueError, r"Expected `image\[1\]` to be a 2D or 3D array"),
-        (torch.zeros(3, 3, device="meta"), ValueError, r"Expected `image` to be a CPU tensor for this function and backend"),
+        (torch.zeros(3, 3, device="meta"), ValueError, r"Expected `image` to be a CPU tensor \(the CUDA backend is not built yet"),
     ],
 )
 def test_bad_images(image, error, match):
@@ -337,7 +337,7 @@ def test_bad_images(image, error, match):
     [
         ({"filtration": "up"}, r"Expected `filtration` to be one of \('superlevel', 'sublevel'\), but got 'up'\."),
         ({"construction": "X"}, r"Expected `construction` to be one of \('T', 'V'\), but got 'X'\."),
-        ({"backend": "gpu"}, r"Expected `backend` to be one of \('auto', 'cpu', 'gudhi', 'cuda'\), but got 'gpu'\."),
+        ({"backend": "cuda"}, r"Expected `backend` to be one of \('auto', 'cpu', 'gudhi'\), but got 'cuda'\."),
         ({"num_threads": 0}, r"Expected `num_threads` to be a positive integer or None, but got 0\."),
         ({"num_threads": 1.5}, r"Expected `num_threads` to be a positive integer or None, but got 1\.5\."),
     ],

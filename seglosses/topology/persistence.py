@@ -153,8 +153,8 @@ def _check_device(image, name: str) -> None:
     device = getattr(image, "device", None)
     if device is not None and getattr(device, "type", "cpu") != "cpu":
         raise ValueError(
-            f"Expected `{name}` to be a CPU tensor for this function and backend (pass `{name}.cpu()`; "
-            f"persistence takes CUDA tensors with backend='cuda' or 'auto'), but got a tensor on {device}."
+            f"Expected `{name}` to be a CPU tensor (the CUDA backend is not built yet; pass "
+            f"`{name}.cpu()`), but got a tensor on {device}."
         )
 
 
