@@ -31,8 +31,6 @@ import numpy as np
 from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, FILTRATIONS, as_image, check_choice
 
 BACKENDS = ("auto", "cpu", "gudhi")
-# persistence() also runs on the GPU engine (seglosses/topology/_cuda.py); betti_numbers does not.
-PERSISTENCE_BACKENDS = BACKENDS + ("cuda",)
 
 __all__ = ["Barcode", "persistence", "betti_numbers"]
 
@@ -223,10 +221,7 @@ def persistence(
         filtration: ``"superlevel"`` (a likelihood map: foreground is high) or ``"sublevel"``.
         construction: ``"T"`` (pixels as top cells, 8-/26-connected foreground; the default) or
             ``"V"`` (pixels as vertices, 4-/6-connected).
-        backend: ``"auto"``/``"cpu"`` (the compiled core), ``"gudhi"`` (the slow reference) or
-            ``"cuda"`` (the GPU engine, 2D CUDA tensors only, see ``seglosses.topology._cuda``). With
-            ``"auto"``, CUDA tensors go to the GPU engine when they are 2D and to the CPU engine (after
-            a copy to the host) when they are 3D.
+        backend: ``"auto"``/``"cpu"`` (the compiled core) or ``"gudhi"`` (the slow reference).
         num_threads: threads for a batch (default: all cores); each image runs on one thread.
 
     Returns:
@@ -234,11 +229,8 @@ def persistence(
 
     Raises:
         ValueError: an unknown ``filtration``/``construction``/``backend``, an image that is not 2D or
-            3D, empty, or holds NaN/Inf, a CUDA tensor for a CPU backend (or a CPU one for ``"cuda"``),
-            or a bad ``num_threads``.
+            3D, empty, or holds NaN/Inf, a CUDA tensor, or a bad ``num_threads``.
         TypeError: an image of a non-real dtype (complex, strings, objects).
-        RuntimeError: ``backend="cuda"`` where seglosses was built without CUDA or there is no device.
-        NotImplementedError: ``backend="cuda"`` with a 3D image.
 
     Example:
         >>> import numpy as np
@@ -257,10 +249,8 @@ def persistence(
     """
     check_choice("filtration", filtration, FILTRATIONS)
     check_choice("construction", construction, CONSTRUCTIONS)
-    check_choice("backend", backend, PERSISTENCE_BACKENDS)
+    check_choice("backend", backend, BACKENDS)
     threads = _check_threads(num_threads)
-    if backend == "cuda" or (backend == "auto" and _cuda_input(image)):
-        return _persistence_on_cuda(image, filtration, construction, backend, num_threads)
     images, is_batch = _split_batch(image, "image")
     if not is_batch:
         return _one_barcode(images[0], filtration, construction, backend)
@@ -269,29 +259,6 @@ def persistence(
     # The compiled core releases the GIL, so threads run the images in parallel.
     with ThreadPoolExecutor(max_workers=min(threads, len(images))) as pool:
         return list(pool.map(lambda im: _one_barcode(im, filtration, construction, backend), images))
-
-
-def _cuda_input(image) -> bool:
-    from seglosses.topology._cuda import is_cuda_input
-
-    return is_cuda_input(image)
-
-
-def _persistence_on_cuda(image, filtration: str, construction: str, backend: str, num_threads: int | None):
-    """``persistence`` of CUDA tensors: 2D on the GPU engine; with ``"auto"``, 3D on the CPU engine."""
-    from seglosses.topology._cuda import persistence_cuda
-
-    is_batch = isinstance(image, (list, tuple)) or getattr(image, "ndim", 0) == 4
-    images = list(image) if is_batch else [image]
-    if is_batch and not images:
-        raise ValueError(f"Expected `image` to be a non-empty list of images, but got an empty {type(image).__name__}.")
-    names = [f"image[{i}]" for i in range(len(images))] if is_batch else ["image"]
-    if backend == "auto" and any(getattr(im, "ndim", 0) == 3 for im in images):
-        host = [im.detach().cpu() for im in images]
-        return persistence(host if is_batch else host[0], filtration=filtration, construction=construction,
-                           backend="cpu", num_threads=num_threads)
-    barcodes = persistence_cuda(images, filtration=filtration, construction=construction, names=names)
-    return barcodes if is_batch else barcodes[0]
 
 
 def betti_numbers(mask, *, construction: str = DEFAULT_CONSTRUCTION, backend: str = "auto") -> tuple[int, ...]:
