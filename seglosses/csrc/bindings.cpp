@@ -6,11 +6,9 @@ namespace nb = nanobind;
 
 void bind_persistence(nb::module_&);
 void bind_matching(nb::module_&);
-void bind_gpu_emulation(nb::module_&);
 
 NB_MODULE(_core, m) {
   m.doc() = "seglosses compiled core (private; use seglosses.topology)";
   bind_persistence(m);
   bind_matching(m);
-  bind_gpu_emulation(m);
 }
