@@ -173,6 +173,29 @@ def test_larger_3d_volumes_match_cripser(shape, kind):
     check_consistent(barcode, image)
 
 
+@settings(max_examples=300)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.tuples(st.integers(2, 70), st.integers(2, 70)),
+    st.sampled_from(KINDS),
+    st.sampled_from(((), (0,), (1,), (2,))),
+)
+def test_planar_path_equals_the_khalimsky_grid(seed, shape, kind, singleton):
+    # 2D images (and 3D ones with one singleton axis) go to union-finds on pixels; the pairs by pixel
+    # must be those of the general engine on the Khalimsky grid, ties and plateaus included.
+    from seglosses import _core
+
+    image = make_image(seed, shape, kind)
+    if singleton:
+        image = np.expand_dims(image, singleton[0])
+    for construction in (0, 1):
+        fast = _core.persistence(image, construction)
+        grid = _core.persistence(image, construction, planar=False)
+        for (values_a, cells_a), (values_b, cells_b) in zip(fast, grid):
+            np.testing.assert_array_equal(values_a, values_b)
+            np.testing.assert_array_equal(cells_a, cells_b)
+
+
 @pytest.mark.parametrize("kind", ["noise", "levels"])
 def test_wide_reduction_keys_give_the_same_pairs(kind):
     # Grids of 2^32 cells or more use 128-bit keys in the H1 reduction; force that path on a small one.

@@ -28,8 +28,32 @@ Array2<T> to_numpy(std::vector<T>&& data) {
 
 using DimResult = std::tuple<Array2<double>, Array2<index_t>>;
 
+// The documented bar order: persistence descending (essential first), then birth ascending, then birth
+// pixel and death pixel (so the order never depends on the algorithm's internals). A radix sort by
+// persistence, then a comparison sort within runs of equal persistence (long only on plateaus).
+std::vector<PixelPair> in_bar_order(const std::vector<PixelPair>& pairs) {
+  std::vector<std::uint64_t> key(pairs.size());
+  for (std::size_t i = 0; i < pairs.size(); ++i) key[i] = ~order_key(pairs[i].death - pairs[i].birth);
+  const std::vector<std::uint32_t> order = radix_order(key);
+  std::vector<PixelPair> bars(pairs.size());
+  for (std::size_t i = 0; i < order.size(); ++i) bars[i] = pairs[order[i]];
+  const auto persistence = [](const PixelPair& p) { return p.death - p.birth; };
+  for (std::size_t i = 0; i < bars.size();) {
+    std::size_t j = i + 1;
+    while (j < bars.size() && persistence(bars[j]) == persistence(bars[i])) ++j;
+    if (j - i > 1)
+      std::sort(bars.begin() + i, bars.begin() + j, [](const PixelPair& a, const PixelPair& b) {
+        if (a.birth != b.birth) return a.birth < b.birth;
+        if (a.birth_pixel != b.birth_pixel) return a.birth_pixel < b.birth_pixel;
+        return a.death_pixel < b.death_pixel;
+      });
+    i = j;
+  }
+  return bars;
+}
+
 std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::device::cpu> image, int construction,
-                                   bool keep_zero_persistence, bool wide_keys) {
+                                   bool keep_zero_persistence, bool wide_keys, bool planar) {
   const int ndim = int(image.ndim());
   if (ndim < 2 || ndim > 3) throw nb::value_error("Expected `image` to be a 2D or 3D array.");
   if (construction != 0 && construction != 1) throw nb::value_error("Expected `construction` to be 0 (T) or 1 (V).");
@@ -44,30 +68,29 @@ std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::d
   std::vector<std::vector<index_t>> cells(ndim);
   {
     nb::gil_scoped_release release;
-    const Filtration f(image.data(), shape, ndim, Construction(construction));
-    const PersistenceDiagram diagram = compute_persistence(f, keep_zero_persistence, wide_keys);
+    std::array<std::vector<PixelPair>, 3> pairs;
+    const Grid grid(shape, ndim, Construction(construction));
+    if (planar && grid.dim == 2 && !keep_zero_persistence) {
+      index_t hw[2], k = 0;  // the two non-flat axes; flat pixel indices are those of the image
+      for (int a = 0; a < 3; ++a)
+        if (!grid.flat[a]) hw[k++] = grid.shape[a];
+      auto planar_pairs = planar_persistence(image.data(), hw[0], hw[1], Construction(construction));
+      for (int d = 0; d < 2; ++d) pairs[d] = std::move(planar_pairs[d]);
+    } else {
+      const Filtration f(image.data(), shape, ndim, Construction(construction));
+      const PersistenceDiagram diagram = compute_persistence(f, keep_zero_persistence, wide_keys);
+      for (int d = 0; d < 3; ++d) {
+        pairs[d].reserve(diagram.pairs[d].size());
+        for (const PersistencePair& p : diagram.pairs[d])
+          pairs[d].push_back({f.critical_pixel(p.birth_cell), p.death_cell < 0 ? -1 : f.critical_pixel(p.death_cell),
+                              p.birth, p.death});
+      }
+    }
     for (int d = 0; d < ndim; ++d) {
-      // The documented bar order: persistence descending (essential first), then birth ascending,
-      // then birth pixel and death pixel (so the order never depends on the algorithm's internals).
-      struct Bar {
-        double birth, death;
-        index_t birth_pixel, death_pixel;
-      };
-      std::vector<Bar> bars;
-      bars.reserve(diagram.pairs[d].size());
-      for (const PersistencePair& p : diagram.pairs[d])
-        bars.push_back({p.birth, p.death, f.critical_pixel(p.birth_cell),
-                        p.death_cell < 0 ? -1 : f.critical_pixel(p.death_cell)});
-      std::sort(bars.begin(), bars.end(), [](const Bar& a, const Bar& b) {
-        const double la = a.death - a.birth, lb = b.death - b.birth;
-        if (la != lb) return la > lb;
-        if (a.birth != b.birth) return a.birth < b.birth;
-        if (a.birth_pixel != b.birth_pixel) return a.birth_pixel < b.birth_pixel;
-        return a.death_pixel < b.death_pixel;
-      });
+      const std::vector<PixelPair> bars = in_bar_order(pairs[d]);
       values[d].reserve(2 * bars.size());
       cells[d].reserve(2 * bars.size());
-      for (const Bar& bar : bars) {
+      for (const PixelPair& bar : bars) {
         values[d].push_back(bar.birth);
         values[d].push_back(bar.death);
         cells[d].push_back(bar.birth_pixel);
@@ -84,8 +107,9 @@ std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::d
 
 void bind_persistence(nb::module_& m) {
   m.def("persistence", &persistence, nb::arg("image"), nb::arg("construction"),
-        nb::arg("keep_zero_persistence") = false, nb::arg("wide_keys") = false,
+        nb::arg("keep_zero_persistence") = false, nb::arg("wide_keys") = false, nb::arg("planar") = true,
         "Sublevel persistence of a C-contiguous float64 2D/3D image. Returns, per dimension, "
         "((n, 2) birth/death values, (n, 2) int64 flat pixel indices; -1 for an essential death), "
-        "bars ordered by persistence descending, then birth, birth pixel and death pixel.");
+        "bars ordered by persistence descending, then birth, birth pixel and death pixel. 2D images go to the "
+        "union-finds on pixels unless planar=False or zero-persistence pairs are kept.");
 }

@@ -110,34 +110,42 @@ struct Grid {
   }
 };
 
-// Pixel indices sorted by (value, index): a stable LSD radix sort (6 passes of 11 bits) on the IEEE
-// bits mapped to unsigned integers of the same order, several times faster than a comparison sort.
-// -0.0 is mapped to +0.0 first so that equal values tie by index.
-inline std::vector<index_t> sort_by_value(const double* values, index_t n) {
-  std::vector<std::uint64_t> key(n), key_tmp(n);
-  std::vector<index_t> idx(n), idx_tmp(n);
-  for (index_t i = 0; i < n; ++i) {
-    const double v = values[i] == 0.0 ? 0.0 : values[i];
-    std::uint64_t bits;
-    std::memcpy(&bits, &v, sizeof bits);
-    key[i] = (bits >> 63) ? ~bits : bits | (std::uint64_t(1) << 63);
-    idx[i] = i;
-  }
-  constexpr int kBits = 11;
+// Order-preserving map of a double to unsigned bits (-0.0 is mapped to +0.0 first, so that equal
+// values get equal keys).
+inline std::uint64_t order_key(double value) {
+  const double v = value == 0.0 ? 0.0 : value;
+  std::uint64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  return (bits >> 63) ? ~bits : bits | (std::uint64_t(1) << 63);
+}
+
+// The positions 0..n-1 sorted by key, ties by position: a stable LSD radix sort, 6 passes of 11 bits
+// whose histograms are all counted in one read of the keys; passes whose digit is the same for every
+// key are skipped (the low bits of float32 data, the high bits of small ranges). n < 2^32. Several
+// times faster than a comparison sort. `key` is consumed.
+inline std::vector<std::uint32_t> radix_order(std::vector<std::uint64_t>& key) {
+  const std::size_t n = key.size();
+  constexpr int kBits = 11, kPasses = 6;
   constexpr std::size_t kBuckets = std::size_t(1) << kBits;
-  std::vector<index_t> count(kBuckets);
-  for (int shift = 0; shift < 64; shift += kBits) {
-    std::fill(count.begin(), count.end(), 0);
-    for (index_t i = 0; i < n; ++i) ++count[(key[i] >> shift) & (kBuckets - 1)];
-    if (count[(key[0] >> shift) & (kBuckets - 1)] == n) continue;  // one bucket: the pass is a no-op
-    index_t total = 0;
-    for (auto& c : count) {
-      const index_t here = c;
-      c = total;
+  std::vector<std::uint32_t> idx(n), idx_tmp(n);
+  for (std::size_t i = 0; i < n; ++i) idx[i] = std::uint32_t(i);
+  if (n < 2) return idx;
+  std::vector<std::uint32_t> count(kPasses * kBuckets, 0);
+  for (const std::uint64_t k : key)
+    for (int pass = 0; pass < kPasses; ++pass) ++count[pass * kBuckets + ((k >> (kBits * pass)) & (kBuckets - 1))];
+  std::vector<std::uint64_t> key_tmp(n);
+  for (int pass = 0; pass < kPasses; ++pass) {
+    const int shift = kBits * pass;
+    std::uint32_t* c = count.data() + pass * kBuckets;
+    if (c[(key[0] >> shift) & (kBuckets - 1)] == n) continue;  // one bucket: the pass is a no-op
+    std::uint32_t total = 0;
+    for (std::size_t b = 0; b < kBuckets; ++b) {
+      const std::uint32_t here = c[b];
+      c[b] = total;
       total += here;
     }
-    for (index_t i = 0; i < n; ++i) {
-      const index_t dst = count[(key[i] >> shift) & (kBuckets - 1)]++;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint32_t dst = c[(key[i] >> shift) & (kBuckets - 1)]++;
       key_tmp[dst] = key[i];
       idx_tmp[dst] = idx[i];
     }
@@ -145,6 +153,13 @@ inline std::vector<index_t> sort_by_value(const double* values, index_t n) {
     idx.swap(idx_tmp);
   }
   return idx;
+}
+
+// Pixel indices sorted by (value, index).
+inline std::vector<std::uint32_t> sort_by_value(const double* values, index_t n) {
+  std::vector<std::uint64_t> key(static_cast<std::size_t>(n));
+  for (index_t i = 0; i < n; ++i) key[i] = order_key(values[i]);
+  return radix_order(key);
 }
 
 // Sublevel filtration of a grid, from a C-contiguous float64 image. (A superlevel filtration of f is
@@ -159,7 +174,7 @@ inline std::vector<index_t> sort_by_value(const double* values, index_t n) {
 struct Filtration {
   Grid grid;
   std::vector<double> sorted_value;    // value of rank r
-  std::vector<index_t> pixel_of_rank;  // flat pixel index of rank r
+  std::vector<std::uint32_t> pixel_of_rank;  // flat pixel index of rank r
   std::vector<std::uint32_t> rank;     // per Khalimsky cell
 
   Filtration() = default;
@@ -264,5 +279,18 @@ struct PersistenceDiagram {
 // the 128-bit reduction keys that grids of 2^32 cells or more need (so tests can cover that path).
 PersistenceDiagram compute_persistence(const Filtration& filtration, bool keep_zero_persistence = false,
                                        bool wide_keys = false);
+
+// One persistence pair by pixels: flat pixel indices of the critical pixels (death_pixel == -1:
+// essential) and their values.
+struct PixelPair {
+  index_t birth_pixel;
+  index_t death_pixel;
+  double birth;
+  double death;
+};
+
+// The nonzero-persistence pairs of H0 and H1 of the sublevel filtration of an h x w image (h, w >= 2),
+// by union-finds on the pixels (planar.cpp): the pairs of `compute_persistence` by pixel, faster.
+std::array<std::vector<PixelPair>, 2> planar_persistence(const double* image, index_t h, index_t w, Construction c);
 
 }  // namespace seglosses::cubical

@@ -1,0 +1,180 @@
+// Persistence of a 2D image by pixels: the fast path for images with two non-flat axes.
+//
+// In 2D every pair of the sublevel filtration comes from a union-find, and a union-find needs no
+// Khalimsky grid: the cells of a given rank r are all faces of pixel r (the pixel of rank r), so the
+// edges of rank r are found as the neighbours of that pixel, in its neighbourhood, as it enters. The
+// pairs by pixel (critical pixels and values) are those of `compute_persistence` on the Khalimsky grid:
+// which of several same-rank cells merges first can change the cells of a pair but not its pixels,
+// since every cell of rank r has pixel r as its critical pixel (tests compare both paths).
+//
+// The union-finds work in *rank space*: a node is identified by its rank, so the elder of two roots
+// is found by comparing two integers (no lookup of a per-cell order), and a pixel's neighbours, read
+// from a rank image padded with a sentinel, are next to it in memory.
+//   - V, H0: pixels in increasing rank join their 4-neighbours of lower rank; the elder is the smaller
+//     rank (the component's first pixel).
+//   - T, H0: the same with 8-neighbours (a closed sublevel set of top cells is 8-connected).
+//   - T, H1: the dual graph of pixels plus an outer node; pixels in decreasing rank join their
+//     4-neighbours of higher rank, and the outer node across the image border (the padding is the
+//     outer node, id n, elder than every pixel); the elder is the larger id.
+//   - V, H1: the dual graph of squares plus an outer node; an edge of rank r joins the two squares on
+//     either side. A square's id is 4 * (rank of its max vertex) + (its place among the four squares
+//     around that vertex, in cell index order), so ids order squares as the filtration does; squares
+//     touching the padding are the outer node (id 4n).
+#include <memory>
+
+#include "persistence/cubical.h"
+
+namespace seglosses::cubical {
+namespace {
+
+// Union-find over ids with path halving; the caller links the younger root under the elder.
+class Forest {
+ public:
+  explicit Forest(std::size_t n) : parent_(new std::uint32_t[n]) {}
+  void make(std::uint32_t x) { parent_[x] = x; }
+  std::uint32_t find(std::uint32_t x) {
+    while (parent_[x] != x) {
+      parent_[x] = parent_[parent_[x]];
+      x = parent_[x];
+    }
+    return x;
+  }
+  void link(std::uint32_t child, std::uint32_t parent) { parent_[child] = parent; }
+
+ private:
+  std::unique_ptr<std::uint32_t[]> parent_;  // uninitialized: ids are made before they are used
+};
+
+struct RankedPixels {
+  index_t h, w, wp;                   // image rows, columns; padded row length w + 2
+  std::uint32_t n;                    // number of pixels (the sentinel rank of the padding)
+  std::vector<std::uint32_t> at;      // padded index of the pixel of rank r
+  std::vector<double> value;          // value of rank r
+  std::vector<std::uint32_t> padded;  // rank per padded pixel, (h + 2) x (w + 2), border n
+
+  RankedPixels(const double* image, index_t rows, index_t cols)
+      : h(rows), w(cols), wp(cols + 2), n(std::uint32_t(rows * cols)) {
+    const std::vector<std::uint32_t> order = sort_by_value(image, n);
+    at.resize(n);
+    value.resize(n);
+    padded.assign(std::size_t((h + 2) * wp), n);
+    for (std::uint32_t r = 0; r < n; ++r) value[r] = image[order[r]];
+    for (std::uint32_t r = 0; r < n; ++r) {
+      const std::uint32_t q = order[r], i = q / std::uint32_t(w);
+      at[r] = std::uint32_t((i + 1) * wp + (q - i * w) + 1);
+      padded[at[r]] = r;
+    }
+  }
+  // Flat image index of the pixel of rank r.
+  index_t pixel(std::uint32_t r) const {
+    const index_t i = at[r] / wp;
+    return (i - 1) * w + (at[r] - i * wp) - 1;
+  }
+  void push(std::vector<PixelPair>& out, std::uint32_t birth, std::uint32_t death) const {
+    if (value[birth] != value[death]) out.push_back({pixel(birth), pixel(death), value[birth], value[death]});
+  }
+};
+
+// H0: pixels in increasing rank join their neighbours of lower rank (`offsets` in the padded image).
+template <int K>
+void h0(const RankedPixels& px, const std::array<index_t, K>& offsets, std::vector<PixelPair>& out) {
+  Forest forest(px.n);
+  for (std::uint32_t r = 0; r < px.n; ++r) {
+    forest.make(r);
+    const std::uint32_t* centre = px.padded.data() + px.at[r];
+    std::uint32_t root = r;  // the root of r's component, kept up to date
+    for (const index_t o : offsets) {
+      const std::uint32_t q = centre[o];
+      if (q >= r) continue;  // later, or the padding
+      const std::uint32_t other = forest.find(q);
+      if (other == root) continue;
+      // The younger root (larger rank) dies at r.
+      const std::uint32_t young = other > root ? other : root, elder = other > root ? root : other;
+      px.push(out, young, r);
+      forest.link(young, elder);
+      root = elder;
+    }
+  }
+  out.push_back({px.pixel(0), -1, px.value[0], std::numeric_limits<double>::infinity()});
+}
+
+// T, H1: pixels in decreasing rank join their 4-neighbours of higher rank and, on the border, the
+// outer node (id n, the padding's rank); the younger root (smaller id) dies at r.
+void h1_t(const RankedPixels& px, std::vector<PixelPair>& out) {
+  const std::array<index_t, 4> offsets{-px.wp, -1, 1, px.wp};
+  Forest forest(std::size_t(px.n) + 1);
+  forest.make(px.n);
+  for (std::uint32_t r = px.n; r-- > 0;) {
+    forest.make(r);
+    const std::uint32_t* centre = px.padded.data() + px.at[r];
+    std::uint32_t root = r;
+    for (const index_t o : offsets) {
+      const std::uint32_t q = centre[o];
+      if (q <= r) continue;  // earlier in the filtration: not yet in the dual graph
+      const std::uint32_t other = forest.find(q);
+      if (other == root) continue;
+      const std::uint32_t young = other < root ? other : root, elder = other < root ? root : other;
+      px.push(out, r, young);  // young == r: the pixel's own class, zero persistence
+      forest.link(young, elder);
+      root = elder;
+    }
+  }
+}
+
+// V, H1: edges in decreasing rank join the squares on either side (see the file comment for the ids).
+void h1_v(const RankedPixels& px, std::vector<PixelPair>& out) {
+  const index_t wp = px.wp;
+  const std::uint32_t outer = 4 * px.n;
+  // Square ids, by the padded index of the square's lowest vertex; squares with a vertex in the
+  // padding (lowest vertex on the padding's first row or column, or beside the last ones) are outer.
+  std::vector<std::uint32_t> square(px.padded.size(), outer);
+  Forest forest(std::size_t(outer) + 1);
+  forest.make(outer);
+  for (index_t a = 1; a < px.h; ++a)
+    for (index_t b = 1; b < px.w; ++b) {
+      const index_t s = a * wp + b;
+      const std::uint32_t* v = px.padded.data() + s;
+      // Place among the squares around the max vertex, in cell index order: the square whose lowest
+      // vertex is up-left of it first, then up-right, down-left, down-right.
+      std::uint32_t best = v[0], place = 3;
+      if (v[1] > best) best = v[1], place = 2;
+      if (v[wp] > best) best = v[wp], place = 1;
+      if (v[wp + 1] > best) best = v[wp + 1], place = 0;
+      square[s] = 4 * best + place;
+      forest.make(square[s]);
+    }
+  for (std::uint32_t r = px.n; r-- > 0;) {
+    const index_t p = px.at[r];
+    const std::uint32_t* centre = px.padded.data() + p;
+    const std::uint32_t* sq = square.data() + p;
+    // The edges to the neighbours up, left, right and down, and the squares on either side of each.
+    const std::array<index_t, 4> offsets{-wp, -1, 1, wp};
+    const std::array<std::array<index_t, 2>, 4> sides{{{-wp - 1, -wp}, {-wp - 1, -1}, {-wp, 0}, {-1, 0}}};
+    for (int k = 0; k < 4; ++k) {
+      if (centre[offsets[k]] >= r) continue;  // not an edge of rank r (or the padding)
+      const std::uint32_t x = forest.find(sq[sides[k][0]]), y = forest.find(sq[sides[k][1]]);
+      if (x == y) continue;
+      const std::uint32_t young = x < y ? x : y;
+      px.push(out, r, young >> 2);  // young is never the outer node, the largest id
+      forest.link(young, x < y ? y : x);
+    }
+  }
+}
+
+}  // namespace
+
+std::array<std::vector<PixelPair>, 2> planar_persistence(const double* image, index_t h, index_t w, Construction c) {
+  const RankedPixels px(image, h, w);
+  std::array<std::vector<PixelPair>, 2> pairs;
+  const index_t wp = px.wp;
+  if (c == Construction::V) {
+    h0<4>(px, {-wp, -1, 1, wp}, pairs[0]);
+    h1_v(px, pairs[1]);
+  } else {
+    h0<8>(px, {-wp - 1, -wp, -wp + 1, -1, 1, wp - 1, wp, wp + 1}, pairs[0]);
+    h1_t(px, pairs[1]);
+  }
+  return pairs;
+}
+
+}  // namespace seglosses::cubical
