@@ -17,9 +17,10 @@
 //     4-neighbours of higher rank, and the outer node across the image border (the padding is the
 //     outer node, id n, elder than every pixel); the elder is the larger id.
 //   - V, H1: the dual graph of squares plus an outer node; an edge of rank r joins the two squares on
-//     either side. A square's id is 4 * (rank of its max vertex) + (its place among the four squares
-//     around that vertex, in cell index order), so ids order squares as the filtration does; squares
-//     touching the padding are the outer node (id 4n).
+//     either side. The squares whose max vertex is pixel r are one node, id r: they are joined at rank
+//     r anyway, with zero persistence (the sides from r of such a square lead to lower pixels, so they
+//     are edges of rank r; two such squares share one, or, if diagonal, all four edges from r have rank
+//     r and join the four squares around r in a cycle). Squares touching the padding are the outer node (id n).
 #include <memory>
 
 #include "persistence/cubical.h"
@@ -75,20 +76,29 @@ struct RankedPixels {
   }
 };
 
-// H0: pixels in increasing rank join their neighbours of lower rank (`offsets` in the padded image).
-template <int K>
+// H0: pixels in increasing rank join the components of their neighbours of lower rank (`Ring`: the 8
+// neighbours in T, where two neighbours next to each other on the ring are adjacent pixels, so one run
+// of lower neighbours is one component and needs one find; the 4 neighbours in V, where none are
+// adjacent). The elder of two roots is the smaller rank; the younger dies at r.
+template <bool Ring, int K>
 void h0(const RankedPixels& px, const std::array<index_t, K>& offsets, std::vector<PixelPair>& out) {
   Forest forest(px.n);
   for (std::uint32_t r = 0; r < px.n; ++r) {
     forest.make(r);
-    const std::uint32_t* centre = px.padded.data() + px.at[r];
+    const std::uint32_t* c = px.padded.data() + px.at[r];
+    bool lower[K], all = true;
+    for (int k = 0; k < K; ++k) {
+      lower[k] = c[offsets[k]] < r;  // the padding (rank n) is never lower
+      all = all && lower[k];
+    }
     std::uint32_t root = r;  // the root of r's component, kept up to date
-    for (const index_t o : offsets) {
-      const std::uint32_t q = centre[o];
-      if (q >= r) continue;  // later, or the padding
-      const std::uint32_t other = forest.find(q);
+    for (int k = 0; k < K; ++k) {
+      if (!lower[k]) continue;
+      // On the ring, a lower neighbour after a lower one is in its component; when all are lower (a
+      // run without a start), neighbour 0 stands for them.
+      if (Ring && lower[(k + K - 1) % K] && !(all && k == 0)) continue;
+      const std::uint32_t other = forest.find(c[offsets[k]]);
       if (other == root) continue;
-      // The younger root (larger rank) dies at r.
       const std::uint32_t young = other > root ? other : root, elder = other > root ? root : other;
       px.push(out, young, r);
       forest.link(young, elder);
@@ -124,39 +134,36 @@ void h1_t(const RankedPixels& px, std::vector<PixelPair>& out) {
 // V, H1: edges in decreasing rank join the squares on either side (see the file comment for the ids).
 void h1_v(const RankedPixels& px, std::vector<PixelPair>& out) {
   const index_t wp = px.wp;
-  const std::uint32_t outer = 4 * px.n;
-  // Square ids, by the padded index of the square's lowest vertex; squares with a vertex in the
-  // padding (lowest vertex on the padding's first row or column, or beside the last ones) are outer.
-  std::vector<std::uint32_t> square(px.padded.size(), outer);
-  Forest forest(std::size_t(outer) + 1);
-  forest.make(outer);
-  for (index_t a = 1; a < px.h; ++a)
-    for (index_t b = 1; b < px.w; ++b) {
-      const index_t s = a * wp + b;
-      const std::uint32_t* v = px.padded.data() + s;
-      // Place among the squares around the max vertex, in cell index order: the square whose lowest
-      // vertex is up-left of it first, then up-right, down-left, down-right.
-      std::uint32_t best = v[0], place = 3;
-      if (v[1] > best) best = v[1], place = 2;
-      if (v[wp] > best) best = v[wp], place = 1;
-      if (v[wp + 1] > best) best = v[wp + 1], place = 0;
-      square[s] = 4 * best + place;
-      forest.make(square[s]);
-    }
+  Forest forest(std::size_t(px.n) + 1);
+  forest.make(px.n);
+  // The edges to the neighbours up, left, right and down, and the two squares beside each (0 up-left,
+  // 1 up-right, 2 down-left, 3 down-right of the pixel).
+  constexpr int kBeside[4][2] = {{0, 1}, {0, 2}, {1, 3}, {2, 3}};
   for (std::uint32_t r = px.n; r-- > 0;) {
-    const index_t p = px.at[r];
-    const std::uint32_t* centre = px.padded.data() + p;
-    const std::uint32_t* sq = square.data() + p;
-    // The edges to the neighbours up, left, right and down, and the squares on either side of each.
-    const std::array<index_t, 4> offsets{-wp, -1, 1, wp};
-    const std::array<std::array<index_t, 2>, 4> sides{{{-wp - 1, -wp}, {-wp - 1, -1}, {-wp, 0}, {-1, 0}}};
+    forest.make(r);
+    const std::uint32_t* c = px.padded.data() + px.at[r];
+    const std::uint32_t up = c[-wp], left = c[-1], right = c[1], down = c[wp];
+    const std::uint32_t lower[4] = {up < r, left < r, right < r, down < r};
+    if (!(lower[0] | lower[1] | lower[2] | lower[3])) continue;  // no edge of rank r
+    // Node of each square: the rank of its max vertex (n, the outer node, if it touches the padding).
+    const std::uint32_t node[4] = {std::max({c[-wp - 1], up, left, r}), std::max({up, c[-wp + 1], right, r}),
+                                   std::max({left, c[wp - 1], down, r}), std::max({right, down, c[wp + 1], r})};
+    // The roots of the four squares, found once each and kept up to date through the merges here.
+    std::uint32_t root[4];
+    bool known[4] = {false, false, false, false};
+    const auto root_of = [&](int i) {
+      if (!known[i]) root[i] = forest.find(node[i]), known[i] = true;
+      return root[i];
+    };
     for (int k = 0; k < 4; ++k) {
-      if (centre[offsets[k]] >= r) continue;  // not an edge of rank r (or the padding)
-      const std::uint32_t x = forest.find(sq[sides[k][0]]), y = forest.find(sq[sides[k][1]]);
+      if (!lower[k]) continue;
+      const std::uint32_t x = root_of(kBeside[k][0]), y = root_of(kBeside[k][1]);
       if (x == y) continue;
-      const std::uint32_t young = x < y ? x : y;
-      px.push(out, r, young >> 2);  // young is never the outer node, the largest id
-      forest.link(young, x < y ? y : x);
+      const std::uint32_t young = x < y ? x : y, elder = x < y ? y : x;
+      px.push(out, r, young);  // young == r: squares of max vertex r, zero persistence
+      forest.link(young, elder);
+      for (int i = 0; i < 4; ++i)
+        if (known[i] && root[i] == young) root[i] = elder;
     }
   }
 }
@@ -168,10 +175,10 @@ std::array<std::vector<PixelPair>, 2> planar_persistence(const double* image, in
   std::array<std::vector<PixelPair>, 2> pairs;
   const index_t wp = px.wp;
   if (c == Construction::V) {
-    h0<4>(px, {-wp, -1, 1, wp}, pairs[0]);
+    h0<false, 4>(px, {-wp, -1, 1, wp}, pairs[0]);
     h1_v(px, pairs[1]);
   } else {
-    h0<8>(px, {-wp - 1, -wp, -wp + 1, -1, 1, wp - 1, wp, wp + 1}, pairs[0]);
+    h0<true, 8>(px, {-wp - 1, -wp, -wp + 1, 1, wp + 1, wp, wp - 1, -1}, pairs[0]);  // ring order
     h1_t(px, pairs[1]);
   }
   return pairs;
