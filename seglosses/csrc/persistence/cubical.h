@@ -276,7 +276,8 @@ struct PersistenceDiagram {
 
 // All persistence pairs of the sublevel filtration. Zero-persistence pairs (birth == death) are kept
 // only with keep_zero_persistence (the induced-matching code needs the full pairing). wide_keys forces
-// the 128-bit reduction keys that grids of 2^32 cells or more need (so tests can cover that path).
+// the 64-bit square positions of the H1 reduction that grids of 2^31 cells or more need (so tests can
+// cover that path).
 PersistenceDiagram compute_persistence(const Filtration& filtration, bool keep_zero_persistence = false,
                                        bool wide_keys = false);
 

@@ -8,28 +8,38 @@
 //   processing (D-1)-cells in decreasing order (Alexander duality). In 2D this is all of H1.
 // - H1 in 3D: reduction of the coboundary matrix of the edges (persistent cohomology), columns in
 //   decreasing order. Edges that kill an H0 class have zero reduced coboundary and are skipped
-//   (clearing). A column whose smallest cofacet is not yet a pivot is reduced already (an emergent pair,
-//   which includes every apparent pair): it is paired without being materialized or stored. Only the
-//   remaining columns are reduced and stored.
+//   (clearing). Apparent pairs are found first, in one pass in memory order; a column whose smallest
+//   cofacet is not yet a pivot is reduced already (an emergent pair): it is paired without being
+//   materialized or stored. Only the remaining columns are reduced and stored.
 #include "persistence/cubical.h"
+
+#include <type_traits>
 
 namespace seglosses::cubical {
 namespace {
 
-void push_pair(std::vector<PersistencePair>& out, const Filtration& f, index_t birth, index_t death, bool keep_zero) {
+// Records a pair, given the ranks of its cells where the caller has them at hand (random reads of the
+// per-cell ranks are a noticeable part of the run).
+void push_pair(std::vector<PersistencePair>& out, const Filtration& f, index_t birth, std::uint32_t birth_rank,
+               index_t death, std::uint32_t death_rank, bool keep_zero) {
   // Most pairs of noisy images join a cell to another of the same pixel: skip them before any lookup.
-  if (!keep_zero && death >= 0 && f.rank[birth] == f.rank[death]) return;
-  const double b = f.value(birth);
-  const double d = death < 0 ? std::numeric_limits<double>::infinity() : f.value(death);
+  if (!keep_zero && death >= 0 && birth_rank == death_rank) return;
+  const double b = f.sorted_value[birth_rank];
+  const double d = death < 0 ? std::numeric_limits<double>::infinity() : f.sorted_value[death_rank];
   if (!keep_zero && b == d) return;
   out.push_back({birth, death, b, d});
 }
+void push_pair(std::vector<PersistencePair>& out, const Filtration& f, index_t birth, index_t death, bool keep_zero) {
+  push_pair(out, f, birth, f.rank[birth], death, death < 0 ? 0 : f.rank[death], keep_zero);
+}
 
 // H0 by union-find over the vertices; a component's root is its oldest vertex (elder rule), so the
-// younger root is attached under the older one. `edges` are the edges in filtration order. Marks the
-// edges that kill an H0 class in `negative_edge`.
+// younger root is attached under the older one. `edges` are the edges in filtration order. Edges
+// flagged in `apparent` (paired with a square already, so they cannot merge components) are skipped;
+// the other edges that kill no H0 class are appended to `positive` (if given), in filtration order.
 void compute_h0(const Filtration& f, const std::vector<index_t>& edges, bool keep_zero,
-                std::vector<PersistencePair>& out, std::vector<std::uint8_t>& negative_edge) {
+                std::vector<PersistencePair>& out, const std::vector<std::uint8_t>& apparent,
+                std::vector<index_t>* positive) {
   const Grid& g = f.grid;
   const std::array<index_t, 3> ve{(g.extent[0] + 1) / 2, (g.extent[1] + 1) / 2, (g.extent[2] + 1) / 2};
   const std::array<index_t, 3> vstride{ve[1] * ve[2], ve[2], 1};
@@ -49,15 +59,18 @@ void compute_h0(const Filtration& f, const std::vector<index_t>& edges, bool kee
   };
   UnionFind uf(nv);
   for (const index_t e : edges) {
+    if (!apparent.empty() && apparent[e]) continue;
     const auto k = g.coords(e);
     const int a = (k[0] & 1) ? 0 : (k[1] & 1) ? 1 : 2;
     // Halving the coordinates rounds the odd one down: the lower endpoint.
     const index_t lo = ((k[0] >> 1) * ve[1] + (k[1] >> 1)) * ve[2] + (k[2] >> 1);
     const index_t r0 = uf.find(lo), r1 = uf.find(lo + vstride[a]);
-    if (r0 == r1) continue;
+    if (r0 == r1) {
+      if (positive) positive->push_back(e);
+      continue;
+    }
     const index_t young = older(r0, r1) ? r1 : r0;
-    push_pair(out, f, vertex_cell(young), e, keep_zero);
-    negative_edge[e] = 1;
+    push_pair(out, f, vertex_cell(young), vrank[young], e, f.rank[e], keep_zero);
     uf.attach(young, young == r0 ? r1 : r0);
   }
   push_pair(out, f, vertex_cell(uf.find(0)), -1, keep_zero);
@@ -98,29 +111,10 @@ void compute_top(const Filtration& f, const std::vector<index_t>& cells, bool ke
     if (r0 == r1) continue;
     // The component born later in the reversed order (the earlier root) dies here.
     const index_t dying = earlier(r0, r1) ? r0 : r1;
-    push_pair(out, f, s, top_cell(dying), keep_zero);
+    push_pair(out, f, s, f.rank[s], top_cell(dying), trank[dying], keep_zero);
     uf.attach(dying, dying == r0 ? r1 : r0);
   }
 }
-
-// Filtration keys of faces in the H1 reduction, ordered as the filtration: (rank, cell index).
-// PackedKey fits both in 64 bits (any grid of fewer than 2^32 cells, ~800^3 voxels: branch-free
-// compares and half the memory traffic of WideKey, measured 1.4x faster); WideKey covers the rest.
-struct PackedKey {
-  using type = std::uint64_t;
-  static type make(const Filtration& f, index_t c) { return (type(f.rank[c]) << 32) | type(c); }
-  static index_t cell(type k) { return index_t(k & 0xffffffffu); }
-};
-struct WideKey {
-  struct type {
-    std::uint32_t rank;
-    index_t cell;
-    bool operator<(const type& o) const { return rank < o.rank || (rank == o.rank && cell < o.cell); }
-    bool operator==(const type& o) const { return cell == o.cell; }
-  };
-  static type make(const Filtration& f, index_t c) { return {f.rank[c], c}; }
-  static index_t cell(const type& k) { return k.cell; }
-};
 
 // The working column of a reduction, a set of keys mod 2. Columns added to it are merged into a
 // sorted vector (sequential, branch-predictable), except short columns added to a long working column:
@@ -225,70 +219,138 @@ class WorkingColumn {
   std::size_t head_ = 0;
 };
 
-// H1 of a 3D complex by coboundary reduction with clearing and emergent pairs.
+// H1 of a 3D grid by coboundary reduction (persistent cohomology), columns = edges in decreasing
+// order, with clearing (an edge that kills an H0 class has zero reduced coboundary), apparent pairs and
+// emergent pairs.
 //
-// The working column is a `WorkingColumn` (merges, and a heap for short columns added to long ones).
-// Reduced columns are kept back to back in one pool; `owner[face]` says which column has that face as
-// pivot: an index into the pool (>= 0), an emergent edge (<= -2: its raw coboundary), or none (-1).
-template <class Key>
-void compute_h1_3d(const Filtration& f, const std::vector<index_t>& edges, bool keep_zero,
-                   std::vector<PersistencePair>& out, const std::vector<std::uint8_t>& negative_edge) {
-  using key_t = typename Key::type;
-  const Grid& g = f.grid;
-  constexpr index_t kNone = -1;
-  std::vector<index_t> owner(g.num_cells, kNone);
-  std::vector<key_t> pool;            // stored reduced columns, back to back
-  std::vector<index_t> column_start;  // column i is pool[column_start[i], column_start[i + 1])
-  column_start.push_back(0);
-  WorkingColumn<key_t> work;
+// A square is named by its position in the filtration order of the squares (`squares`), so a key is
+// one integer (32 bits where the squares fit) and the per-square tables are indexed by filtration
+// position: the reduction sweeps the edges downwards and its pivots lie mostly just above the sweep,
+// so those tables are read where they were just read, instead of at random places of the grid (random
+// reads of per-cell arrays were most of the time).
+//
+// `owner[p]` says which column has square p as pivot: a reduced column kept in the pool (>= 0), the
+// raw coboundary of the square's partner edge, kept in `partner[p]` (kPartner: an apparent or
+// emergent pair), or none (kNone).
+template <class Pos>
+class H1Reduction {
+ public:
+  using Owner = std::make_signed_t<Pos>;
+  static constexpr Owner kNone = -1, kPartner = -2;
+  static constexpr Pos kSentinel = ~Pos(0);
 
-  const auto raw_coboundary = [&](index_t edge, key_t* dst) {
+  H1Reduction(const Filtration& f, const std::vector<index_t>& squares, bool keep_zero,
+              std::vector<PersistencePair>& out)
+      : f_(f), squares_(squares), keep_zero_(keep_zero), out_(out), position_(std::size_t(f.grid.num_cells)),
+        owner_(squares.size(), kNone), partner_(squares.size()) {
+    for (std::size_t i = 0; i < squares.size(); ++i) position_[std::size_t(squares[i])] = Pos(i);
+  }
+
+  // The apparent pairs (e, s): s is the smallest cofacet of e and e is the largest facet of s. Every
+  // apparent pair is a persistence pair, and when a reduction meets s as a pivot, e is an edge reduced
+  // before (every facet of s is at most e), so the reduction may add e's coboundary. Found in one pass
+  // over the edges in memory order, whose reads stay in cache, they spare H0 and the reduction most
+  // edges (on noise, nine in ten of those the reduction would see). Sets `apparent[e]`.
+  void find_apparent_pairs(std::vector<std::uint8_t>& apparent) {
+    const Grid& g = f_.grid;
+    const auto later = [&](index_t a, index_t b) {  // a after b in the filtration (same dimension)
+      return f_.rank[a] > f_.rank[b] || (f_.rank[a] == f_.rank[b] && a > b);
+    };
+    g.for_each_cell_of_dim(1, [&](index_t e) {
+      Pos cob[4];
+      index_t s = 0;
+      const int n = raw_coboundary(e, cob, s);
+      if (n == 0) return;
+      const auto k = g.coords(s);
+      for (int a = 0; a < 3; ++a) {
+        if (!(k[a] & 1)) continue;  // the facets of s lie one stride away on its two odd axes
+        if (later(s - g.stride[a], e) || later(s + g.stride[a], e)) return;
+      }
+      apparent[std::size_t(e)] = 1;
+      pair_with_partner(e, cob, n, s);
+    });
+  }
+
+  // Reduces the columns of `edges` (neither apparent nor negative), given in filtration order.
+  void reduce(const std::vector<index_t>& edges) {
+    WorkingColumn<Pos> work;
+    for (auto it = edges.rbegin(); it != edges.rend(); ++it) {
+      const index_t e = *it;
+      Pos cob[4];
+      index_t smallest = 0;
+      const int n = raw_coboundary(e, cob, smallest);
+      if (n == 0) continue;  // no cofacets: cannot happen in a 3D grid
+      if (owner_[cob[0]] == kNone) {  // emergent pair: the raw coboundary is already reduced
+        pair_with_partner(e, cob, n, smallest);
+        continue;
+      }
+      work.reset(cob, cob + n);
+      Pos pivot;
+      bool nonzero = work.pivot(pivot);
+      while (nonzero) {
+        const Owner o = owner_[pivot];
+        if (o == kNone) break;
+        if (o >= 0) {
+          work.add(pool_.data() + column_start_[std::size_t(o)], pool_.data() + column_start_[std::size_t(o) + 1]);
+        } else {
+          const Pos* keys = partner_[pivot].data();
+          work.add(keys, keys + (keys[3] != kSentinel ? 4 : keys[2] != kSentinel ? 3 : 2));
+        }
+        nonzero = work.pivot(pivot);
+      }
+      if (!nonzero) continue;  // zero column: an essential class (none in a grid, which is contractible)
+      owner_[pivot] = Owner(column_start_.size() - 1);
+      push_pair(out_, f_, e, squares_[pivot], keep_zero_);
+      const auto column = work.finish();
+      pool_.insert(pool_.end(), column.first, column.second);
+      column_start_.push_back(pool_.size());
+    }
+  }
+
+ private:
+  // The positions of the squares of an edge's coboundary (two to four), sorted; `smallest` is the
+  // first one's cell.
+  int raw_coboundary(index_t edge, Pos* dst, index_t& smallest) const {
     int n = 0;
-    g.for_each_cofacet(edge, [&](index_t t) {
-      // Insertion into sorted order (at most four entries).
-      key_t k = Key::make(f, t);
+    f_.grid.for_each_cofacet(edge, [&](index_t t) {
+      const Pos k = position_[std::size_t(t)];
       int i = n++;
       for (; i > 0 && k < dst[i - 1]; --i) dst[i] = dst[i - 1];
       dst[i] = k;
+      if (i == 0) smallest = t;
     });
     return n;
-  };
-
-  for (auto it = edges.rbegin(); it != edges.rend(); ++it) {
-    const index_t e = *it;
-    if (negative_edge[e]) continue;  // cleared: kills an H0 class, so its reduced coboundary is zero
-    key_t cob[4];
-    const int n = raw_coboundary(e, cob);
-    if (n == 0) continue;  // no cofacets: cannot happen in a 3D grid
-    const index_t smallest = Key::cell(cob[0]);
-    if (owner[smallest] == kNone) {  // emergent pair: the raw coboundary is already reduced
-      owner[smallest] = -2 - e;
-      push_pair(out, f, e, smallest, keep_zero);
-      continue;
-    }
-    work.reset(cob, cob + n);
-    key_t pivot_key;
-    bool nonzero = work.pivot(pivot_key);
-    while (nonzero) {
-      const index_t o = owner[Key::cell(pivot_key)];
-      if (o == kNone) break;
-      if (o >= 0) {
-        work.add(pool.data() + column_start[o], pool.data() + column_start[o + 1]);
-      } else {
-        key_t other[4];
-        const int m = raw_coboundary(-2 - o, other);
-        work.add(other, other + m);
-      }
-      nonzero = work.pivot(pivot_key);
-    }
-    if (!nonzero) continue;  // zero column: an essential class (none in a grid, which is contractible)
-    const index_t pivot = Key::cell(pivot_key);
-    owner[pivot] = index_t(column_start.size()) - 1;
-    push_pair(out, f, e, pivot, keep_zero);
-    const auto column = work.finish();
-    pool.insert(pool.end(), column.first, column.second);
-    column_start.push_back(index_t(pool.size()));
   }
+  void pair_with_partner(index_t edge, const Pos* cob, int n, index_t square) {
+    std::array<Pos, 4>& slot = partner_[cob[0]];
+    for (int i = 0; i < 4; ++i) slot[i] = i < n ? cob[i] : kSentinel;
+    owner_[cob[0]] = kPartner;
+    push_pair(out_, f_, edge, square, keep_zero_);
+  }
+
+  const Filtration& f_;
+  const std::vector<index_t>& squares_;
+  bool keep_zero_;
+  std::vector<PersistencePair>& out_;
+  std::vector<Pos> position_;  // per Khalimsky cell: a square's filtration position
+  std::vector<Owner> owner_;   // per square position
+  std::vector<std::array<Pos, 4>> partner_;
+  std::vector<Pos> pool_;  // reduced columns, back to back
+  std::vector<std::size_t> column_start_{0};  // column i is pool_[column_start_[i], column_start_[i + 1])
+};
+
+// H0, H1 and H2 of a 3D grid; Pos holds a square's filtration position.
+template <class Pos>
+void compute_3d(const Filtration& f, bool keep_zero, PersistenceDiagram& diagram) {
+  const std::vector<index_t> squares = f.cells_in_order(2);
+  compute_top(f, squares, keep_zero, diagram.pairs[2]);
+  H1Reduction<Pos> h1(f, squares, keep_zero, diagram.pairs[1]);
+  std::vector<std::uint8_t> apparent(std::size_t(f.grid.num_cells), 0);
+  h1.find_apparent_pairs(apparent);
+  std::vector<index_t> positive;  // the edges left for the reduction: neither apparent nor negative
+  compute_h0(f, f.cells_in_order(1), keep_zero, diagram.pairs[0], apparent, &positive);
+  apparent = {};
+  h1.reduce(positive);
 }
 
 }  // namespace
@@ -296,17 +358,17 @@ void compute_h1_3d(const Filtration& f, const std::vector<index_t>& edges, bool 
 PersistenceDiagram compute_persistence(const Filtration& f, bool keep_zero_persistence, bool wide_keys) {
   PersistenceDiagram diagram;
   const Grid& g = f.grid;
-  std::vector<std::uint8_t> negative_edge(g.num_cells, 0);
-  const std::vector<index_t> edges = f.cells_in_order(1);
-  compute_h0(f, edges, keep_zero_persistence, diagram.pairs[0], negative_edge);
-  if (g.dim == 2) compute_top(f, edges, keep_zero_persistence, diagram.pairs[1]);
-  if (g.dim == 3) {
-    compute_top(f, f.cells_in_order(2), keep_zero_persistence, diagram.pairs[2]);
-    if (!wide_keys && g.num_cells < (index_t(1) << 32))
-      compute_h1_3d<PackedKey>(f, edges, keep_zero_persistence, diagram.pairs[1], negative_edge);
-    else
-      compute_h1_3d<WideKey>(f, edges, keep_zero_persistence, diagram.pairs[1], negative_edge);
+  if (g.dim < 3) {
+    const std::vector<index_t> edges = f.cells_in_order(1);
+    compute_h0(f, edges, keep_zero_persistence, diagram.pairs[0], {}, nullptr);
+    if (g.dim == 2) compute_top(f, edges, keep_zero_persistence, diagram.pairs[1]);
+    return diagram;
   }
+  // 32-bit square positions wherever the squares (and so the reduced columns) fit.
+  if (!wide_keys && g.num_cells < (index_t(1) << 31) - 2)
+    compute_3d<std::uint32_t>(f, keep_zero_persistence, diagram);
+  else
+    compute_3d<std::uint64_t>(f, keep_zero_persistence, diagram);
   return diagram;
 }
 
