@@ -231,14 +231,23 @@ struct Filtration {
   index_t pixel_cell(index_t p) const { return grid.cell(pixel_coords(p)); }
 
   // The cells of dimension d in increasing filtration order: a counting sort by rank, stable over the
-  // increasing cell indices of the scan (sequential reads; far faster than a comparison sort).
-  std::vector<index_t> cells_in_order(int d) const {
+  // increasing cell indices of the scan (sequential reads; far faster than a comparison sort). If
+  // `position` is given (num_cells entries), position[c] is set to the index of cell c in the result.
+  template <class Pos = std::uint32_t>
+  std::vector<index_t> cells_in_order(int d, std::vector<Pos>* position = nullptr) const {
     const index_t n = grid.num_pixels;
     std::vector<index_t> start(n + 1, 0);
     grid.for_each_cell_of_dim(d, [&](index_t c) { ++start[index_t(rank[c]) + 1]; });
     for (index_t r = 0; r < n; ++r) start[r + 1] += start[r];
     std::vector<index_t> out(start[n]);
-    grid.for_each_cell_of_dim(d, [&](index_t c) { out[start[rank[c]]++] = c; });
+    if (position)
+      grid.for_each_cell_of_dim(d, [&](index_t c) {
+        const index_t at = start[rank[c]]++;
+        out[at] = c;
+        (*position)[c] = Pos(at);
+      });
+    else
+      grid.for_each_cell_of_dim(d, [&](index_t c) { out[start[rank[c]]++] = c; });
     return out;
   }
 };

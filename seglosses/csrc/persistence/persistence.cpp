@@ -13,6 +13,9 @@
 //   materialized or stored. Only the remaining columns are reduced and stored.
 #include "persistence/cubical.h"
 
+#include <cstdlib>
+#include <memory>
+#include <new>
 #include <type_traits>
 
 namespace seglosses::cubical {
@@ -229,21 +232,23 @@ class WorkingColumn {
 // so those tables are read where they were just read, instead of at random places of the grid (random
 // reads of per-cell arrays were most of the time).
 //
-// `owner[p]` says which column has square p as pivot: a reduced column kept in the pool (>= 0), the
-// raw coboundary of the square's partner edge, kept in `partner[p]` (kPartner: an apparent or
-// emergent pair), or none (kNone).
+// `pivot_[p].owner` says which column has square p as pivot: a reduced column kept in the pool (>= 2),
+// the raw coboundary of the square's partner edge, kept beside it (kPartner: an apparent or emergent
+// pair), or none (kNone).
 template <class Pos>
 class H1Reduction {
  public:
   using Owner = std::make_signed_t<Pos>;
-  static constexpr Owner kNone = -1, kPartner = -2;
+  static constexpr Owner kNone = 0, kPartner = 1;  // a reduced column c is c + 2
   static constexpr Pos kSentinel = ~Pos(0);
 
-  H1Reduction(const Filtration& f, const std::vector<index_t>& squares, bool keep_zero,
-              std::vector<PersistencePair>& out)
-      : f_(f), squares_(squares), keep_zero_(keep_zero), out_(out), position_(std::size_t(f.grid.num_cells)),
-        owner_(squares.size(), kNone), partner_(squares.size()) {
-    for (std::size_t i = 0; i < squares.size(); ++i) position_[std::size_t(squares[i])] = Pos(i);
+  // `position` maps a square's cell to its index in `squares` (see Filtration::cells_in_order).
+  H1Reduction(const Filtration& f, const std::vector<index_t>& squares, std::vector<Pos>&& position,
+              bool keep_zero, std::vector<PersistencePair>& out)
+      : f_(f), squares_(squares), keep_zero_(keep_zero), out_(out), position_(std::move(position)),
+        pivot_(static_cast<PivotEntry*>(std::calloc(squares.size() + 1, sizeof(PivotEntry)))) {
+    // calloc: all kNone, and large blocks come as zero pages from the system, without a fill pass.
+    if (!pivot_) throw std::bad_alloc();
   }
 
   // The apparent pairs (e, s): s is the smallest cofacet of e and e is the largest facet of s. Every
@@ -253,22 +258,46 @@ class H1Reduction {
   // edges (on noise, nine in ten of those the reduction would see). Sets `apparent[e]`.
   void find_apparent_pairs(std::vector<std::uint8_t>& apparent) {
     const Grid& g = f_.grid;
+    const auto& rank = f_.rank;
     const auto later = [&](index_t a, index_t b) {  // a after b in the filtration (same dimension)
-      return f_.rank[a] > f_.rank[b] || (f_.rank[a] == f_.rank[b] && a > b);
+      return rank[a] > rank[b] || (rank[a] == rank[b] && a > b);
     };
-    g.for_each_cell_of_dim(1, [&](index_t e) {
-      Pos cob[4];
-      index_t s = 0;
-      const int n = raw_coboundary(e, cob, s);
-      if (n == 0) return;
-      const auto k = g.coords(s);
-      for (int a = 0; a < 3; ++a) {
-        if (!(k[a] & 1)) continue;  // the facets of s lie one stride away on its two odd axes
-        if (later(s - g.stride[a], e) || later(s + g.stride[a], e)) return;
+    // Every axis is solid (3D); an edge has one odd coordinate, its axis.
+    std::array<index_t, 3> k;
+    for (k[0] = 0; k[0] < g.extent[0]; ++k[0])
+      for (k[1] = 0; k[1] < g.extent[1]; ++k[1]) {
+        const int odd01 = int(k[0] & 1) + int(k[1] & 1);
+        if (odd01 > 1) continue;
+        const index_t row = k[0] * g.stride[0] + k[1] * g.stride[1];
+        for (k[2] = odd01 == 1 ? 0 : 1; k[2] < g.extent[2]; k[2] += 2) {
+          const index_t e = row + k[2];
+          const int axis = (k[0] & 1) ? 0 : (k[1] & 1) ? 1 : 2;
+          // The cofacets: one stride either way on the two other axes, inside the grid.
+          Pos cob[4];
+          int n = 0;
+          index_t s = 0, min_step = 0;
+          for (int b = 0; b < 3; ++b) {
+            if (b == axis) continue;
+            for (int side = -1; side <= 1; side += 2) {
+              if (side < 0 ? k[b] == 0 : k[b] + 1 == g.extent[b]) continue;
+              const index_t t = e + side * g.stride[b];
+              const Pos pos = position_[std::size_t(t)];
+              int i = n++;
+              for (; i > 0 && pos < cob[i - 1]; --i) cob[i] = cob[i - 1];
+              cob[i] = pos;
+              if (i == 0) {
+                s = t;
+                min_step = side * g.stride[b];
+              }
+            }
+          }
+          // e is the largest facet of s: compare the opposite edge and the two edges across axis.
+          const index_t sa = g.stride[axis];
+          if (later(s + min_step, e) || later(s - sa, e) || later(s + sa, e)) continue;
+          apparent[std::size_t(e)] = 1;
+          pair_with_partner(e, cob, n, s);
+        }
       }
-      apparent[std::size_t(e)] = 1;
-      pair_with_partner(e, cob, n, s);
-    });
   }
 
   // Reduces the columns of `edges` (neither apparent nor negative), given in filtration order.
@@ -280,7 +309,7 @@ class H1Reduction {
       index_t smallest = 0;
       const int n = raw_coboundary(e, cob, smallest);
       if (n == 0) continue;  // no cofacets: cannot happen in a 3D grid
-      if (owner_[cob[0]] == kNone) {  // emergent pair: the raw coboundary is already reduced
+      if (pivot_[cob[0]].owner == kNone) {  // emergent pair: the raw coboundary is already reduced
         pair_with_partner(e, cob, n, smallest);
         continue;
       }
@@ -288,18 +317,20 @@ class H1Reduction {
       Pos pivot;
       bool nonzero = work.pivot(pivot);
       while (nonzero) {
-        const Owner o = owner_[pivot];
+        const PivotEntry& entry = pivot_[pivot];
+        const Owner o = entry.owner;
         if (o == kNone) break;
-        if (o >= 0) {
-          work.add(pool_.data() + column_start_[std::size_t(o)], pool_.data() + column_start_[std::size_t(o) + 1]);
+        if (o >= 2) {
+          const std::size_t c = std::size_t(o) - 2;
+          work.add(pool_.data() + column_start_[c], pool_.data() + column_start_[c + 1]);
         } else {
-          const Pos* keys = partner_[pivot].data();
+          const Pos keys[4] = {pivot, entry.rest[0], entry.rest[1], entry.rest[2]};
           work.add(keys, keys + (keys[3] != kSentinel ? 4 : keys[2] != kSentinel ? 3 : 2));
         }
         nonzero = work.pivot(pivot);
       }
       if (!nonzero) continue;  // zero column: an essential class (none in a grid, which is contractible)
-      owner_[pivot] = Owner(column_start_.size() - 1);
+      pivot_[pivot].owner = Owner(column_start_.size() + 1);  // column column_start_.size() - 1
       push_pair(out_, f_, e, squares_[pivot], keep_zero_);
       const auto column = work.finish();
       pool_.insert(pool_.end(), column.first, column.second);
@@ -322,9 +353,9 @@ class H1Reduction {
     return n;
   }
   void pair_with_partner(index_t edge, const Pos* cob, int n, index_t square) {
-    std::array<Pos, 4>& slot = partner_[cob[0]];
-    for (int i = 0; i < 4; ++i) slot[i] = i < n ? cob[i] : kSentinel;
-    owner_[cob[0]] = kPartner;
+    PivotEntry& entry = pivot_[cob[0]];  // one write of one cache line
+    entry.owner = kPartner;
+    for (int i = 1; i < 4; ++i) entry.rest[i - 1] = i < n ? cob[i] : kSentinel;
     push_pair(out_, f_, edge, square, keep_zero_);
   }
 
@@ -333,8 +364,16 @@ class H1Reduction {
   bool keep_zero_;
   std::vector<PersistencePair>& out_;
   std::vector<Pos> position_;  // per Khalimsky cell: a square's filtration position
-  std::vector<Owner> owner_;   // per square position
-  std::vector<std::array<Pos, 4>> partner_;
+  // Per square position: its owner and, for kPartner, the partner's coboundary after the square
+  // itself (the smallest), padded with kSentinel; 16 bytes with 32-bit positions.
+  struct PivotEntry {
+    Owner owner;
+    Pos rest[3];
+  };
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
+  std::unique_ptr<PivotEntry[], Free> pivot_;
   std::vector<Pos> pool_;  // reduced columns, back to back
   std::vector<std::size_t> column_start_{0};  // column i is pool_[column_start_[i], column_start_[i + 1])
 };
@@ -342,9 +381,10 @@ class H1Reduction {
 // H0, H1 and H2 of a 3D grid; Pos holds a square's filtration position.
 template <class Pos>
 void compute_3d(const Filtration& f, bool keep_zero, PersistenceDiagram& diagram) {
-  const std::vector<index_t> squares = f.cells_in_order(2);
+  std::vector<Pos> position(std::size_t(f.grid.num_cells));
+  const std::vector<index_t> squares = f.cells_in_order(2, &position);
   compute_top(f, squares, keep_zero, diagram.pairs[2]);
-  H1Reduction<Pos> h1(f, squares, keep_zero, diagram.pairs[1]);
+  H1Reduction<Pos> h1(f, squares, std::move(position), keep_zero, diagram.pairs[1]);
   std::vector<std::uint8_t> apparent(std::size_t(f.grid.num_cells), 0);
   h1.find_apparent_pairs(apparent);
   std::vector<index_t> positive;  // the edges left for the reduction: neither apparent nor negative
