@@ -2,7 +2,8 @@
 
 Every tool computes the sublevel filtration of the same float64 array ``x = 1 - p`` (the superlevel
 filtration of the likelihood ``p``) on the inputs of ANCHORS.md (benchmarks/inputs.py, fixed seed),
-single-threaded, and the script prints median wall seconds and the ratios peer / ours:
+single-threaded, in rounds that run every tool once, back to back; the script prints each tool's
+median seconds and, per peer, the median over rounds of that round's ratio peer / ours:
 - V-construction (pixels as vertices): ours vs cripser, Betti-Matching-3D ``compute_barcode`` and
   gudhi ``CubicalComplex(vertices=)``;
 - T-construction (pixels as top cells): ours vs gudhi ``CubicalComplex(top_dimensional_cells=)``.
@@ -81,13 +82,16 @@ def peers() -> dict[str, callable]:
     return tools
 
 
-def median_seconds(fn, x, repeats: int, clock=time.perf_counter) -> float:
-    times = []
-    for _ in range(repeats):
-        start = clock()
-        fn(x)
-        times.append(clock() - start)
-    return statistics.median(times)
+def paired_rounds(tools: dict, x, rounds: int, clock=time.perf_counter) -> dict[str, list[float]]:
+    """Seconds per tool and round; every round times each tool once, back to back, so a slow spell of a
+    shared machine hits all tools of that round alike (the ratios are taken per round)."""
+    times = {name: [] for name in tools}
+    for _ in range(rounds):
+        for name, fn in tools.items():
+            start = clock()
+            fn(x)
+            times[name].append(clock() - start)
+    return times
 
 
 def fmt(value: float | None, digits: int = 3) -> str:
@@ -105,12 +109,14 @@ def speed_table(cases, repeats: int, skip: set[str], clock) -> None:
     for shape, kind in cases:
         x = np.ascontiguousarray(1.0 - make_input(shape, kind))
         n = repeats if np.prod(shape) <= 64**3 else max(1, repeats // 3)
-        seconds = {}
-        for name, fn in tools.items():
-            fn(x) if n > 1 else None  # warm-up (imports, page faults) when repeating
-            seconds[name] = median_seconds(fn, x, n, clock)
+        if n > 1:
+            for fn in tools.values():
+                fn(x)  # warm-up (imports, page faults)
+        times = paired_rounds(tools, x, n, clock)
+        seconds = {k: statistics.median(v) for k, v in times.items()}
         row = [case_name(shape, kind), *[fmt(seconds[k]) for k in names]]
-        row += [f"{seconds[a] / seconds[b]:.2f}x" for a, b in ratios]
+        # The median over rounds of the per-round ratio.
+        row += [f"{statistics.median(p / q for p, q in zip(times[a], times[b])):.2f}x" for a, b in ratios]
         print("| " + " | ".join(row) + " |", flush=True)
 
 

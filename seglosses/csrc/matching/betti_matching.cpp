@@ -237,7 +237,7 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
   }
   std::array<std::vector<std::uint32_t>, 3> unmerged;
   match_top(im, codim1_sorted, unmerged, result.dims[top]);
-  codim1_sorted = {};
+  if (grid.planar) codim1_sorted = {};  // solid: the squares' orders serve H1
 
   std::array<std::vector<std::uint32_t>, 3> edges_sorted;
   if (grid.planar) {
@@ -251,7 +251,7 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
   if (!grid.planar)
     for (auto& n : negative) n.assign(std::size_t(3 * grid.num_vertices), 0);
   match_h0(im, edges_sorted, negative, result.dims[0], result.essential_f, result.essential_g);
-  if (!grid.planar) match_h1_solid(im, negative, edges_sorted, unmerged, result.dims[1]);
+  if (!grid.planar) match_h1_solid(im, negative, edges_sorted, codim1_sorted, unmerged, result.dims[1]);
   return result;
 }
 

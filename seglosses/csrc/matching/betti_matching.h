@@ -67,10 +67,12 @@ void finish_dimension(const InputPairs& f, const InputPairs& g, const std::vecto
                       DimensionMatching& out);
 
 // H1 of a solid (3D) grid by reduction. `negative[k]` marks the edges that merge components in
-// image k (f, g, c); `edges_sorted[k]` lists the edges in increasing order of image k; `squares[k]`
-// lists the squares that merge no dual components of image k, in increasing order of image k.
+// image k (f, g, c); `edges_sorted[k]` and `squares_sorted[k]` list the edges and the squares in
+// increasing order of image k; `squares[k]` lists the squares that merge no dual components of image
+// k, in increasing order of image k.
 void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>, 3>& negative,
                     const std::array<std::vector<std::uint32_t>, 3>& edges_sorted,
+                    const std::array<std::vector<std::uint32_t>, 3>& squares_sorted,
                     const std::array<std::vector<std::uint32_t>, 3>& squares, DimensionMatching& out);
 }  // namespace detail
 

@@ -17,104 +17,107 @@
 // row keys, and stored for later additions. Keys are (rank of the value, cell index): the tie-break is
 // Betti-Matching-3D's cube order.
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
+#include <memory>
+#include <new>
 
 #include "matching/betti_matching.h"
+#include "working_column.h"
 
 namespace seglosses::matching::detail {
 namespace {
 
-// Column reduction over Z/2 with the pivot at the smallest row key. Columns are given as cells;
-// `Rows::keys(cell, keys)` writes the row keys of a column's raw entries, `Rows::cell(key)` reads the
-// row cell back. The homology reduction (pivot = largest edge) uses complemented keys, so one code
-// path serves both directions.
+// Column reduction over Z/2 with the pivot at the smallest row key. Rows are named by their position
+// in the row order (so keys are 32-bit and the pivot table is read near where the sweep is: the pivots
+// of the columns lie mostly just past the ones before). `Rows::keys(cell, keys)` writes the row keys of
+// a column's raw entries, `Rows::position(key)` and `Rows::cell(key)` read the row back. The homology
+// reduction (pivot = largest edge) uses complemented positions as keys, so one code path serves both
+// directions.
 template <class Rows>
 class Reducer {
  public:
-  Reducer(const Rows& rows, std::size_t num_row_cells) : rows_(rows) { pivot_column_.assign(num_row_cells, kNone); }
+  Reducer(const Rows& rows, std::size_t num_rows)
+      : rows_(rows), pivot_(static_cast<PivotEntry*>(std::calloc(num_rows + 1, sizeof(PivotEntry)))) {
+    // calloc: every row starts without a column (kNone), with no fill pass over the table.
+    if (!pivot_) throw std::bad_alloc();
+  }
 
   // Reduces the columns in the given order; calls on_pair(column cell, pivot row cell) for every
   // nonzero column.
   template <class OnPair>
   void run(const std::vector<std::uint32_t>& columns, OnPair&& on_pair) {
-    stored_start_.assign(columns.size(), kNoStore);
-    stored_end_.assign(columns.size(), 0);
-    stored_.clear();
+    WorkingColumn<std::uint32_t> work;
     for (std::size_t i = 0; i < columns.size(); ++i) {
-      std::uint64_t keys[4];
+      std::uint32_t keys[4];
       const int n = rows_.keys(columns[i], keys);
       if (n == 0) continue;
-      const std::uint64_t lowest = *std::min_element(keys, keys + n);
-      if (pivot_column_[rows_.cell(lowest)] == kNone) {  // emergent pair
-        pivot_column_[rows_.cell(lowest)] = std::uint32_t(i);
-        on_pair(columns[i], rows_.cell(lowest));
+      std::sort(keys, keys + n);
+      if (pivot_[rows_.position(keys[0])].owner == kNone) {  // emergent pair: the raw column is reduced
+        PivotEntry& entry = pivot_[rows_.position(keys[0])];
+        entry.owner = kRaw;
+        for (int j = 1; j < 4; ++j) entry.rest[j - 1] = j < n ? keys[j] : kSentinel;
+        on_pair(columns[i], rows_.cell(keys[0]));
         continue;
       }
-      work_.assign(keys, keys + n);
-      std::sort(work_.begin(), work_.end());
-      std::uint64_t pivot = lowest;
-      while (true) {
-        add_column(columns, pivot_column_[rows_.cell(pivot)]);
-        if (work_.empty()) break;
-        pivot = work_.front();
-        if (pivot_column_[rows_.cell(pivot)] == kNone) break;
+      work.reset(keys, keys + n);
+      std::uint32_t pivot;
+      bool nonzero = work.pivot(pivot);
+      while (nonzero) {
+        const PivotEntry& entry = pivot_[rows_.position(pivot)];
+        if (entry.owner == kNone) break;
+        if (entry.owner == kRaw) {
+          const std::uint32_t raw[4] = {pivot, entry.rest[0], entry.rest[1], entry.rest[2]};
+          work.add(raw, raw + (raw[3] != kSentinel ? 4 : raw[2] != kSentinel ? 3 : raw[1] != kSentinel ? 2 : 1));
+        } else {
+          const std::size_t c = entry.owner - kFirstStored;
+          work.add(stored_.data() + stored_start_[c], stored_.data() + stored_start_[c + 1]);
+        }
+        nonzero = work.pivot(pivot);
       }
-      if (work_.empty()) continue;  // zero column
-      pivot_column_[rows_.cell(pivot)] = std::uint32_t(i);
+      if (!nonzero) continue;  // zero column
+      pivot_[rows_.position(pivot)].owner = std::uint32_t(kFirstStored + stored_start_.size() - 1);
       on_pair(columns[i], rows_.cell(pivot));
-      stored_start_[i] = stored_.size();
-      stored_.insert(stored_.end(), work_.begin(), work_.end());
-      stored_end_[i] = stored_.size();
+      const auto column = work.finish();
+      stored_.insert(stored_.end(), column.first, column.second);
+      stored_start_.push_back(stored_.size());
     }
   }
 
  private:
-  static constexpr std::uint64_t kNoStore = ~std::uint64_t(0);
-
-  // work_ += column j (mod 2): a merge of two sorted lists that drops the rows present in both.
-  void add_column(const std::vector<std::uint32_t>& columns, std::uint32_t j) {
-    const std::uint64_t* begin;
-    const std::uint64_t* end;
-    std::uint64_t keys[4];
-    if (stored_start_[j] == kNoStore) {
-      const int n = rows_.keys(columns[j], keys);
-      std::sort(keys, keys + n);
-      begin = keys;
-      end = keys + n;
-    } else {
-      begin = stored_.data() + stored_start_[j];
-      end = stored_.data() + stored_end_[j];
-    }
-    merged_.clear();
-    auto a = work_.begin();
-    const auto a_end = work_.end();
-    while (a != a_end && begin != end) {
-      if (*a < *begin) {
-        merged_.push_back(*a++);
-      } else if (*begin < *a) {
-        merged_.push_back(*begin++);
-      } else {
-        ++a;
-        ++begin;
-      }
-    }
-    merged_.insert(merged_.end(), a, a_end);
-    merged_.insert(merged_.end(), begin, end);
-    work_.swap(merged_);
-  }
+  // Per row: the column whose pivot it is (kNone, kRaw: an emergent column, whose other keys are kept
+  // beside it, padded with kSentinel; or kFirstStored + the index of a stored reduced column).
+  static constexpr std::uint32_t kNone = 0, kRaw = 1, kFirstStored = 2, kSentinel = ~std::uint32_t(0);
+  struct PivotEntry {
+    std::uint32_t owner;
+    std::uint32_t rest[3];
+  };
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
 
   const Rows& rows_;
-  std::vector<std::uint32_t> pivot_column_;   // per row cell: the column whose pivot it is
-  std::vector<std::uint64_t> work_, merged_;  // the column being reduced, sorted by row key
-  std::vector<std::uint64_t> stored_;         // reduced columns that needed additions
-  std::vector<std::uint64_t> stored_start_, stored_end_;
+  std::unique_ptr<PivotEntry[], Free> pivot_;
+  std::vector<std::uint32_t> stored_;  // reduced columns that needed additions, back to back
+  std::vector<std::size_t> stored_start_{0};
 };
 
-// Cohomology: a column per edge holds the squares containing it, keyed in the row image's order.
+// Row positions of one image: rank[cell] = index of the cell in the image's sorted list of them.
+struct RowOrder {
+  const std::vector<std::uint32_t>& sorted;  // the cells in increasing order of the image
+  std::vector<std::uint32_t> position;       // per cell index
+  RowOrder(const std::vector<std::uint32_t>& cells_sorted, std::size_t num_cells)
+      : sorted(cells_sorted), position(num_cells) {
+    for (std::size_t i = 0; i < sorted.size(); ++i) position[sorted[i]] = std::uint32_t(i);
+  }
+};
+
+// Cohomology: a column per edge holds the squares containing it, keyed by their position in the row
+// image's order.
 struct Cofaces {
   const VGrid& grid;
-  const RankedImage& rows;
-  int keys(std::uint32_t edge, std::uint64_t* out) const {
+  const RowOrder& rows;  // squares
+  int keys(std::uint32_t edge, std::uint32_t* out) const {
     const index_t v = edge / 3;
     const int t = int(edge % 3);
     int n = 0;
@@ -122,26 +125,27 @@ struct Cofaces {
       if (o == t) continue;
       const int normal = 3 - t - o;
       const index_t c = grid.coord(v, o);
-      if (c + 1 < grid.n[o]) out[n++] = key(std::uint32_t(3 * v + normal));
-      if (c > 0) out[n++] = key(std::uint32_t(3 * (v - grid.stride[o]) + normal));
+      if (c + 1 < grid.n[o]) out[n++] = rows.position[3 * v + normal];
+      if (c > 0) out[n++] = rows.position[3 * (v - grid.stride[o]) + normal];
     }
     return n;
   }
-  std::uint64_t key(std::uint32_t square) const { return RankedImage::key(rows.square_rank(square), square); }
-  static std::uint32_t cell(std::uint64_t key) { return std::uint32_t(key); }
+  static std::uint32_t position(std::uint32_t key) { return key; }
+  std::uint32_t cell(std::uint32_t key) const { return rows.sorted[key]; }
 };
 
 // Homology: a column per square holds its four edges; the pivot is the largest edge, so keys are
-// complemented.
+// complemented positions.
 struct Faces {
   const VGrid& grid;
-  const RankedImage& rows;
-  int keys(std::uint32_t square, std::uint64_t* out) const {
+  const RowOrder& rows;  // edges
+  int keys(std::uint32_t square, std::uint32_t* out) const {
     const auto edges = grid.square_edges(square / 3, int(square % 3));
-    for (int j = 0; j < 4; ++j) out[j] = ~RankedImage::key(rows.edge_rank(edges[j]), edges[j]);
+    for (int j = 0; j < 4; ++j) out[j] = ~rows.position[edges[j]];
     return 4;
   }
-  static std::uint32_t cell(std::uint64_t key) { return std::uint32_t(~key); }
+  static std::uint32_t position(std::uint32_t key) { return ~key; }
+  std::uint32_t cell(std::uint32_t key) const { return rows.sorted[~key]; }
 };
 
 // Both directions give the same pairs; which one is fast depends on ties. Cells of equal value are
@@ -176,9 +180,28 @@ std::vector<std::uint32_t> columns_of(const std::vector<std::uint32_t>& sorted, 
 
 void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>, 3>& negative,
                     const std::array<std::vector<std::uint32_t>, 3>& edges_sorted,
+                    const std::array<std::vector<std::uint32_t>, 3>& squares_sorted,
                     const std::array<std::vector<std::uint32_t>, 3>& squares, DimensionMatching& out) {
   const VGrid& grid = im.grid;
   const std::size_t num_cells = std::size_t(3 * grid.num_vertices);
+  // Row orders of the edges and of the squares of each image, made when a reduction first needs them.
+  std::array<std::unique_ptr<RowOrder>, 3> edge_order, square_order;
+  const auto edges_of = [&](int k) -> const RowOrder& {
+    if (!edge_order[k]) edge_order[k] = std::make_unique<RowOrder>(edges_sorted[k], num_cells);
+    return *edge_order[k];
+  };
+  const auto squares_of = [&](int k) -> const RowOrder& {
+    if (!square_order[k]) square_order[k] = std::make_unique<RowOrder>(squares_sorted[k], num_cells);
+    return *square_order[k];
+  };
+  const auto by_homology = [&](int rows, const std::vector<std::uint32_t>& columns, auto&& on_pair) {
+    const Faces faces{grid, edges_of(rows)};
+    Reducer<Faces>(faces, edges_sorted[rows].size()).run(columns, on_pair);
+  };
+  const auto by_cohomology = [&](int rows, const std::vector<std::uint32_t>& columns, auto&& on_pair) {
+    const Cofaces cofaces{grid, squares_of(rows)};
+    Reducer<Cofaces>(cofaces, squares_sorted[rows].size()).run(columns, on_pair);
+  };
 
   // Persistence pairs (edge, square) of image k with nonzero persistence, by increasing death (the
   // order of Betti-Matching-3D's homology reduction).
@@ -189,11 +212,9 @@ void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>
       if (img.edge_rank(edge) != img.square_rank(square)) found.push_back({edge, square});
     };
     if (barcode_by_homology(img)) {
-      const Faces rows{grid, img};
-      Reducer<Faces>(rows, num_cells).run(squares[k], [&](std::uint32_t s, std::uint32_t e) { keep(e, s); });
+      by_homology(k, squares[k], [&](std::uint32_t s, std::uint32_t e) { keep(e, s); });
     } else {
-      const Cofaces rows{grid, img};
-      Reducer<Cofaces>(rows, num_cells).run(columns_of(edges_sorted[k], negative[k]), keep);
+      by_cohomology(k, columns_of(edges_sorted[k], negative[k]), keep);
       std::sort(found.begin(), found.end(), [&img](const auto& p, const auto& q) {
         return RankedImage::key(img.square_rank(p[1]), p[1]) < RankedImage::key(img.square_rank(q[1]), q[1]);
       });
@@ -212,13 +233,10 @@ void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>
     // Image barcode of the inclusion into c: rows (edges) by image k, columns (squares) by c.
     image_pivot[k].assign(num_cells, kNone);
     const auto record = [&](std::uint32_t edge, std::uint32_t square) { image_pivot[k][square] = edge; };
-    if (image_by_homology(img, im.c)) {
-      const Faces rows{grid, img};
-      Reducer<Faces>(rows, num_cells).run(squares[2], [&](std::uint32_t s, std::uint32_t e) { record(e, s); });
-    } else {
-      const Cofaces rows{grid, im.c};
-      Reducer<Cofaces>(rows, num_cells).run(columns_of(edges_sorted[k], negative[k]), record);
-    }
+    if (image_by_homology(img, im.c))
+      by_homology(k, squares[2], [&](std::uint32_t s, std::uint32_t e) { record(e, s); });
+    else
+      by_cohomology(2, columns_of(edges_sorted[k], negative[k]), record);
   }
 
   std::vector<std::array<std::uint32_t, 2>> matches;
