@@ -46,13 +46,13 @@ class Reducer {
   // Reduces the columns in the given order; calls on_pair(column cell, pivot row cell) for every
   // nonzero column.
   template <class OnPair>
-  void run(const std::vector<std::uint32_t>& columns, OnPair&& on_pair) {
+  void run(const std::vector<std::uint32_t>& columns, std::size_t num_cells, OnPair&& on_pair) {
+    const std::vector<std::array<std::uint32_t, 4>> raw = raw_columns(columns, num_cells);
     WorkingColumn<std::uint32_t> work;
     for (std::size_t i = 0; i < columns.size(); ++i) {
-      std::uint32_t keys[4];
-      const int n = rows_.keys(columns[i], keys);
+      const std::uint32_t* keys = raw[i].data();
+      const int n = keys[3] != kSentinel ? 4 : keys[2] != kSentinel ? 3 : keys[1] != kSentinel ? 2 : keys[0] != kSentinel;
       if (n == 0) continue;
-      std::sort(keys, keys + n);
       if (pivot_[rows_.position(keys[0])].owner == kNone) {  // emergent pair: the raw column is reduced
         PivotEntry& entry = pivot_[rows_.position(keys[0])];
         entry.owner = kRaw;
@@ -85,6 +85,26 @@ class Reducer {
   }
 
  private:
+  // The raw columns' sorted keys, padded with kSentinel, in column order. Computed in one pass over the
+  // cells in memory order, where the rows' positions are read from neighbouring cells, and scattered
+  // to the column order; the reduction then reads them sequentially (reading them in column order,
+  // which is a random order in space, was a good part of its time).
+  std::vector<std::array<std::uint32_t, 4>> raw_columns(const std::vector<std::uint32_t>& columns,
+                                                        std::size_t num_cells) const {
+    std::vector<std::uint32_t> column_of(num_cells, kSentinel);
+    for (std::size_t i = 0; i < columns.size(); ++i) column_of[columns[i]] = std::uint32_t(i);
+    std::vector<std::array<std::uint32_t, 4>> raw(columns.size());
+    for (std::size_t cell = 0; cell < num_cells; ++cell) {
+      const std::uint32_t i = column_of[cell];
+      if (i == kSentinel) continue;
+      std::uint32_t keys[4];
+      const int n = rows_.keys(std::uint32_t(cell), keys);
+      std::sort(keys, keys + n);
+      for (int j = 0; j < 4; ++j) raw[i][j] = j < n ? keys[j] : kSentinel;
+    }
+    return raw;
+  }
+
   // Per row: the column whose pivot it is (kNone, kRaw: an emergent column, whose other keys are kept
   // beside it, padded with kSentinel; or kFirstStored + the index of a stored reduced column).
   static constexpr std::uint32_t kNone = 0, kRaw = 1, kFirstStored = 2, kSentinel = ~std::uint32_t(0);
@@ -196,11 +216,11 @@ void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>
   };
   const auto by_homology = [&](int rows, const std::vector<std::uint32_t>& columns, auto&& on_pair) {
     const Faces faces{grid, edges_of(rows)};
-    Reducer<Faces>(faces, edges_sorted[rows].size()).run(columns, on_pair);
+    Reducer<Faces>(faces, edges_sorted[rows].size()).run(columns, num_cells, on_pair);
   };
   const auto by_cohomology = [&](int rows, const std::vector<std::uint32_t>& columns, auto&& on_pair) {
     const Cofaces cofaces{grid, squares_of(rows)};
-    Reducer<Cofaces>(cofaces, squares_sorted[rows].size()).run(columns, on_pair);
+    Reducer<Cofaces>(cofaces, squares_sorted[rows].size()).run(columns, num_cells, on_pair);
   };
 
   // Persistence pairs (edge, square) of image k with nonzero persistence, by increasing death (the
