@@ -66,6 +66,11 @@ struct Grid {
   }
 
   std::array<index_t, 3> coords(index_t cell) const {
+    if (num_cells <= index_t(0xffffffffu)) {  // 32-bit division: several times faster than 64-bit
+      const std::uint32_t c = std::uint32_t(cell), s0 = std::uint32_t(stride[0]), s1 = std::uint32_t(stride[1]);
+      const std::uint32_t k0 = c / s0, r = c - k0 * s0, k1 = r / s1;
+      return {index_t(k0), index_t(k1), index_t(r - k1 * s1)};
+    }
     index_t k0 = cell / stride[0];
     index_t r = cell - k0 * stride[0];
     index_t k1 = r / stride[1];

@@ -80,6 +80,46 @@ void compute_h0(const Filtration& f, const std::vector<index_t>& edges, bool kee
   push_pair(out, f, vertex_cell(uf.find(0)), -1, keep_zero);
 }
 
+// H0 of the V-construction of a 3D image by union-find over the voxels in rank order, the result of
+// `compute_h0` without sorting the edges: in V an edge takes the rank of its later endpoint, so the
+// edges in filtration order are, voxel by voxel in rank order, the edges to its earlier neighbours in
+// increasing cell index (the neighbours along axis 0, 1, 2 below, then 2, 1, 0 above).
+void compute_h0_vertices(const Filtration& f, bool keep_zero, std::vector<PersistencePair>& out,
+                         const std::vector<std::uint8_t>& apparent, std::vector<index_t>& positive) {
+  const Grid& g = f.grid;
+  const index_t n = g.num_pixels;
+  const std::array<index_t, 3> pstride{g.shape[1] * g.shape[2], g.shape[2], 1};
+  std::vector<std::uint32_t> vrank(static_cast<std::size_t>(n));
+  for (index_t r = 0; r < n; ++r) vrank[f.pixel_of_rank[r]] = std::uint32_t(r);
+  // Pixels are ranked without ties, so a root's rank alone says which is older.
+  UnionFind uf(n);
+  for (index_t r = 0; r < n; ++r) {
+    const index_t p = f.pixel_of_rank[r];
+    const auto k = f.pixel_coords(p);  // Khalimsky coordinates: twice the voxel's
+    const index_t c = g.cell(k);
+    // (cell step, pixel step, inside) of the six edges, in increasing cell index.
+    const std::array<index_t, 3> x{k[0] / 2, k[1] / 2, k[2] / 2};
+    for (int side = -1; side <= 1; side += 2)
+      for (int j = 0; j < 3; ++j) {
+        const int a = side < 0 ? j : 2 - j;
+        if (side < 0 ? x[a] == 0 : x[a] + 1 == g.shape[a]) continue;
+        const index_t q = p + side * pstride[a];
+        if (vrank[q] > std::uint32_t(r)) continue;  // the edge comes with the later voxel q
+        const index_t e = c + side * g.stride[a];
+        if (apparent[std::size_t(e)]) continue;
+        const index_t r0 = uf.find(p), r1 = uf.find(q);
+        if (r0 == r1) {
+          positive.push_back(e);
+          continue;
+        }
+        const index_t young = vrank[r0] < vrank[r1] ? r1 : r0;
+        push_pair(out, f, f.pixel_cell(young), vrank[young], e, std::uint32_t(r), keep_zero);
+        uf.attach(young, young == r0 ? r1 : r0);
+      }
+  }
+  push_pair(out, f, f.pixel_cell(f.pixel_of_rank[0]), -1, keep_zero);  // the oldest voxel never dies
+}
+
 // H_{D-1} for the top dimension D by union-find on the dual graph (top cells and one outer cell),
 // `cells` being the (D-1)-cells in filtration order, processed backwards. A component is born, in the
 // reversed filtration, at its latest top cell, which is kept as its root; the outer cell, at
@@ -286,7 +326,10 @@ void compute_3d(const Filtration& f, bool keep_zero, PersistenceDiagram& diagram
   std::vector<std::uint8_t> apparent(std::size_t(f.grid.num_cells), 0);
   h1.find_apparent_pairs(apparent);
   std::vector<index_t> positive;  // the edges left for the reduction: neither apparent nor negative
-  compute_h0(f, f.cells_in_order(1), keep_zero, diagram.pairs[0], apparent, &positive);
+  if (f.grid.construction == Construction::V)
+    compute_h0_vertices(f, keep_zero, diagram.pairs[0], apparent, positive);
+  else
+    compute_h0(f, f.cells_in_order(1), keep_zero, diagram.pairs[0], apparent, &positive);
   apparent = {};
   h1.reduce(positive);
 }
