@@ -59,6 +59,13 @@ class WorkingColumn {
       if (sorted_copy) ++head_;
     }
   }
+  // The key after the front of the sorted keys (a guess at the pivot after the next addition, for
+  // prefetching; pending keys are not looked at); false if there is none.
+  bool second(K& out) const {
+    if (head_ + 1 >= sorted_.size()) return false;
+    out = sorted_[head_ + 1];
+    return true;
+  }
   // The column's keys, sorted (after folding the pending keys in).
   std::pair<const K*, const K*> finish() {
     flush();

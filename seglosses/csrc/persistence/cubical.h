@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -259,20 +260,25 @@ struct Filtration {
 
 // Union-find with path halving. The caller decides which root survives a union (`attach`), so a root
 // can stand for its component's oldest (H0) or youngest (dual graph) cell and no per-root record is
-// needed; path halving alone keeps the trees shallow in practice.
+// needed; path halving alone keeps the trees shallow in practice. Parents are 32-bit (half the cache
+// footprint of the random walks up the trees): at most 2^32 - 1 elements, which images of fewer than
+// 2^32 - 1 pixels (callers check) only exceed in T's vertices of a ~2^32-pixel image.
 struct UnionFind {
-  std::vector<index_t> parent;
-  explicit UnionFind(index_t n) : parent(n) {
-    for (index_t i = 0; i < n; ++i) parent[i] = i;
+  std::vector<std::uint32_t> parent;
+  explicit UnionFind(index_t n) {
+    if (n > index_t(0xffffffffu)) throw std::length_error("Too many cells for the union-find (at most 2**32 - 1).");
+    parent.resize(static_cast<std::size_t>(n));
+    for (index_t i = 0; i < n; ++i) parent[i] = std::uint32_t(i);
   }
   index_t find(index_t x) {
-    while (parent[x] != x) {
-      parent[x] = parent[parent[x]];
-      x = parent[x];
+    std::uint32_t y = std::uint32_t(x);
+    while (parent[y] != y) {
+      parent[y] = parent[parent[y]];
+      y = parent[y];
     }
-    return x;
+    return y;
   }
-  void attach(index_t child_root, index_t parent_root) { parent[child_root] = parent_root; }
+  void attach(index_t child_root, index_t parent_root) { parent[child_root] = std::uint32_t(parent_root); }
 };
 
 // One persistence pair of the sublevel filtration, by Khalimsky cells. death_cell == -1: essential.

@@ -123,9 +123,11 @@ void compute_h0_vertices(const Filtration& f, bool keep_zero, std::vector<Persis
 // H_{D-1} for the top dimension D by union-find on the dual graph (top cells and one outer cell),
 // `cells` being the (D-1)-cells in filtration order, processed backwards. A component is born, in the
 // reversed filtration, at its latest top cell, which is kept as its root; the outer cell, at
-// +infinity, is older than every top cell.
+// +infinity, is older than every top cell. `skip(i)` says that cells[i] is known to kill a (D-2)-class
+// (an apparent pair), so it joins no two components and need not be looked at.
+template <class Skip>
 void compute_top(const Filtration& f, const std::vector<index_t>& cells, bool keep_zero,
-                 std::vector<PersistencePair>& out) {
+                 std::vector<PersistencePair>& out, Skip skip) {
   const Grid& g = f.grid;
   std::array<index_t, 3> te{};
   for (int a = 0; a < 3; ++a) te[a] = g.flat[a] ? 1 : (g.extent[a] - 1) / 2;
@@ -142,8 +144,9 @@ void compute_top(const Filtration& f, const std::vector<index_t>& cells, bool ke
     return trank[a] < trank[b] || (trank[a] == trank[b] && a < b);
   };
   UnionFind uf(outer + 1);
-  for (auto it = cells.rbegin(); it != cells.rend(); ++it) {
-    const index_t s = *it;
+  for (std::size_t i = cells.size(); i-- > 0;) {
+    if (skip(i)) continue;
+    const index_t s = cells[i];
     const auto k = g.coords(s);
     int a = 0;
     while (g.flat[a] || (k[a] & 1)) ++a;  // the one non-flat axis with an even coordinate
@@ -238,10 +241,23 @@ class H1Reduction {
       }
   }
 
+  // Whether the square at position p is the pivot of a column already (after find_apparent_pairs:
+  // whether it is in an apparent pair).
+  bool is_paired(Pos p) const { return pivot_[p].owner != kNone; }
+
   // Reduces the columns of `edges` (neither apparent nor negative), given in filtration order.
   void reduce(const std::vector<index_t>& edges) {
     WorkingColumn<Pos> work;
+    const std::array<index_t, 3>& stride = f_.grid.stride;
+    constexpr std::ptrdiff_t kAhead = 16;  // edges whose cofacets' positions are prefetched
     for (auto it = edges.rbegin(); it != edges.rend(); ++it) {
+      if (edges.rend() - it > kAhead) {
+        // The cofacets of an edge lie one stride away on its two other axes: prefetching both
+        // strides of the two outer axes and the edge's own line (axis 2) covers every axis.
+        const index_t ahead = it[kAhead];
+        for (const index_t c : {ahead - stride[0], ahead - stride[1], ahead, ahead + stride[1], ahead + stride[0]})
+          if (c >= 0 && c < index_t(position_.size())) __builtin_prefetch(position_.data() + c);
+      }
       const index_t e = *it;
       Pos cob[4];
       index_t smallest = 0;
@@ -256,12 +272,19 @@ class H1Reduction {
       bool nonzero = work.pivot(pivot);
       while (nonzero) {
         const PivotEntry& entry = pivot_[pivot];
+        // The chain of pivots is a chain of cache misses; start loading the likely next pivots (the
+        // working column's next key, the added column's second) while this one arrives.
+        Pos next;
+        if (work.second(next)) __builtin_prefetch(pivot_.get() + next);
         const Owner o = entry.owner;
         if (o == kNone) break;
         if (o >= 2) {
           const std::size_t c = std::size_t(o) - 2;
-          work.add(pool_.data() + column_start_[c], pool_.data() + column_start_[c + 1]);
+          const Pos *column = pool_.data() + column_start_[c], *end = pool_.data() + column_start_[c + 1];
+          if (end - column > 1) __builtin_prefetch(pivot_.get() + column[1]);
+          work.add(column, end);
         } else {
+          __builtin_prefetch(pivot_.get() + entry.rest[0]);
           const Pos keys[4] = {pivot, entry.rest[0], entry.rest[1], entry.rest[2]};
           work.add(keys, keys + (keys[3] != kSentinel ? 4 : keys[2] != kSentinel ? 3 : 2));
         }
@@ -321,10 +344,11 @@ template <class Pos>
 void compute_3d(const Filtration& f, bool keep_zero, PersistenceDiagram& diagram) {
   std::vector<Pos> position(std::size_t(f.grid.num_cells));
   const std::vector<index_t> squares = f.cells_in_order(2, &position);
-  compute_top(f, squares, keep_zero, diagram.pairs[2]);
   H1Reduction<Pos> h1(f, squares, std::move(position), keep_zero, diagram.pairs[1]);
   std::vector<std::uint8_t> apparent(std::size_t(f.grid.num_cells), 0);
   h1.find_apparent_pairs(apparent);
+  // A square in an apparent pair kills an H1 class, so it joins no two components of the dual graph.
+  compute_top(f, squares, keep_zero, diagram.pairs[2], [&](std::size_t i) { return h1.is_paired(Pos(i)); });
   std::vector<index_t> positive;  // the edges left for the reduction: neither apparent nor negative
   if (f.grid.construction == Construction::V)
     compute_h0_vertices(f, keep_zero, diagram.pairs[0], apparent, positive);
@@ -342,7 +366,7 @@ PersistenceDiagram compute_persistence(const Filtration& f, bool keep_zero_persi
   if (g.dim < 3) {
     const std::vector<index_t> edges = f.cells_in_order(1);
     compute_h0(f, edges, keep_zero_persistence, diagram.pairs[0], {}, nullptr);
-    if (g.dim == 2) compute_top(f, edges, keep_zero_persistence, diagram.pairs[1]);
+    if (g.dim == 2) compute_top(f, edges, keep_zero_persistence, diagram.pairs[1], [](std::size_t) { return false; });
     return diagram;
   }
   // 32-bit square positions wherever the squares (and so the reduced columns) fit.
