@@ -65,13 +65,19 @@ class Reducer {
       bool nonzero = work.pivot(pivot);
       while (nonzero) {
         const PivotEntry& entry = pivot_[rows_.position(pivot)];
+        // A chain of cache misses: start loading the likely next pivots while this one arrives.
+        std::uint32_t next;
+        if (work.second(next)) __builtin_prefetch(pivot_.get() + rows_.position(next));
         if (entry.owner == kNone) break;
         if (entry.owner == kRaw) {
+          if (entry.rest[0] != kSentinel) __builtin_prefetch(pivot_.get() + rows_.position(entry.rest[0]));
           const std::uint32_t raw[4] = {pivot, entry.rest[0], entry.rest[1], entry.rest[2]};
           work.add(raw, raw + (raw[3] != kSentinel ? 4 : raw[2] != kSentinel ? 3 : raw[1] != kSentinel ? 2 : 1));
         } else {
           const std::size_t c = entry.owner - kFirstStored;
-          work.add(stored_.data() + stored_start_[c], stored_.data() + stored_start_[c + 1]);
+          const std::uint32_t *column = stored_.data() + stored_start_[c], *end = stored_.data() + stored_start_[c + 1];
+          if (end - column > 1) __builtin_prefetch(pivot_.get() + rows_.position(column[1]));
+          work.add(column, end);
         }
         nonzero = work.pivot(pivot);
       }

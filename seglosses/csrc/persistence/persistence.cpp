@@ -91,31 +91,49 @@ void compute_h0_vertices(const Filtration& f, bool keep_zero, std::vector<Persis
   const std::array<index_t, 3> pstride{g.shape[1] * g.shape[2], g.shape[2], 1};
   std::vector<std::uint32_t> vrank(static_cast<std::size_t>(n));
   for (index_t r = 0; r < n; ++r) vrank[f.pixel_of_rank[r]] = std::uint32_t(r);
+  // Bit b of todo[p], for the edge to p's neighbour on side b < 3 ? -1 : +1 of axis b < 3 ? b : 5 - b
+  // (increasing cell index): the edge comes with p (the neighbour is earlier) and is in no apparent
+  // pair, so the union-find must look at it. Found in one pass in memory order, where the neighbours'
+  // ranks and the edges' flags are read sequentially; the pass in rank order then reads one byte per
+  // voxel instead of the scattered ranks and flags of six neighbours.
+  std::vector<std::uint8_t> todo(static_cast<std::size_t>(n));
+  {
+    index_t p = 0;
+    std::array<index_t, 3> x;
+    for (x[0] = 0; x[0] < g.shape[0]; ++x[0])
+      for (x[1] = 0; x[1] < g.shape[1]; ++x[1])
+        for (x[2] = 0; x[2] < g.shape[2]; ++x[2], ++p) {
+          const index_t c = g.cell(2 * x[0], 2 * x[1], 2 * x[2]);
+          std::uint8_t bits = 0;
+          for (int b = 0; b < 6; ++b) {
+            const int side = b < 3 ? -1 : 1, a = b < 3 ? b : 5 - b;
+            if (side < 0 ? x[a] == 0 : x[a] + 1 == g.shape[a]) continue;
+            if (vrank[p + side * pstride[a]] < vrank[p] && !apparent[std::size_t(c + side * g.stride[a])])
+              bits |= std::uint8_t(1u << b);
+          }
+          todo[p] = bits;
+        }
+  }
   // Pixels are ranked without ties, so a root's rank alone says which is older.
   UnionFind uf(n);
   for (index_t r = 0; r < n; ++r) {
     const index_t p = f.pixel_of_rank[r];
-    const auto k = f.pixel_coords(p);  // Khalimsky coordinates: twice the voxel's
-    const index_t c = g.cell(k);
-    // (cell step, pixel step, inside) of the six edges, in increasing cell index.
-    const std::array<index_t, 3> x{k[0] / 2, k[1] / 2, k[2] / 2};
-    for (int side = -1; side <= 1; side += 2)
-      for (int j = 0; j < 3; ++j) {
-        const int a = side < 0 ? j : 2 - j;
-        if (side < 0 ? x[a] == 0 : x[a] + 1 == g.shape[a]) continue;
-        const index_t q = p + side * pstride[a];
-        if (vrank[q] > std::uint32_t(r)) continue;  // the edge comes with the later voxel q
-        const index_t e = c + side * g.stride[a];
-        if (apparent[std::size_t(e)]) continue;
-        const index_t r0 = uf.find(p), r1 = uf.find(q);
-        if (r0 == r1) {
-          positive.push_back(e);
-          continue;
-        }
-        const index_t young = vrank[r0] < vrank[r1] ? r1 : r0;
-        push_pair(out, f, f.pixel_cell(young), vrank[young], e, std::uint32_t(r), keep_zero);
-        uf.attach(young, young == r0 ? r1 : r0);
+    const unsigned bits = todo[p];
+    if (bits == 0) continue;
+    const index_t c = f.pixel_cell(p);
+    for (int b = 0; b < 6; ++b) {
+      if (!(bits & (1u << b))) continue;
+      const int side = b < 3 ? -1 : 1, a = b < 3 ? b : 5 - b;
+      const index_t q = p + side * pstride[a], e = c + side * g.stride[a];
+      const index_t r0 = uf.find(p), r1 = uf.find(q);
+      if (r0 == r1) {
+        positive.push_back(e);
+        continue;
       }
+      const index_t young = vrank[r0] < vrank[r1] ? r1 : r0;
+      push_pair(out, f, f.pixel_cell(young), vrank[young], e, std::uint32_t(r), keep_zero);
+      uf.attach(young, young == r0 ? r1 : r0);
+    }
   }
   push_pair(out, f, f.pixel_cell(f.pixel_of_rank[0]), -1, keep_zero);  // the oldest voxel never dies
 }
