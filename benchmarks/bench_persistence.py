@@ -203,6 +203,7 @@ def main() -> None:
     parser.add_argument(
         "--sections", default="speed,memory,batch", help="comma-separated parts to run (speed, memory, batch)"
     )
+    parser.add_argument("--only", help="run only the inputs whose name contains this text, e.g. '128^3'")
     parser.add_argument("--skip", default="", help="comma-separated tools to leave out, e.g. 'gudhi T,gudhi V'")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     parser.add_argument("--memory-size", type=int, default=128, help=argparse.SUPPRESS)
@@ -220,7 +221,10 @@ def main() -> None:
         clock_name = "CPU" if args.cpu_time else "wall"
         print(f"Median {clock_name} seconds (single thread), sublevel filtration of 1 - p:\n")
         clock = time.process_time if args.cpu_time else time.perf_counter
-        speed_table(QUICK_CASES if args.quick else CASES, args.repeats, skip, clock)
+        cases = QUICK_CASES if args.quick else CASES
+        if args.only:
+            cases = [(shape, kind) for shape, kind in cases if args.only in case_name(shape, kind)]
+        speed_table(cases, args.repeats, skip, clock)
     if args.quick:
         return
     if "memory" in sections:

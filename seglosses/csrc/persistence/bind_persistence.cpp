@@ -82,8 +82,9 @@ std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::d
       for (int d = 0; d < 3; ++d) {
         pairs[d].reserve(diagram.pairs[d].size());
         for (const PersistencePair& p : diagram.pairs[d])
-          pairs[d].push_back({f.critical_pixel(p.birth_cell), p.death_cell < 0 ? -1 : f.critical_pixel(p.death_cell),
-                              p.birth, p.death});
+          pairs[d].push_back({f.pixel_of_rank[p.birth_rank],
+                              p.death_cell < 0 ? index_t(-1) : index_t(f.pixel_of_rank[p.death_rank]), p.birth,
+                              p.death});
       }
     }
     for (int d = 0; d < ndim; ++d) {

@@ -238,14 +238,22 @@ struct Filtration {
 
   // The cells of dimension d in increasing filtration order: a counting sort by rank, stable over the
   // increasing cell indices of the scan (sequential reads; far faster than a comparison sort). If
-  // `position` is given (num_cells entries), position[c] is set to the index of cell c in the result.
+  // `position` is given (num_cells entries), position[c] is set to the index of cell c in the result,
+  // and if `rank_of_position` is given too, it gets the rank of every cell of the result.
   template <class Pos = std::uint32_t>
-  std::vector<index_t> cells_in_order(int d, std::vector<Pos>* position = nullptr) const {
+  std::vector<index_t> cells_in_order(int d, std::vector<Pos>* position = nullptr,
+                                      std::vector<std::uint32_t>* rank_of_position = nullptr) const {
     const index_t n = grid.num_pixels;
     std::vector<index_t> start(n + 1, 0);
     grid.for_each_cell_of_dim(d, [&](index_t c) { ++start[index_t(rank[c]) + 1]; });
     for (index_t r = 0; r < n; ++r) start[r + 1] += start[r];
     std::vector<index_t> out(start[n]);
+    if (position && rank_of_position) {
+      // The ranks are runs of equal values in the result: filled from the counts, before the scatter.
+      rank_of_position->resize(out.size());
+      for (index_t r = 0; r < n; ++r)
+        std::fill(rank_of_position->begin() + start[r], rank_of_position->begin() + start[r + 1], std::uint32_t(r));
+    }
     if (position)
       grid.for_each_cell_of_dim(d, [&](index_t c) {
         const index_t at = start[rank[c]]++;
@@ -281,12 +289,16 @@ struct UnionFind {
   void attach(index_t child_root, index_t parent_root) { parent[child_root] = std::uint32_t(parent_root); }
 };
 
-// One persistence pair of the sublevel filtration, by Khalimsky cells. death_cell == -1: essential.
+// One persistence pair of the sublevel filtration, by Khalimsky cells and by the ranks of their
+// critical pixels (so pixel_of_rank gives those pixels without a random read of the per-cell ranks).
+// death_cell == -1: essential (death_rank is then meaningless).
 struct PersistencePair {
   index_t birth_cell;
   index_t death_cell;
   double birth;
   double death;
+  std::uint32_t birth_rank;
+  std::uint32_t death_rank;
 };
 
 // Pairs per homology dimension 0..2 (dimensions above grid.dim stay empty).

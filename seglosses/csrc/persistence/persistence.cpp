@@ -31,11 +31,18 @@ void push_pair(std::vector<PersistencePair>& out, const Filtration& f, index_t b
   const double b = f.sorted_value[birth_rank];
   const double d = death < 0 ? std::numeric_limits<double>::infinity() : f.sorted_value[death_rank];
   if (!keep_zero && b == d) return;
-  out.push_back({birth, death, b, d});
+  out.push_back({birth, death, b, d, birth_rank, death_rank});
 }
 void push_pair(std::vector<PersistencePair>& out, const Filtration& f, index_t birth, index_t death, bool keep_zero) {
   push_pair(out, f, birth, f.rank[birth], death, death < 0 ? 0 : f.rank[death], keep_zero);
 }
+
+// An edge left for the H1 reduction, with its rank (so the reduction need not read the rank table at
+// random).
+struct RankedEdge {
+  index_t cell;
+  std::uint32_t rank;
+};
 
 // H0 by union-find over the vertices; a component's root is its oldest vertex (elder rule), so the
 // younger root is attached under the older one. `edges` are the edges in filtration order. Edges
@@ -43,7 +50,7 @@ void push_pair(std::vector<PersistencePair>& out, const Filtration& f, index_t b
 // the other edges that kill no H0 class are appended to `positive` (if given), in filtration order.
 void compute_h0(const Filtration& f, const std::vector<index_t>& edges, bool keep_zero,
                 std::vector<PersistencePair>& out, const std::vector<std::uint8_t>& apparent,
-                std::vector<index_t>* positive) {
+                std::vector<RankedEdge>* positive) {
   const Grid& g = f.grid;
   const std::array<index_t, 3> ve{(g.extent[0] + 1) / 2, (g.extent[1] + 1) / 2, (g.extent[2] + 1) / 2};
   const std::array<index_t, 3> vstride{ve[1] * ve[2], ve[2], 1};
@@ -70,7 +77,7 @@ void compute_h0(const Filtration& f, const std::vector<index_t>& edges, bool kee
     const index_t lo = ((k[0] >> 1) * ve[1] + (k[1] >> 1)) * ve[2] + (k[2] >> 1);
     const index_t r0 = uf.find(lo), r1 = uf.find(lo + vstride[a]);
     if (r0 == r1) {
-      if (positive) positive->push_back(e);
+      if (positive) positive->push_back({e, f.rank[e]});
       continue;
     }
     const index_t young = older(r0, r1) ? r1 : r0;
@@ -85,7 +92,7 @@ void compute_h0(const Filtration& f, const std::vector<index_t>& edges, bool kee
 // edges in filtration order are, voxel by voxel in rank order, the edges to its earlier neighbours in
 // increasing cell index (the neighbours along axis 0, 1, 2 below, then 2, 1, 0 above).
 void compute_h0_vertices(const Filtration& f, bool keep_zero, std::vector<PersistencePair>& out,
-                         const std::vector<std::uint8_t>& apparent, std::vector<index_t>& positive) {
+                         const std::vector<std::uint8_t>& apparent, std::vector<RankedEdge>& positive) {
   const Grid& g = f.grid;
   const index_t n = g.num_pixels;
   const std::array<index_t, 3> pstride{g.shape[1] * g.shape[2], g.shape[2], 1};
@@ -127,7 +134,7 @@ void compute_h0_vertices(const Filtration& f, bool keep_zero, std::vector<Persis
       const index_t q = p + side * pstride[a], e = c + side * g.stride[a];
       const index_t r0 = uf.find(p), r1 = uf.find(q);
       if (r0 == r1) {
-        positive.push_back(e);
+        positive.push_back({e, std::uint32_t(r)});
         continue;
       }
       const index_t young = vrank[r0] < vrank[r1] ? r1 : r0;
@@ -203,8 +210,9 @@ class H1Reduction {
 
   // `position` maps a square's cell to its index in `squares` (see Filtration::cells_in_order).
   H1Reduction(const Filtration& f, const std::vector<index_t>& squares, std::vector<Pos>&& position,
-              bool keep_zero, std::vector<PersistencePair>& out)
+              std::vector<std::uint32_t>&& square_rank, bool keep_zero, std::vector<PersistencePair>& out)
       : f_(f), squares_(squares), keep_zero_(keep_zero), out_(out), position_(std::move(position)),
+        square_rank_(std::move(square_rank)),
         pivot_(static_cast<PivotEntry*>(std::calloc(squares.size() + 1, sizeof(PivotEntry)))) {
     // calloc: all kNone, and large blocks come as zero pages from the system, without a fill pass.
     if (!pivot_) throw std::bad_alloc();
@@ -254,7 +262,7 @@ class H1Reduction {
           const index_t sa = g.stride[axis];
           if (later(s + min_step, e) || later(s - sa, e) || later(s + sa, e)) continue;
           apparent[std::size_t(e)] = 1;
-          pair_with_partner(e, cob, n, s);
+          pair_with_partner(e, rank[e], cob, n, s, rank[s]);
         }
       }
   }
@@ -264,7 +272,7 @@ class H1Reduction {
   bool is_paired(Pos p) const { return pivot_[p].owner != kNone; }
 
   // Reduces the columns of `edges` (neither apparent nor negative), given in filtration order.
-  void reduce(const std::vector<index_t>& edges) {
+  void reduce(const std::vector<RankedEdge>& edges) {
     WorkingColumn<Pos> work;
     const std::array<index_t, 3>& stride = f_.grid.stride;
     constexpr std::ptrdiff_t kAhead = 16;  // edges whose cofacets' positions are prefetched
@@ -272,17 +280,17 @@ class H1Reduction {
       if (edges.rend() - it > kAhead) {
         // The cofacets of an edge lie one stride away on its two other axes: prefetching both
         // strides of the two outer axes and the edge's own line (axis 2) covers every axis.
-        const index_t ahead = it[kAhead];
+        const index_t ahead = it[kAhead].cell;
         for (const index_t c : {ahead - stride[0], ahead - stride[1], ahead, ahead + stride[1], ahead + stride[0]})
           if (c >= 0 && c < index_t(position_.size())) __builtin_prefetch(position_.data() + c);
       }
-      const index_t e = *it;
+      const index_t e = it->cell;
       Pos cob[4];
       index_t smallest = 0;
       const int n = raw_coboundary(e, cob, smallest);
       if (n == 0) continue;  // no cofacets: cannot happen in a 3D grid
       if (pivot_[cob[0]].owner == kNone) {  // emergent pair: the raw coboundary is already reduced
-        pair_with_partner(e, cob, n, smallest);
+        pair_with_partner(e, it->rank, cob, n, smallest, square_rank_[cob[0]]);
         continue;
       }
       work.reset(cob, cob + n);
@@ -310,7 +318,8 @@ class H1Reduction {
       }
       if (!nonzero) continue;  // zero column: an essential class (none in a grid, which is contractible)
       pivot_[pivot].owner = Owner(column_start_.size() + 1);  // column column_start_.size() - 1
-      push_pair(out_, f_, e, squares_[pivot], keep_zero_);
+      const std::uint32_t death_rank = square_rank_[pivot];
+      if (keep_zero_ || it->rank != death_rank) push_pair(out_, f_, e, it->rank, squares_[pivot], death_rank, keep_zero_);
       const auto column = work.finish();
       pool_.insert(pool_.end(), column.first, column.second);
       column_start_.push_back(pool_.size());
@@ -331,11 +340,12 @@ class H1Reduction {
     });
     return n;
   }
-  void pair_with_partner(index_t edge, const Pos* cob, int n, index_t square) {
+  void pair_with_partner(index_t edge, std::uint32_t edge_rank, const Pos* cob, int n, index_t square,
+                         std::uint32_t square_rank) {
     PivotEntry& entry = pivot_[cob[0]];  // one write of one cache line
     entry.owner = kPartner;
     for (int i = 1; i < 4; ++i) entry.rest[i - 1] = i < n ? cob[i] : kSentinel;
-    push_pair(out_, f_, edge, square, keep_zero_);
+    push_pair(out_, f_, edge, edge_rank, square, square_rank, keep_zero_);
   }
 
   const Filtration& f_;
@@ -343,6 +353,7 @@ class H1Reduction {
   bool keep_zero_;
   std::vector<PersistencePair>& out_;
   std::vector<Pos> position_;  // per Khalimsky cell: a square's filtration position
+  std::vector<std::uint32_t> square_rank_;  // per square position: the square's rank
   // Per square position: its owner and, for kPartner, the partner's coboundary after the square
   // itself (the smallest), padded with kSentinel; 16 bytes with 32-bit positions.
   struct PivotEntry {
@@ -361,13 +372,14 @@ class H1Reduction {
 template <class Pos>
 void compute_3d(const Filtration& f, bool keep_zero, PersistenceDiagram& diagram) {
   std::vector<Pos> position(std::size_t(f.grid.num_cells));
-  const std::vector<index_t> squares = f.cells_in_order(2, &position);
-  H1Reduction<Pos> h1(f, squares, std::move(position), keep_zero, diagram.pairs[1]);
+  std::vector<std::uint32_t> square_rank;
+  const std::vector<index_t> squares = f.cells_in_order(2, &position, &square_rank);
+  H1Reduction<Pos> h1(f, squares, std::move(position), std::move(square_rank), keep_zero, diagram.pairs[1]);
   std::vector<std::uint8_t> apparent(std::size_t(f.grid.num_cells), 0);
   h1.find_apparent_pairs(apparent);
   // A square in an apparent pair kills an H1 class, so it joins no two components of the dual graph.
   compute_top(f, squares, keep_zero, diagram.pairs[2], [&](std::size_t i) { return h1.is_paired(Pos(i)); });
-  std::vector<index_t> positive;  // the edges left for the reduction: neither apparent nor negative
+  std::vector<RankedEdge> positive;  // the edges left for the reduction: neither apparent nor negative
   if (f.grid.construction == Construction::V)
     compute_h0_vertices(f, keep_zero, diagram.pairs[0], apparent, positive);
   else
