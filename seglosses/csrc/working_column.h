@@ -12,7 +12,9 @@ namespace seglosses {
 // The working column of a reduction, a set of keys mod 2. Columns added to it are merged into a
 // sorted vector (sequential, branch-predictable), except short columns added to a long working column:
 // those go to a min-heap of pending keys, since a merge would cost the working column's length each
-// time. Reading the pivot consumes the sorted vector from the front (head_).
+// time. Reading the pivot consumes the sorted vector from the front (head_). "Short" is under 1/32 of
+// the live length: a sequential merge beats the heap's scattered sifting well past 1/8 (3D noise
+// barcodes ~5% faster at 1/32 than at 1/8; the matching unchanged within noise).
 template <class K>
 class WorkingColumn {
  public:
@@ -73,7 +75,7 @@ class WorkingColumn {
   }
 
  private:
-  static constexpr std::size_t kLazyRatio = 8;
+  static constexpr std::size_t kLazyRatio = 32;
   static bool greater(const K& a, const K& b) { return b < a; }
 
   void flush() {
