@@ -223,8 +223,6 @@ struct Filtration {
   }
 
   double value(index_t c) const { return sorted_value[rank[c]]; }
-  // Flat image index of the pixel whose value the cell takes (where a loss gathers its gradient).
-  index_t critical_pixel(index_t c) const { return pixel_of_rank[rank[c]]; }
 
   // The Khalimsky cell that is the pixel (a vertex in V, a top cell in T).
   std::array<index_t, 3> pixel_coords(index_t p) const {

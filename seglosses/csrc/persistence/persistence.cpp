@@ -318,8 +318,10 @@ class H1Reduction {
       }
       if (!nonzero) continue;  // zero column: an essential class (none in a grid, which is contractible)
       pivot_[pivot].owner = Owner(column_start_.size() + 1);  // column column_start_.size() - 1
+      // Most pairs of noise have zero persistence: drop them on the ranks, before reading the square.
       const std::uint32_t death_rank = square_rank_[pivot];
-      if (keep_zero_ || it->rank != death_rank) push_pair(out_, f_, e, it->rank, squares_[pivot], death_rank, keep_zero_);
+      if (keep_zero_ || it->rank != death_rank)
+        push_pair(out_, f_, e, it->rank, squares_[pivot], death_rank, keep_zero_);
       const auto column = work.finish();
       pool_.insert(pool_.end(), column.first, column.second);
       column_start_.push_back(pool_.size());
