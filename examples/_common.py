@@ -135,6 +135,10 @@ class Distributed:
         if self.world > 1:
             import torch.distributed as dist
 
+            # Every rank past its last collective before any tears its sockets down: a rank that
+            # destroys the group while a peer's gloo threads are still finishing the last exchange can
+            # abort that peer ("terminate called without an active exception", seen once under load).
+            dist.barrier()
             dist.destroy_process_group()
 
 
