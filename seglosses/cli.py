@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import signal
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -31,6 +32,9 @@ def binarise(array: np.ndarray, threshold: float, what: str) -> np.ndarray:
         return array
     if array.dtype.kind not in "iuf":
         raise ValueError(f"{what}: expected a numeric image, but got dtype {array.dtype}")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        raise ValueError(f"{what}: {bad} of {array.size} values are NaN or Inf; expected a mask or probabilities")
     values = np.unique(array)
     if np.all(np.isin(values, (0, 1))) or np.all(np.isin(values, (0, 255))):
         return array > 0
@@ -47,6 +51,8 @@ def evaluate_pair(job: dict) -> dict:
     """One case: read both files, check them, compute the metrics. Failures are returned with their reason."""
     row = {"case": job["case"], "status": "ok", "error": ""}
     try:
+        if job.get("error"):
+            raise ValueError(job["error"])
         if job["pred"] is None or job["gt"] is None:
             missing = "prediction" if job["pred"] is None else "ground truth"
             raise ValueError(f"no {missing} file with this name")
@@ -81,20 +87,26 @@ def evaluate_pair(job: dict) -> dict:
     return row
 
 
-def pair_files(pred_dir: Path, gt_dir: Path) -> list[tuple[str, Path | None, Path | None]]:
-    """Cases by name: (name, prediction file or None, ground-truth file or None), sorted by name."""
+def pair_files(pred_dir: Path, gt_dir: Path) -> list[tuple[str, Path | None, Path | None, str]]:
+    """Cases by name: (name, prediction file or None, ground-truth file or None, error or ""), sorted by name.
+
+    Two files of one name in a folder (``a.png`` and ``a.nii.gz``) make that case fail with the reason; the
+    other cases go on."""
+    errors: dict[str, str] = {}
+
     def index(folder: Path) -> dict[str, Path]:
-        files: dict[str, Path] = {}
+        files: dict[str, list[Path]] = {}
         for path in sorted(folder.iterdir()):
             name = case_name(path)
             if name is not None and path.is_file():
-                if name in files:
-                    raise ValueError(f"two files for case {name!r} in {folder}: {files[name].name}, {path.name}")
-                files[name] = path
-        return files
+                files.setdefault(name, []).append(path)
+        for name, paths in files.items():
+            if len(paths) > 1:
+                errors[name] = f"two files for this case in {folder}: {', '.join(p.name for p in paths)}"
+        return {name: paths[0] for name, paths in files.items()}
 
     preds, gts = index(pred_dir), index(gt_dir)
-    return [(name, preds.get(name), gts.get(name)) for name in sorted(set(preds) | set(gts))]
+    return [(name, preds.get(name), gts.get(name), errors.get(name, "")) for name in sorted(set(preds) | set(gts))]
 
 
 def summarise(rows: list[dict], columns: list[str]) -> str:
@@ -119,6 +131,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if not folder.is_dir():
             print(f"seglosses evaluate: {flag} {folder} is not a folder", file=sys.stderr)
             return 2
+    if out.is_dir():
+        print(f"seglosses evaluate: --out {out} is a folder; name the CSV file to write", file=sys.stderr)
+        return 2
     if out.exists() and not args.overwrite:
         print(f"seglosses evaluate: {out} exists; pass --overwrite to replace it", file=sys.stderr)
         return 2
@@ -136,11 +151,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             print(f"seglosses evaluate: {plots} is not empty; pass --overwrite to write into it", file=sys.stderr)
             return 2
         plots.mkdir(parents=True, exist_ok=True)
-    try:
-        cases = pair_files(pred_dir, gt_dir)
-    except ValueError as error:
-        print(f"seglosses evaluate: {error}", file=sys.stderr)
-        return 2
+    cases = pair_files(pred_dir, gt_dir)
     if not cases:
         print(f"seglosses evaluate: no images ({', '.join(IMAGE_SUFFIXES)}) in {pred_dir} or {gt_dir}",
               file=sys.stderr)
@@ -148,8 +159,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     jobs = [
         dict(case=name, pred=p, gt=g, metrics=tuple(args.metrics), construction=args.construction,
              tile_size=args.tile_size, threshold=args.threshold, label_map=args.label_map,
-             plots=None if plots is None else str(plots))
-        for name, p, g in cases
+             plots=None if plots is None else str(plots), error=error)
+        for name, p, g, error in cases
     ]
     rows: list[dict] = []
     if args.workers == 1:
@@ -157,11 +168,23 @@ def run_evaluate(args: argparse.Namespace) -> int:
             rows.append(evaluate_pair(job))
             progress("evaluate", len(rows) / len(jobs), f"{len(rows)}/{len(jobs)} {job['case']}")
     else:
-        # Spawned workers: no fork of a process whose torch/OpenMP threads may hold locks.
-        with ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("spawn")) as pool:
-            for job, row in zip(jobs, pool.map(evaluate_pair, jobs)):
+        # Spawned workers: no fork of a process whose torch/OpenMP threads may hold locks. Ctrl-C reaches the whole
+        # process group; the workers are started (by map's submissions) while SIGINT is ignored, which they inherit
+        # from birth, so this process alone stops, cancelling the cases not started, without their tracebacks.
+        pool = ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("spawn"))
+        handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            results = pool.map(evaluate_pair, jobs)
+        finally:
+            signal.signal(signal.SIGINT, handler)
+        try:
+            for job, row in zip(jobs, results):
                 rows.append(row)
                 progress("evaluate", len(rows) / len(jobs), f"{len(rows)}/{len(jobs)} {job['case']}")
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     columns = []
     for row in rows:
         columns += [c for c in row if c not in ("case", "status", "error") and c not in columns]
@@ -224,8 +247,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a subcommand; its exit code: 0 done, 1 some case failed, 2 usage error, 130 interrupted (Ctrl-C)."""
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        # The shell's convention for SIGINT (128 + 2), with a line instead of a traceback. Nothing half-written
+        # is left behind: results are written only once every case is done.
+        sys.stderr.write(f"\nseglosses {args.command}: interrupted\n")
+        return 130
 
 
 if __name__ == "__main__":

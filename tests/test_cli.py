@@ -211,3 +211,77 @@ def test_io_reads_lzw_tiffs_and_colour_images(tmp_path):
     np.testing.assert_array_equal(data, rgb)
     with pytest.raises(ValueError, match="colour channels that differ"):
         read_image(tmp_path / "image.tif")
+
+
+def test_out_that_is_a_folder_is_a_usage_error_before_any_work(walls, capsys):
+    root, _ = walls
+    folder = root / "existing"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("precious")
+    code = main(["evaluate", "--pred", str(root / "pred"), "--gt", str(root / "gt"), "--out", str(folder),
+                 "--overwrite"])
+    assert code == 2
+    captured = capsys.readouterr()
+    assert "is a folder" in captured.err and "cases evaluated" not in captured.out
+    assert (folder / "keep.txt").read_text() == "precious"
+
+
+def test_duplicate_case_names_fail_that_case_only(walls, capsys):
+    root, _ = walls
+    write_nifti(root / "pred" / "case1.nii.gz", np.zeros((64, 96), np.uint8))  # beside case1.png
+    out = root / "results.csv"
+    code = main(["evaluate", "--pred", str(root / "pred"), "--gt", str(root / "gt"), "--out", str(out),
+                 "--metrics", "dice"])
+    assert code == 1
+    rows = {r["case"]: r for r in read_rows(out)}
+    assert rows["case1"]["status"] == "failed"
+    assert "two files for this case" in rows["case1"]["error"] and "case1.png" in rows["case1"]["error"]
+    assert rows["case0"]["status"] == rows["case2"]["status"] == "ok"
+    assert "2 of 3 cases evaluated, 1 failed" in capsys.readouterr().out
+
+
+def test_nan_in_a_volume_is_named_as_the_reason(tmp_path):
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    gt.mkdir(), pred.mkdir()
+    label = np.zeros((8, 8, 4), np.uint8)
+    label[2:6, 2:6, 1:3] = 1
+    probabilities = label.astype(np.float32)
+    probabilities[0, 0, 0] = np.nan
+    write_nifti(gt / "vol.nii.gz", label)
+    write_nifti(pred / "vol.nii.gz", probabilities)
+    out = tmp_path / "r.csv"
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--out", str(out), "--metrics", "dice"]) == 1
+    error = read_rows(out)[0]["error"]
+    assert "prediction" in error and "NaN" in error
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_stops_cleanly_with_exit_code_130(tmp_path, workers):
+    import os
+    import signal
+    import time
+
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    gt.mkdir(), pred.mkdir()
+    for i in range(200):
+        _, label, _ = brick_wall((96, 96), seed=i)
+        write_png(gt / f"case{i:03d}.png", label.astype(bool))
+        write_png(pred / f"case{i:03d}.png", label.astype(bool))
+    out, log = tmp_path / "r.csv", tmp_path / "stderr.txt"
+    executable = shutil.which("seglosses") or str(Path(sys.executable).with_name("seglosses"))
+    with open(log, "w") as err:
+        # A terminal's Ctrl-C reaches the whole process group: the workers too.
+        process = subprocess.Popen(
+            [executable, "evaluate", "--pred", str(pred), "--gt", str(gt), "--out", str(out), "--workers", workers],
+            stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+        )
+        deadline = time.monotonic() + 120
+        while "/200" not in log.read_text() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert process.poll() is None, "finished before it could be interrupted"
+        os.killpg(process.pid, signal.SIGINT)
+        code = process.wait(timeout=120)
+    stderr = log.read_text()
+    assert code == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert not out.exists()  # nothing half-written
