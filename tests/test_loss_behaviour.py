@@ -276,3 +276,98 @@ def test_vesselnn_crop_smoke(data_root, name):
     value.backward()
     assert 0.0 <= value.item() and (value.item() < 2.0 or not LOSSES[name].bounded)
     assert torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
+
+
+# ----------------------------------------------------------------------------------------------- half precision
+HALF = {"float16": torch.float16, "bfloat16": torch.bfloat16}
+# Spatial sizes over 65,504 voxels, the float16 maximum: a half-precision sum over one channel overflows there.
+LARGE = {2: (300, 300), 3: (48, 48, 32)}
+
+
+def _half_case(case: str, dims: int):
+    """(logits float32, labels) of the valid inputs that broke half precision (issue 17)."""
+    spatial = SHAPES[dims]
+    if case == "random":
+        return make_inputs(dims, seed=6)
+    if case == "absent class":  # class 1 absent, the network certain of it: gradient 1/smooth_dr in half
+        logits = torch.stack([torch.full(spatial, CERTAIN), torch.full(spatial, -CERTAIN)])
+        return logits.expand(2, 2, *spatial).clone(), torch.zeros((2, 1, *spatial), dtype=torch.long)
+    # Confident and right on a box, on a volume larger than float16's range ("large"), or on the registry's shape.
+    spatial = LARGE[dims] if case == "large" else spatial
+    labels = torch.zeros((1, 1, *spatial), dtype=torch.long)
+    labels[(0, 0, *(slice(s // 4, 3 * s // 4) for s in spatial))] = 1
+    onehot = torch.cat([1 - labels, labels], 1).float()
+    return (2 * onehot - 1) * (CERTAIN if case == "confident" else 5.0), labels
+
+
+@pytest.mark.parametrize(("name", "dims"), cases())
+@pytest.mark.parametrize("dtype", list(HALF))
+@pytest.mark.parametrize("case", ["random", "absent class", "confident", "large"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_half_precision_input_is_computed_in_float32(name, dims, dtype, case, reduction):
+    # Plain half-precision logits: finite value and gradients, float32 out, and the float32 loss of the same values.
+    logits, labels = _half_case(case, dims)
+    half = logits.to(HALF[dtype]).requires_grad_()
+    loss = make_loss(name, reduction=reduction)
+    value = loss(half, labels)
+    (grad,) = torch.autograd.grad(value, half)
+    assert value.dtype == torch.float32
+    assert torch.isfinite(value) and torch.isfinite(grad).all()
+    same_values = half.detach().float().requires_grad_()
+    reference = loss(same_values, labels)
+    (reference_grad,) = torch.autograd.grad(reference, same_values)
+    torch.testing.assert_close(value, reference)
+    torch.testing.assert_close(grad.float(), reference_grad.to(HALF[dtype]).float())
+    # Against the unrounded float32 logits only the rounding of the input differs (README, "Half precision").
+    torch.testing.assert_close(value, loss(logits, labels), atol=3e-2, rtol=3e-2)
+
+
+@pytest.mark.parametrize(("name", "dims"), cases())
+@pytest.mark.parametrize("dtype", list(HALF))
+@pytest.mark.parametrize("case", ["absent class", "large"])
+def test_half_precision_under_autocast(name, dims, dtype, case):
+    # Logits from a layer under autocast, in the half dtype, as in mixed-precision training: finite loss and
+    # parameter gradients, close to the float32 run.
+    logits, labels = _half_case(case, dims)
+    conv = (torch.nn.Conv2d if dims == 2 else torch.nn.Conv3d)(2, 2, 1)
+    with torch.no_grad():  # an identity layer, so that the logits are those of the case
+        conv.weight.copy_(torch.eye(2).reshape(conv.weight.shape))
+        conv.bias.zero_()
+    loss = make_loss(name)
+    reference = loss(conv(logits), labels)
+    with torch.autocast("cpu", dtype=HALF[dtype]):
+        half = conv(logits)
+        assert half.dtype == HALF[dtype]
+        value = loss(half, labels)
+    value.backward()
+    assert value.dtype == torch.float32 and torch.isfinite(value)
+    assert all(torch.isfinite(p.grad).all() for p in conv.parameters())
+    torch.testing.assert_close(value, reference.detach(), atol=3e-2, rtol=3e-2)
+
+
+@pytest.mark.parametrize(("name", "dims"), cases())
+@pytest.mark.parametrize("shape", ["batch 0", "channels 0", "spatial 0"])
+def test_empty_axes_are_rejected_alike_by_every_loss(name, dims, shape):
+    spatial = list(SHAPES[dims])
+    batch, channels = 2, 2
+    if shape == "batch 0":
+        batch = 0
+    elif shape == "channels 0":
+        channels = 0
+    else:
+        spatial[0] = 0
+    logits = torch.zeros((batch, channels, *spatial))
+    labels = torch.zeros((batch, 1, *spatial), dtype=torch.long)
+    with pytest.raises(ValueError, match=r"Expected `input` to have at least one sample, one channel and non-empty"):
+        make_loss(name)(logits, labels)
+
+
+@pytest.mark.parametrize(("name", "dims"), cases())
+@pytest.mark.parametrize("bad", [2.0, -0.5, float("nan")])
+def test_one_hot_targets_outside_the_unit_interval_are_rejected(name, dims, bad):
+    logits, labels = make_inputs(dims)
+    target = torch.cat([1 - labels, labels], 1).float()
+    target[0, 0, (0,) * dims] = bad
+    message = "only finite values" if bad != bad else r"values in \[0, 1\]"
+    with pytest.raises(ValueError, match=rf"Expected `target` (to contain {message}|{message})"):
+        make_loss(name, to_onehot_y=False)(logits, target)

@@ -5,6 +5,12 @@ All losses follow MONAI's conventions (``include_background``, ``to_onehot_y``, 
 and where logits become probabilities, so every loss raises the same messages for the same mistakes.
 
 Message form: "Expected `name` to be <what>, but got <what was given>."
+
+Half precision: float16 and bfloat16 logits (plain, or from a network under ``torch.autocast``) are computed in
+float32 from the activation on (:func:`prepare` upcasts them), so every loss returns float32 for half input. In
+half precision an absent class's gradient (1/``smooth_dr`` = 1e5) overflows to inf and whole-volume sums overflow
+past 65,504 voxels; in float32 neither does, and the gradient that flows back into the half-precision logits is
+bounded (at most 1 for the ratio losses) and finite.
 """
 
 from __future__ import annotations
@@ -49,13 +55,26 @@ def validate_positive(name: str, value: float, *, allow_zero: bool = False) -> f
     return value
 
 
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def compute_dtype(tensor: torch.Tensor) -> torch.dtype:
+    """The dtype a loss computes in for ``tensor``: float32 for half precision, the tensor's own dtype otherwise."""
+    return torch.float32 if tensor.dtype in HALF_DTYPES else tensor.dtype
+
+
+def upcast(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` in :func:`compute_dtype` (itself when no cast is needed); autograd flows through the cast."""
+    return tensor.to(compute_dtype(tensor))
+
+
 def all_finite(tensor: torch.Tensor) -> bool:
     """Whether a floating ``tensor`` holds no NaN/Inf, without an input-sized temporary in the usual case.
 
     Any NaN or Inf makes the sum non-finite, so a finite sum proves the tensor finite; a non-finite sum
     (NaN/Inf present, or finite values whose sum overflows) is settled element by element.
     """
-    total = tensor.sum(dtype=torch.float32 if tensor.dtype in (torch.float16, torch.bfloat16) else None)
+    total = tensor.sum(dtype=torch.float32 if tensor.dtype in HALF_DTYPES else None)
     return bool(torch.isfinite(total)) or bool(torch.isfinite(tensor).all())
 
 
@@ -73,12 +92,14 @@ def validate_input_target(
         input: floating tensor of shape (B, C, *spatial) with ``len(spatial)`` in ``spatial_dims``.
         target: (B, 1, *spatial) class indices when ``to_onehot_y`` (and C > 1), otherwise (B, C, *spatial).
         to_onehot_y: whether ``target`` holds class indices.
-        check_finite: reject NaN/Inf in ``input`` (one reduction over the tensor; cheap next to the loss).
+        check_finite: reject NaN/Inf in ``input`` and, for one-hot or soft labels, ``target`` values outside
+            [0, 1] (a reduction over each tensor and a host synchronisation; cheap next to the loss).
         spatial_dims: allowed numbers of spatial dimensions.
 
     Raises:
         TypeError: ``input``/``target`` not tensors, or ``input`` not floating point.
-        ValueError: wrong rank, shape mismatch, NaN/Inf in ``input``, labels outside [0, C).
+        ValueError: wrong rank, an empty axis (batch size, channels or a spatial size of 0), shape mismatch,
+            NaN/Inf in ``input``, labels outside [0, C), one-hot or soft labels outside [0, 1].
     """
     for name, t in (("input", input), ("target", target)):
         if not isinstance(t, torch.Tensor):
@@ -89,6 +110,12 @@ def validate_input_target(
     ranks_text = " or ".join(f"{r}D (B, C, {', '.join('HWD'[:r - 2])})" for r in ranks)
     if input.dim() not in ranks:
         raise ValueError(f"Expected `input` to be {ranks_text}, but got shape {tuple(input.shape)}.")
+    if input.numel() == 0:
+        # One rule for every loss: a mean over no samples or voxels is undefined, so it is refused, not NaN.
+        raise ValueError(
+            "Expected `input` to have at least one sample, one channel and non-empty spatial axes, "
+            f"but got shape {tuple(input.shape)}."
+        )
     if target.dim() != input.dim():
         raise ValueError(
             f"Expected `target` to have the same number of dimensions as `input` ({input.dim()}), "
@@ -113,8 +140,16 @@ def validate_input_target(
                 f"Expected `target` labels in [0, {n_classes}) (to_onehot_y=True with {n_classes} channels), "
                 f"but got values in [{target.min().item():g}, {target.max().item():g}]."
             )
-    elif target.is_floating_point() and check_finite and not all_finite(target):
-        raise ValueError("Expected `target` to contain only finite values, but got NaN or Inf.")
+    elif check_finite and target.dtype != torch.bool:
+        # One reduction serves both checks: NaN fails the comparisons, so finite values in [0, 1] pass alone.
+        low, high = torch.aminmax(target.detach())
+        if not (low >= 0 and high <= 1):
+            if target.is_floating_point() and not all_finite(target):
+                raise ValueError("Expected `target` to contain only finite values, but got NaN or Inf.")
+            raise ValueError(
+                "Expected `target` values in [0, 1] (one-hot or soft labels), "
+                f"but got values in [{float(low):g}, {float(high):g}]."
+            )
 
 
 def activate(input: torch.Tensor, *, sigmoid: bool, softmax: bool, other_act: Callable | None) -> torch.Tensor:
@@ -151,10 +186,11 @@ def prepare(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Validate, activate, one-hot encode and drop the background channel: MONAI's order of steps.
 
-    Returns probabilities and target of the same shape (B, C', *spatial), C' = C or C - 1.
+    Returns probabilities and target of the same shape (B, C', *spatial), C' = C or C - 1, in
+    :func:`compute_dtype` of ``input`` (float32 for half precision, see the module's notes).
     """
     validate_input_target(input, target, to_onehot_y=to_onehot_y, check_finite=check_finite, spatial_dims=spatial_dims)
-    probs = activate(input, sigmoid=sigmoid, softmax=softmax, other_act=other_act)
+    probs = activate(upcast(input), sigmoid=sigmoid, softmax=softmax, other_act=other_act)
     n_classes = probs.shape[1]
     if to_onehot_y:
         if n_classes == 1:

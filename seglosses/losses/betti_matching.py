@@ -20,7 +20,7 @@ from torch import nn
 
 from seglosses.losses._common import prepare, reduce, validate_activation, validate_reduction
 from seglosses.topology import betti_matching
-from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, check_choice
+from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, MAX_MATCHING_PIXELS, check_choice, check_size
 
 __all__ = ["BettiMatchingLoss", "betti_matching_loss"]
 
@@ -170,23 +170,17 @@ def betti_matching_loss(
         sigmoid=sigmoid, softmax=softmax, other_act=other_act,
     )
     weights = _validate_dim_weights(dim_weights, probs.dim() - 2)
-    # Half precision (autocast) is too coarse for squared differences of close values: at least float32.
-    dtype = torch.promote_types(probs.dtype, torch.float32)
-    if relative:  # a border at the highest value in both maps (constants: no gradient flows into it)
-        probs = torch.nn.functional.pad(probs.to(dtype), (1, 1) * (probs.dim() - 2), value=1.0)
-        labels = torch.nn.functional.pad(labels.to(dtype), (1, 1) * (labels.dim() - 2), value=1.0)
-    spatial = tuple(probs.shape[2:])
+    # prepare() gives float32 for half precision, which is too coarse for squared differences of close values.
+    dtype = probs.dtype
+    spatial = tuple(s + 2 * relative for s in probs.shape[2:])
     n_jobs, n_pixels = probs.shape[0] * probs.shape[1], int(np.prod(spatial))
-    flat_probs = probs.to(dtype).reshape(n_jobs, n_pixels)
-    if n_jobs == 0:
-        return reduce(flat_probs.sum(1).reshape(probs.shape[:2]), reduction)
+    check_size(n_pixels, "input", MAX_MATCHING_PIXELS, "a Betti matching")  # before the float64 host copies
+    if relative:  # a border at the highest value in both maps (constants: no gradient flows into it)
+        probs = torch.nn.functional.pad(probs, (1, 1) * (probs.dim() - 2), value=1.0)
+        labels = torch.nn.functional.pad(labels, (1, 1) * (labels.dim() - 2), value=1.0)
+    flat_probs = probs.reshape(n_jobs, n_pixels)
     host_probs = flat_probs.detach().to("cpu", torch.float64).numpy()
     host_labels = labels.detach().reshape(n_jobs, n_pixels).to("cpu", torch.float64).numpy()
-    if host_labels.min() < 0 or host_labels.max() > 1:
-        raise ValueError(
-            f"Expected `target` values in [0, 1] (one-hot or soft labels), but got values in "
-            f"[{host_labels.min():g}, {host_labels.max():g}]."
-        )
     matchings = betti_matching(
         [p.reshape(spatial) for p in host_probs], [g.reshape(spatial) for g in host_labels],
         filtration="superlevel", construction=construction, num_threads=num_threads,

@@ -37,7 +37,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from seglosses.losses._common import prepare, reduce, validate_activation, validate_positive, validate_reduction
+from seglosses.losses._common import prepare, reduce, upcast, validate_activation, validate_positive, validate_reduction
 from seglosses.losses.dice import _check_smooth, _dice_values
 
 __all__ = ["DiceclDiceLoss", "SoftclDiceLoss", "dice_cldice_loss", "soft_cldice_loss", "soft_skeleton"]
@@ -423,11 +423,6 @@ def _validate_alpha(alpha: float) -> float:
     return alpha
 
 
-def _compute_dtype(probs: torch.Tensor) -> torch.dtype:
-    # Skeleton sums over a whole volume in half precision lose most digits: compute those in float32.
-    return torch.float32 if probs.dtype in (torch.float16, torch.bfloat16) else probs.dtype
-
-
 def soft_skeleton(x: torch.Tensor, iterations: int = 3) -> torch.Tensor:
     r"""Soft skeleton of (B, C, *spatial) maps (Shit et al., CVPR 2021), with a memory-light backward.
 
@@ -463,8 +458,8 @@ def _cldice_values(
     probs: torch.Tensor, target: torch.Tensor, *, iterations: int, smooth: float, batch: bool
 ) -> torch.Tensor:
     """Per-(sample, class) clDice loss of prepared (B, C, *spatial) probabilities and labels: (B, C) or (1, C)."""
-    dtype = _compute_dtype(probs)
-    sums = _SkeletonOverlaps.apply(probs.to(dtype), target.to(dtype), iterations)
+    # Skeleton sums over a whole volume in half precision lose most digits: float32 (prepare() gives it already).
+    sums = _SkeletonOverlaps.apply(upcast(probs), upcast(target), iterations)
     if batch:
         sums = sums.sum(0, keepdim=True)
     skel_p_in_t, skel_p, skel_t_in_p, skel_t = sums.unbind(-1)
@@ -581,7 +576,7 @@ def dice_cldice_loss(
         alpha: weight of clDice, in [0, 1].
 
     Returns:
-        Scalar for ``"mean"``/``"sum"``, (B, C) or (1, C) for ``"none"``.
+        Scalar for ``"mean"``/``"sum"``, (B, C) or (1, C) for ``"none"``; float32 for half-precision input.
 
     Raises:
         TypeError, ValueError: as :func:`soft_cldice_loss`, and for ``alpha`` outside [0, 1] or negative

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seglosses.losses._common import prepare, reduce, validate_activation, validate_positive, validate_reduction
+from seglosses.losses._common import prepare, reduce, upcast, validate_activation, validate_positive, validate_reduction
 
 __all__ = ["DiceCELoss", "DiceLoss", "dice_ce_loss", "dice_loss"]
 
@@ -135,7 +135,8 @@ def dice_loss(
         soft_label: MONAI's soft-label formulation (exact for non-binary targets).
 
     Returns:
-        Scalar for ``"mean"``/``"sum"``, (B, C) or (1, C) for ``"none"``.
+        Scalar for ``"mean"``/``"sum"``, (B, C) or (1, C) for ``"none"``; float32 for half-precision input
+        (computed in float32, see :mod:`seglosses.losses._common`).
 
     Raises:
         TypeError: ``input``/``target`` not tensors, ``input`` not floating point, ``other_act`` not callable,
@@ -241,7 +242,7 @@ def dice_ce_loss(
         label_smoothing: in [0, 1], for the multi-class cross-entropy.
 
     Returns:
-        Scalar for ``"mean"``/``"sum"``, (B, C) or (1, C) for ``"none"``.
+        Scalar for ``"mean"``/``"sum"``, (B, C) or (1, C) for ``"none"``; float32 for half-precision input.
 
     Raises:
         TypeError, ValueError: as :func:`dice_loss`, and for negative ``lambda_*`` or ``label_smoothing``
@@ -267,6 +268,8 @@ def dice_ce_loss(
             f"Expected `weight` to have one value per channel of `input` ({input.shape[1]}), "
             f"but got {weight.numel()} values."
         )
+    # Upcast once: both terms then send their gradients through one cast, summed in float32 before it.
+    input = upcast(input)
     probs, onehot = prepare(
         input, target, include_background=include_background, to_onehot_y=to_onehot_y,
         sigmoid=sigmoid, softmax=softmax, other_act=other_act,

@@ -106,11 +106,10 @@ def _tversky_values(
     :math:`\gamma < 1` the gradient grows without bound as TI approaches 1, and at TI >= 1 value and gradient are 0.
     """
     dims = tuple(range(2, pred.dim()))
-    # Half-precision sums overflow past 65504 pixels: accumulate and return in at least float32.
-    acc = torch.promote_types(pred.dtype, torch.float32)
-    tp = (pred * target).sum(dims, dtype=acc)
-    fp = pred.sum(dims, dtype=acc) - tp
-    fn = target.sum(dims, dtype=acc) - tp
+    # mip_loss() gets float32 from prepare() for half-precision input: these sums cannot overflow past 65504.
+    tp = (pred * target).sum(dims)
+    fp = pred.sum(dims) - tp
+    fn = target.sum(dims) - tp
     if batch:
         tp, fp, fn = tp.sum(0, keepdim=True), fp.sum(0, keepdim=True), fn.sum(0, keepdim=True)
     loss = 1 - (tp + smooth_nr) / (tp + alpha * fp + beta * fn + smooth_dr)

@@ -23,6 +23,7 @@ from seglosses.losses._common import (
     validate_positive,
     validate_reduction,
 )
+from seglosses._arrays import to_numpy
 from seglosses.transforms.skeleton import skeleton_tube
 
 __all__ = ["SkeletonRecallLoss", "skeleton_recall_loss"]
@@ -51,10 +52,9 @@ def _validate_skeleton(skeleton: torch.Tensor, target: torch.Tensor, n_classes: 
 
 def _tube_from_target(target: torch.Tensor, n_classes: int, include_background: bool) -> torch.Tensor:
     """Tube of every sample of a validated ``target`` (B, 1 or C, *spatial), computed on the CPU."""
-    labels = target.detach().cpu()
+    labels = to_numpy(target)
     if n_classes == 1:
         labels = labels > 0.5  # one foreground channel: a soft or binary mask, not class indices
-    labels = labels.numpy()
     tubes = [torch.from_numpy(skeleton_tube(sample, include_background=include_background)) for sample in labels]
     return torch.stack(tubes).to(target.device)
 
@@ -151,10 +151,9 @@ def skeleton_recall_loss(
     if tube.shape[1] != probs.shape[1]:
         tube = tube[:, 1:]
     dims = tuple(range(2, probs.dim()))
-    # Half-precision sums overflow past 65504 voxels: accumulate and return in at least float32.
-    acc = torch.promote_types(probs.dtype, torch.float32)
-    hit = (probs * tube).sum(dims, dtype=acc)
-    size = tube.sum(dims, dtype=acc)
+    # prepare() computes half-precision input in float32, so these sums cannot overflow past 65504 voxels.
+    hit = (probs * tube).sum(dims)
+    size = tube.sum(dims)
     if batch:
         hit, size = hit.sum(0, keepdim=True), size.sum(0, keepdim=True)
     return reduce(1 - (hit + smooth_nr) / (size + smooth_dr), reduction)

@@ -20,7 +20,14 @@ from monai.metrics import CumulativeIterationMetric
 from monai.metrics.utils import do_metric_reduction
 from monai.utils import MetricReduction
 
-from seglosses.metrics.functional import betti_matching_error, betti_number_errors, cldice, local_betti_errors
+from seglosses._arrays import to_numpy
+from seglosses.metrics.functional import (
+    betti_matching_error,
+    betti_number_errors,
+    cldice,
+    local_betti_errors,
+    validate_tile_size,
+)
 from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, check_choice
 
 __all__ = ["BettiErrorMetric", "BettiMatchingErrorMetric", "ClDiceMetric", "LocalBettiErrorMetric"]
@@ -43,19 +50,29 @@ class _PerCaseMetric(CumulativeIterationMetric):
     def _case(self, prediction: np.ndarray, target: np.ndarray):  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def __call__(self, y_pred, y=None, **kwargs):  # type: ignore[override]
+        """``y_pred`` and ``y``: binarised one-hot (B, C, *spatial) tensors, or lists of channel-first (C, *spatial)
+        tensors as MONAI takes them. Anything else (numpy arrays included) raises ``TypeError`` before MONAI sees it."""
+        for name, value in (("y_pred", y_pred), ("y", y)):
+            items = value if isinstance(value, (list, tuple)) else [value]
+            if not all(isinstance(item, torch.Tensor) for item in items):
+                given = type(value).__name__ if items is not value else f"{type(value).__name__} of " + ", ".join(
+                    sorted({type(item).__name__ for item in items})
+                )
+                raise TypeError(
+                    f"Expected `{name}` to be a torch tensor (B, C, *spatial) or a list of (C, *spatial) tensors, "
+                    f"but got {given}."
+                )
+        return super().__call__(y_pred, y, **kwargs)
+
     def _compute_tensor(self, y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        if not isinstance(y_pred, torch.Tensor) or not isinstance(y, torch.Tensor):
-            raise TypeError(
-                f"Expected `y_pred` and `y` to be torch tensors, but got {type(y_pred).__name__} and "
-                f"{type(y).__name__}."
-            )
         if y_pred.shape != y.shape or y_pred.dim() not in (4, 5):
             raise ValueError(
                 "Expected `y_pred` and `y` to be binarised one-hot (B, C, *spatial) tensors of one shape with 2 or 3 "
                 f"spatial dimensions, but got {tuple(y_pred.shape)} and {tuple(y.shape)}."
             )
         first = 0 if self.include_background else 1
-        p, g = y_pred.detach().cpu().numpy(), y.detach().cpu().numpy()
+        p, g = to_numpy(y_pred), to_numpy(y)
         values = [[self._case(p[b, c], g[b, c]) for c in range(first, p.shape[1])] for b in range(p.shape[0])]
         return torch.as_tensor(np.asarray(values, dtype=np.float32), device=y_pred.device)
 
@@ -116,6 +133,7 @@ class LocalBettiErrorMetric(_TopologyMetric):
         construction: str = DEFAULT_CONSTRUCTION,
     ) -> None:
         super().__init__(include_background, reduction, get_not_nans, construction)
+        validate_tile_size(tile_size)
         self.tile_size = tile_size
 
     def _case(self, prediction, target):

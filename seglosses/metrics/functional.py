@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from skimage.morphology import skeletonize
 
+from seglosses._arrays import to_numpy
 from seglosses.topology import betti_matching, betti_numbers
 from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, check_choice
 
@@ -53,9 +54,11 @@ METRIC_NAMES = ("dice", "cldice", "betti", "local_betti", "betti_matching", "hd9
 
 
 def as_mask(mask, name: str) -> np.ndarray:
-    """A 2D or 3D binary mask as a bool numpy array; ``ValueError``/``TypeError`` naming ``name`` otherwise."""
+    """A 2D or 3D binary mask as a bool numpy array; ``ValueError``/``TypeError`` naming ``name`` otherwise.
+
+    Tensors of any device and dtype (bfloat16 and float16 included) are read as they are."""
     if isinstance(mask, torch.Tensor):
-        mask = mask.detach().cpu().numpy()
+        mask = to_numpy(mask)
     if not isinstance(mask, np.ndarray):
         raise TypeError(f"Expected `{name}` to be a numpy array or torch tensor, but got {type(mask).__name__}.")
     if mask.dtype.kind not in "biuf":
@@ -143,6 +146,20 @@ def _tiles(shape: tuple[int, ...], tile_size: Sequence[int]):
         yield tuple(slice(g[i], g[i] + t) for g, i, t in zip(grids, corner, tile_size))
 
 
+def validate_tile_size(tile_size, ndim: int | None = None) -> tuple[int, ...]:
+    """``tile_size`` as one positive int per axis (``ndim`` of them; any number >= 1 when ``ndim`` is None)."""
+    def is_size(s) -> bool:
+        return isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) and s >= 1
+
+    if is_size(tile_size):
+        return (int(tile_size),) * (ndim or 1)
+    sizes = tuple(tile_size) if isinstance(tile_size, (Sequence, np.ndarray)) and not isinstance(tile_size, str) else None
+    if sizes is None or not sizes or (ndim is not None and len(sizes) != ndim) or not all(map(is_size, sizes)):
+        count = "one per axis" if ndim is None else f"{ndim}"
+        raise ValueError(f"Expected `tile_size` to be a positive int or {count} positive ints, but got {tile_size!r}.")
+    return tuple(int(s) for s in sizes)
+
+
 def local_betti_errors(
     prediction, target, *, tile_size: int | Sequence[int] = 128, construction: str = DEFAULT_CONSTRUCTION
 ) -> np.ndarray:
@@ -157,11 +174,7 @@ def local_betti_errors(
     """
     check_choice("construction", construction, CONSTRUCTIONS)
     p, g = _pair(prediction, target)
-    sizes = (tile_size,) * p.ndim if isinstance(tile_size, (int, np.integer)) else tuple(tile_size)
-    if len(sizes) != p.ndim or not all(isinstance(s, (int, np.integer)) and s >= 1 for s in sizes):
-        raise ValueError(
-            f"Expected `tile_size` to be a positive int or {p.ndim} positive ints, but got {tile_size!r}."
-        )
+    sizes = validate_tile_size(tile_size, p.ndim)
     errors = [betti_number_errors(p[tile], g[tile], construction=construction) for tile in _tiles(p.shape, sizes)]
     return np.mean(errors, axis=0)
 

@@ -8,9 +8,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from seglosses._arrays import to_numpy
+
 FILTRATIONS = ("superlevel", "sublevel")
 CONSTRUCTIONS = ("T", "V")
 DEFAULT_CONSTRUCTION = "T"
+
+# The compiled core numbers pixels and ranks with 32-bit integers. A barcode needs fewer than 2**32 - 1 pixels; a
+# Betti matching numbers the cells of three images' filtrations together and needs 3 * pixels + 3 < 2**32 - 1.
+MAX_PIXELS = 2**32 - 2
+MAX_MATCHING_PIXELS = (2**32 - 5) // 3  # 1,431,655,763
+
+
+def check_size(n_pixels: int, name: str, limit: int = MAX_PIXELS, what: str = "the topology engine") -> None:
+    """Refuse an image of more than ``limit`` pixels, before anything is copied or converted."""
+    if n_pixels > limit:
+        raise ValueError(
+            f"Expected `{name}` to have at most {limit:,} pixels ({what} numbers them with 32-bit integers), "
+            f"but got {n_pixels:,}."
+        )
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
@@ -19,38 +35,35 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def as_image(image, name: str = "image", *, allow_batch: bool = False) -> np.ndarray:
+def as_image(
+    image, name: str = "image", *, allow_batch: bool = False, max_pixels: int = MAX_PIXELS, what: str = "the topology engine"
+) -> np.ndarray:
     """Return ``image`` as a C-contiguous float64 numpy array of rank 2 or 3.
 
-    Accepts numpy arrays, CPU torch tensors (detached) and anything ``np.asarray`` takes. With
-    ``allow_batch`` a leading batch axis is allowed (rank 3 or 4 then means a batch of 2D or 3D images;
-    the caller decides).
+    Accepts numpy arrays, CPU torch tensors (detached; bfloat16 and float16 included) and anything
+    ``np.asarray`` takes. With ``allow_batch`` a leading batch axis is allowed (rank 3 or 4 then means a
+    batch of 2D or 3D images; the caller decides). Type, rank and size (``max_pixels`` per image) are
+    checked before the float64 copy is made.
 
     Raises:
-        TypeError: not numeric (e.g. strings, objects, complex).
-        ValueError: rank not 2/3, an empty axis, NaN or Inf.
+        TypeError: not real numbers (e.g. strings, objects, complex, datetimes or timedeltas).
+        ValueError: rank not 2/3, an empty axis, more than ``max_pixels`` pixels per image, NaN or Inf.
     """
+    device = getattr(image, "device", None)
+    if device is not None and getattr(device, "type", "cpu") != "cpu":
+        raise ValueError(f"Expected `{name}` on the CPU for this backend, but got a tensor on {device}.")
     try:
-        import torch
-
-        if isinstance(image, torch.Tensor):
-            if image.device.type != "cpu":
-                raise ValueError(
-                    f"Expected `{name}` on the CPU for this backend, but got a tensor on {image.device}."
-                )
-            image = image.detach().numpy() if image.dtype != torch.bfloat16 else image.detach().float().numpy()
-    except ImportError:  # pragma: no cover - torch is a hard dependency
-        pass
-    arr = np.asarray(image)
-    if arr.dtype == bool:
-        arr = arr.astype(np.uint8)
-    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        arr = to_numpy(image)
+    except (TypeError, ValueError) as error:  # ragged nested lists and the like
+        raise TypeError(f"Expected `{name}` to be an array of real numbers, but got {type(image).__name__} ({error}).") from None
+    if arr.dtype.kind not in "biuf":  # timedelta64 is an integer subtype for numpy; it is not a real number
         raise TypeError(f"Expected `{name}` to hold real numbers, but got dtype {arr.dtype}.")
     ranks = (2, 3, 4) if allow_batch else (2, 3)
     if arr.ndim not in ranks:
         raise ValueError(f"Expected `{name}` to be a 2D or 3D array, but got shape {arr.shape}.")
     if arr.size == 0:
         raise ValueError(f"Expected `{name}` to be non-empty, but got shape {arr.shape}.")
+    check_size(int(np.prod(arr.shape[-3:] if arr.ndim == 4 else arr.shape)), name, max_pixels, what)
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     if not np.isfinite(arr).all():
         raise ValueError(f"Expected `{name}` to contain only finite values, but got NaN or Inf.")

@@ -29,7 +29,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, FILTRATIONS, check_choice
+from seglosses.topology._validation import (
+    CONSTRUCTIONS,
+    DEFAULT_CONSTRUCTION,
+    FILTRATIONS,
+    MAX_MATCHING_PIXELS,
+    check_choice,
+)
 from seglosses.topology.persistence import _check_threads, _split_batch
 
 COMPARISONS = ("union",)
@@ -208,8 +214,9 @@ def betti_matching(
 
     Raises:
         ValueError: an unknown ``filtration``/``construction``/``comparison``, images that are not 2D
-            or 3D, empty, hold NaN/Inf, differ in shape, batches of different lengths, a CUDA tensor,
-            or a bad ``num_threads``.
+            or 3D, empty, of more than 1,431,655,763 pixels (the engine numbers the cells of the three
+            filtrations with 32-bit integers, 3 * pixels + 3 < 2**32 - 1; checked before any copy), hold
+            NaN/Inf, differ in shape, batches of different lengths, a CUDA tensor, or a bad ``num_threads``.
         TypeError: an image of a non-real dtype.
 
     Example:
@@ -235,8 +242,8 @@ def betti_matching(
     check_choice("construction", construction, CONSTRUCTIONS)
     check_choice("comparison", comparison, COMPARISONS)
     threads = _check_threads(num_threads)
-    predictions, batch_p = _split_batch(prediction, "prediction")
-    targets, batch_t = _split_batch(target, "target")
+    predictions, batch_p = _split_batch(prediction, "prediction", MAX_MATCHING_PIXELS, "a Betti matching")
+    targets, batch_t = _split_batch(target, "target", MAX_MATCHING_PIXELS, "a Betti matching")
     if batch_p != batch_t or len(predictions) != len(targets):
         raise ValueError(
             f"Expected `prediction` and `target` to be both single images or batches of one length, but got "

@@ -28,7 +28,14 @@ from typing import Sequence
 
 import numpy as np
 
-from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, FILTRATIONS, as_image, check_choice
+from seglosses.topology._validation import (
+    CONSTRUCTIONS,
+    DEFAULT_CONSTRUCTION,
+    FILTRATIONS,
+    MAX_PIXELS,
+    as_image,
+    check_choice,
+)
 
 BACKENDS = ("auto", "cpu", "gudhi")
 
@@ -133,10 +140,12 @@ class Barcode:
 def _bar_order(values: np.ndarray, cells: np.ndarray, filtration: str) -> np.ndarray:
     """The documented order (the compiled core returns its bars in it already)."""
     sign = 1.0 if filtration == "sublevel" else -1.0
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         length = np.abs(values[:, 1] - values[:, 0])
-    # np.lexsort sorts by the last key first.
-    return np.lexsort((cells[:, 1], cells[:, 0], sign * values[:, 0], -length))
+    # The essential bar first by its own key: a finite bar's length overflows to inf too for values near
+    # +-1.7e308, and then only the birth would set them apart. np.lexsort sorts by the last key first.
+    finite = np.isfinite(values[:, 1])
+    return np.lexsort((cells[:, 1], cells[:, 0], sign * values[:, 0], -length, finite))
 
 
 def _check_threads(num_threads: int | None) -> int:
@@ -156,8 +165,8 @@ def _check_device(image, name: str) -> None:
         )
 
 
-def _split_batch(image, name: str) -> tuple[list[np.ndarray], bool]:
-    """Return the images of ``image`` as float64 arrays, and whether it was a batch."""
+def _split_batch(image, name: str, max_pixels: int = MAX_PIXELS, what: str = "the topology engine") -> tuple[list[np.ndarray], bool]:
+    """Return the images of ``image`` as float64 arrays, and whether it was a batch (size checked before the copy)."""
     if isinstance(image, (list, tuple)):
         if len(image) == 0:
             raise ValueError(
@@ -165,9 +174,9 @@ def _split_batch(image, name: str) -> tuple[list[np.ndarray], bool]:
             )
         for i, item in enumerate(image):
             _check_device(item, f"{name}[{i}]")
-        return [as_image(item, f"{name}[{i}]") for i, item in enumerate(image)], True
+        return [as_image(item, f"{name}[{i}]", max_pixels=max_pixels, what=what) for i, item in enumerate(image)], True
     _check_device(image, name)
-    arr = as_image(image, name, allow_batch=True)
+    arr = as_image(image, name, allow_batch=True, max_pixels=max_pixels, what=what)
     if arr.ndim == 4:
         return list(arr), True
     return [arr], False
@@ -229,8 +238,9 @@ def persistence(
 
     Raises:
         ValueError: an unknown ``filtration``/``construction``/``backend``, an image that is not 2D or
-            3D, empty, or holds NaN/Inf, a CUDA tensor, or a bad ``num_threads``.
-        TypeError: an image of a non-real dtype (complex, strings, objects).
+            3D, empty, of more than 2**32 - 2 pixels (checked before any copy), or holds NaN/Inf, a CUDA
+            tensor, or a bad ``num_threads``.
+        TypeError: an image of a non-real dtype (complex, strings, objects, datetimes, timedeltas).
 
     Example:
         >>> import numpy as np

@@ -23,9 +23,10 @@ import numpy as np
 from monai.config import KeysCollection
 from monai.config.type_definitions import NdarrayOrTensor
 from monai.transforms import MapTransform, Transform
-from monai.utils import TransformBackends, convert_to_dst_type, convert_to_numpy
+from monai.utils import TransformBackends, convert_to_dst_type
 from scipy import ndimage as ndi
 
+from seglosses._arrays import to_numpy
 from seglosses.transforms.skeleton import _skeleton
 
 __all__ = ["SkeletonSamplingWeights", "SkeletonSamplingWeightsd", "skeleton_sampling_weights"]
@@ -102,7 +103,7 @@ class SkeletonSamplingWeights(Transform):
         )
 
     def __call__(self, label: NdarrayOrTensor) -> NdarrayOrTensor:
-        array = convert_to_numpy(label)
+        array = to_numpy(label)
         if array.ndim not in (3, 4) or array.shape[0] != 1:
             raise ValueError(f"Expected `label` to be (1, *spatial) in 2D or 3D, but got shape {tuple(array.shape)}.")
         weights = skeleton_sampling_weights(array, **self.weights)[None]

@@ -24,9 +24,11 @@ import numpy as np
 from monai.config import KeysCollection
 from monai.config.type_definitions import NdarrayOrTensor
 from monai.transforms import MapTransform, Transform
-from monai.utils import TransformBackends, convert_to_dst_type, convert_to_numpy, ensure_tuple, ensure_tuple_rep
+from monai.utils import TransformBackends, convert_to_dst_type, ensure_tuple, ensure_tuple_rep
 from scipy import ndimage as ndi
 from skimage.morphology import skeletonize
+
+from seglosses._arrays import to_numpy
 
 __all__ = ["SkeletonTube", "SkeletonTubed", "skeleton_tube"]
 
@@ -157,7 +159,7 @@ class SkeletonTube(Transform):
 
     def __call__(self, label: NdarrayOrTensor) -> NdarrayOrTensor:
         """``label`` (1 or C, *spatial) → its tube, same shape, layout, dtype and type."""
-        tube = skeleton_tube(convert_to_numpy(label), radius=self.radius, include_background=self.include_background)
+        tube = skeleton_tube(to_numpy(label), radius=self.radius, include_background=self.include_background)
         return convert_to_dst_type(tube, dst=label)[0]
 
 
