@@ -14,6 +14,14 @@ settings.register_profile("dev", deadline=None, suppress_health_check=[HealthChe
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+# Under pytest-xdist every worker is a process of its own: torch's intra-op threads (one per core by default) in
+# each of them oversubscribe the cores, and OpenMP's spinning threads then slow large-tensor tests tenfold.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def _data_root() -> Path | None:
     env = os.environ.get("SEGLOSSES_DATA")
     candidates = [Path(env)] if env else []

@@ -318,8 +318,9 @@ def test_half_precision_input_is_computed_in_float32(name, dims, dtype, case, re
     (reference_grad,) = torch.autograd.grad(reference, same_values)
     torch.testing.assert_close(value, reference)
     torch.testing.assert_close(grad.float(), reference_grad.to(HALF[dtype]).float())
-    # Against the unrounded float32 logits only the rounding of the input differs (README, "Half precision").
-    torch.testing.assert_close(value, loss(logits, labels), atol=3e-2, rtol=3e-2)
+    # Against the unrounded float32 logits only the rounding of the input differs (README, "Half precision":
+    # measured at most 0.3% for bfloat16, 0.015% for float16 on these cases).
+    torch.testing.assert_close(value, loss(logits, labels), atol=1e-2, rtol=5e-3)
 
 
 @pytest.mark.parametrize(("name", "dims"), cases())
@@ -342,7 +343,7 @@ def test_half_precision_under_autocast(name, dims, dtype, case):
     value.backward()
     assert value.dtype == torch.float32 and torch.isfinite(value)
     assert all(torch.isfinite(p.grad).all() for p in conv.parameters())
-    torch.testing.assert_close(value, reference.detach(), atol=3e-2, rtol=3e-2)
+    torch.testing.assert_close(value, reference.detach(), atol=1e-2, rtol=5e-3)
 
 
 @pytest.mark.parametrize(("name", "dims"), cases())

@@ -141,7 +141,7 @@ def test_arrays_that_do_not_hold_real_numbers_are_refused(dtype):
 
 
 def test_ragged_lists_are_refused_with_our_message():
-    with pytest.raises(TypeError, match=r"Expected `image\[0\]` to be an array of real numbers"):
+    with pytest.raises(TypeError, match=r"Expected `image\[0\]` to be an array, but got list"):
         persistence([[[1.0, 2.0], [3.0]]])
 
 
@@ -190,3 +190,27 @@ def test_metric_classes_refuse_numpy_with_a_type_error(metric):
     # MONAI's list form stays accepted
     values = metric()([torch.ones(1, 8, 8)], [torch.ones(1, 8, 8)])
     assert values.shape[:2] == (1, 1)
+
+
+def test_betti_matching_loss_refuses_logits_without_an_activation():
+    # 2 * 1e300**2 overflowed to inf; values outside [0, 1] are not probabilities (found by tests/test_fuzz.py).
+    from seglosses.losses import BettiMatchingLoss
+
+    for value in (1e300, 3.0, -0.5):
+        with pytest.raises(ValueError, match=r"Expected `input` to be probabilities in \[0, 1\] after the activation"):
+            BettiMatchingLoss()(torch.full((1, 1, 4, 4), value, dtype=torch.float64), torch.zeros(1, 1, 4, 4))
+    logits = torch.full((1, 1, 4, 4), 1e300, dtype=torch.float64)
+    assert torch.isfinite(BettiMatchingLoss(sigmoid=True)(logits, torch.zeros(1, 1, 4, 4)))
+
+
+@pytest.mark.parametrize("bad", [None, "label", [[1, 2], [3]], np.zeros((1, 0, 4, 4)), np.full((1, 4, 4, 2), np.nan)])
+def test_mip_target_refuses_what_is_not_a_volume(bad):
+    with pytest.raises((TypeError, ValueError), match=r"Expected `label`"):
+        MIPTarget()(bad)
+
+
+def test_metric_classes_refuse_empty_batches():
+    with pytest.raises(TypeError, match=r"but got list of nothing"):
+        BettiErrorMetric()([], [])
+    with pytest.raises(ValueError, match=r"Expected `y_pred` to be non-empty"):
+        BettiErrorMetric()(torch.zeros(0, 1, 4, 4), torch.zeros(0, 1, 4, 4))

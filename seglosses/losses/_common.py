@@ -9,8 +9,10 @@ Message form: "Expected `name` to be <what>, but got <what was given>."
 Half precision: float16 and bfloat16 logits (plain, or from a network under ``torch.autocast``) are computed in
 float32 from the activation on (:func:`prepare` upcasts them), so every loss returns float32 for half input. In
 half precision an absent class's gradient (1/``smooth_dr`` = 1e5) overflows to inf and whole-volume sums overflow
-past 65,504 voxels; in float32 neither does, and the gradient that flows back into the half-precision logits is
-bounded (at most 1 for the ratio losses) and finite.
+past 65,504 voxels; in float32 neither does. Through an activation the gradient that flows back into the half-
+precision logits is small (the probability's derivative damps the 1/``smooth_dr`` of an absent class) and finite;
+float16 *probabilities* given without an activation can receive gradients beyond float16's range, which
+``torch.amp.GradScaler`` treats as any overflow (it skips the step).
 """
 
 from __future__ import annotations

@@ -148,8 +148,9 @@ def betti_matching_loss(
 
     Raises:
         TypeError: non-tensor or non-floating ``input``, a non-callable ``other_act``, non-numeric weights.
-        ValueError: wrong rank or shapes, NaN/Inf, labels outside [0, C), more than one activation, unknown
-            ``reduction`` or ``construction``, bad ``dim_weights`` or ``num_threads``.
+        ValueError: wrong rank or shapes, NaN/Inf, labels outside [0, C), probabilities outside [0, 1] (logits
+            without an activation), more than one activation, unknown ``reduction`` or ``construction``, bad
+            ``dim_weights`` or ``num_threads``.
 
     Example:
         >>> target = torch.zeros(1, 1, 12, 12)
@@ -170,7 +171,7 @@ def betti_matching_loss(
         sigmoid=sigmoid, softmax=softmax, other_act=other_act,
     )
     weights = _validate_dim_weights(dim_weights, probs.dim() - 2)
-    # prepare() gives float32 for half precision, which is too coarse for squared differences of close values.
+    # float32 for half-precision input (prepare()): half is too coarse for squared differences of close values.
     dtype = probs.dtype
     spatial = tuple(s + 2 * relative for s in probs.shape[2:])
     n_jobs, n_pixels = probs.shape[0] * probs.shape[1], int(np.prod(spatial))
@@ -181,6 +182,12 @@ def betti_matching_loss(
     flat_probs = probs.reshape(n_jobs, n_pixels)
     host_probs = flat_probs.detach().to("cpu", torch.float64).numpy()
     host_labels = labels.detach().reshape(n_jobs, n_pixels).to("cpu", torch.float64).numpy()
+    low, high = host_probs.min(), host_probs.max()  # on the host copy already made: no extra synchronisation
+    if low < 0 or high > 1:
+        raise ValueError(
+            "Expected `input` to be probabilities in [0, 1] after the activation (set `sigmoid` or `softmax` for "
+            f"logits), but got values in [{low:g}, {high:g}]."
+        )
     matchings = betti_matching(
         [p.reshape(spatial) for p in host_probs], [g.reshape(spatial) for g in host_labels],
         filtration="superlevel", construction=construction, num_threads=num_threads,

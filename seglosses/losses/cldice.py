@@ -37,7 +37,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from seglosses.losses._common import prepare, reduce, upcast, validate_activation, validate_positive, validate_reduction
+from seglosses.losses._common import prepare, reduce, validate_activation, validate_positive, validate_reduction
 from seglosses.losses.dice import _check_smooth, _dice_values
 
 __all__ = ["DiceclDiceLoss", "SoftclDiceLoss", "dice_cldice_loss", "soft_cldice_loss", "soft_skeleton"]
@@ -457,9 +457,11 @@ def soft_skeleton(x: torch.Tensor, iterations: int = 3) -> torch.Tensor:
 def _cldice_values(
     probs: torch.Tensor, target: torch.Tensor, *, iterations: int, smooth: float, batch: bool
 ) -> torch.Tensor:
-    """Per-(sample, class) clDice loss of prepared (B, C, *spatial) probabilities and labels: (B, C) or (1, C)."""
-    # Skeleton sums over a whole volume in half precision lose most digits: float32 (prepare() gives it already).
-    sums = _SkeletonOverlaps.apply(upcast(probs), upcast(target), iterations)
+    """Per-(sample, class) clDice loss of prepared (B, C, *spatial) probabilities and labels: (B, C) or (1, C).
+
+    Prepared means float32 for half-precision input: skeleton sums over a volume in half precision lose most digits.
+    """
+    sums = _SkeletonOverlaps.apply(probs, target, iterations)
     if batch:
         sums = sums.sum(0, keepdim=True)
     skel_p_in_t, skel_p, skel_t_in_p, skel_t = sums.unbind(-1)

@@ -55,13 +55,20 @@ class _PerCaseMetric(CumulativeIterationMetric):
         tensors as MONAI takes them. Anything else (numpy arrays included) raises ``TypeError`` before MONAI sees it."""
         for name, value in (("y_pred", y_pred), ("y", y)):
             items = value if isinstance(value, (list, tuple)) else [value]
-            if not all(isinstance(item, torch.Tensor) for item in items):
-                given = type(value).__name__ if items is not value else f"{type(value).__name__} of " + ", ".join(
-                    sorted({type(item).__name__ for item in items})
+            if not items or not all(isinstance(item, torch.Tensor) for item in items):
+                given = type(value).__name__ if items is not value else f"{type(value).__name__} of " + (
+                    ", ".join(sorted({type(item).__name__ for item in items})) or "nothing"
                 )
                 raise TypeError(
                     f"Expected `{name}` to be a torch tensor (B, C, *spatial) or a list of (C, *spatial) tensors, "
                     f"but got {given}."
+                )
+            ranks = (4, 5) if items is not value else (3, 4)
+            if any(item.dim() not in ranks or item.numel() == 0 for item in items):
+                shapes = ", ".join(str(tuple(item.shape)) for item in items[:3])
+                raise ValueError(
+                    f"Expected `{name}` to be non-empty binarised one-hot (B, C, *spatial) tensors, or lists of "
+                    f"(C, *spatial) ones, with 2 or 3 spatial dimensions, but got shape {shapes}."
                 )
         return super().__call__(y_pred, y, **kwargs)
 

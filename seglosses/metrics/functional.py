@@ -58,7 +58,7 @@ def as_mask(mask, name: str) -> np.ndarray:
 
     Tensors of any device and dtype (bfloat16 and float16 included) are read as they are."""
     if isinstance(mask, torch.Tensor):
-        mask = to_numpy(mask)
+        mask = to_numpy(mask, name)
     if not isinstance(mask, np.ndarray):
         raise TypeError(f"Expected `{name}` to be a numpy array or torch tensor, but got {type(mask).__name__}.")
     if mask.dtype.kind not in "biuf":

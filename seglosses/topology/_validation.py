@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seglosses._arrays import to_numpy
+from seglosses._arrays import check_real, to_numpy
 
 FILTRATIONS = ("superlevel", "sublevel")
 CONSTRUCTIONS = ("T", "V")
@@ -52,12 +52,7 @@ def as_image(
     device = getattr(image, "device", None)
     if device is not None and getattr(device, "type", "cpu") != "cpu":
         raise ValueError(f"Expected `{name}` on the CPU for this backend, but got a tensor on {device}.")
-    try:
-        arr = to_numpy(image)
-    except (TypeError, ValueError) as error:  # ragged nested lists and the like
-        raise TypeError(f"Expected `{name}` to be an array of real numbers, but got {type(image).__name__} ({error}).") from None
-    if arr.dtype.kind not in "biuf":  # timedelta64 is an integer subtype for numpy; it is not a real number
-        raise TypeError(f"Expected `{name}` to hold real numbers, but got dtype {arr.dtype}.")
+    arr = check_real(to_numpy(image, name), name)
     ranks = (2, 3, 4) if allow_batch else (2, 3)
     if arr.ndim not in ranks:
         raise ValueError(f"Expected `{name}` to be a 2D or 3D array, but got shape {arr.shape}.")

@@ -115,12 +115,20 @@ class MIPTarget(Transform):
 
     def __call__(self, label: NdarrayOrTensor) -> tuple[torch.Tensor, ...]:
         """``label`` (C, H, W, D) → one (C', H, W, D) broadcast projection per axis."""
+        if not isinstance(label, (np.ndarray, torch.Tensor)):
+            raise TypeError(f"Expected `label` to be a numpy array or torch tensor, but got {type(label).__name__}.")
+        if isinstance(label, np.ndarray) and (label.dtype.kind not in "biuf" or label.dtype == np.uint64):
+            raise TypeError(f"Expected `label` to hold real numbers of a torch dtype, but got dtype {label.dtype}.")
         img = convert_to_tensor(label, track_meta=get_track_meta())
         if img.dim() != 4:
             raise ValueError(
                 f"Expected `label` to be a channel-first 3D volume (C, H, W, D), but got shape {tuple(img.shape)}."
             )
+        if img.numel() == 0:
+            raise ValueError(f"Expected `label` to be non-empty, but got shape {tuple(img.shape)}.")
         values = img.as_subclass(torch.Tensor) if isinstance(img, MetaTensor) else img
+        if values.is_floating_point() and not torch.isfinite(values).all():
+            raise ValueError("Expected `label` to contain only finite values, but got NaN or Inf.")
         if self.num_classes is not None:
             if values.shape[0] != 1:
                 raise ValueError(

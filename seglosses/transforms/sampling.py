@@ -26,7 +26,7 @@ from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends, convert_to_dst_type
 from scipy import ndimage as ndi
 
-from seglosses._arrays import to_numpy
+from seglosses._arrays import check_real, to_numpy
 from seglosses.transforms.skeleton import _skeleton
 
 __all__ = ["SkeletonSamplingWeights", "SkeletonSamplingWeightsd", "skeleton_sampling_weights"]
@@ -62,7 +62,9 @@ def skeleton_sampling_weights(
         >>> float(w[4, 4]), float(w[4, 1]), float(w[4, 6]), float(w[0, 0])  # junction, end, branch, background
         (10.0, 10.0, 1.0, 0.0010000000474974513)
     """
-    label = np.asarray(label)
+    label = check_real(to_numpy(label, "label"), "label")
+    if label.dtype.kind == "f" and not np.isfinite(label).all():
+        raise ValueError("Expected `label` to contain only finite values, but got NaN or Inf.")
     if label.ndim in (3, 4) and label.shape[0] == 1:
         label = label[0]
     if label.ndim not in (2, 3):
@@ -103,7 +105,7 @@ class SkeletonSamplingWeights(Transform):
         )
 
     def __call__(self, label: NdarrayOrTensor) -> NdarrayOrTensor:
-        array = to_numpy(label)
+        array = check_real(to_numpy(label, "label"), "label")
         if array.ndim not in (3, 4) or array.shape[0] != 1:
             raise ValueError(f"Expected `label` to be (1, *spatial) in 2D or 3D, but got shape {tuple(array.shape)}.")
         weights = skeleton_sampling_weights(array, **self.weights)[None]

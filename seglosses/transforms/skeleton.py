@@ -28,7 +28,7 @@ from monai.utils import TransformBackends, convert_to_dst_type, ensure_tuple, en
 from scipy import ndimage as ndi
 from skimage.morphology import skeletonize
 
-from seglosses._arrays import to_numpy
+from seglosses._arrays import check_real, to_numpy
 
 __all__ = ["SkeletonTube", "SkeletonTubed", "skeleton_tube"]
 
@@ -102,6 +102,7 @@ def skeleton_tube(label: np.ndarray, *, radius: int = 2, include_background: boo
     """
     if not isinstance(label, np.ndarray):
         raise TypeError(f"Expected `label` to be a numpy array, but got {type(label).__name__}.")
+    check_real(label, "label")
     radius = _validate_radius(radius)
     if label.ndim not in (3, 4):
         raise ValueError(
@@ -159,7 +160,7 @@ class SkeletonTube(Transform):
 
     def __call__(self, label: NdarrayOrTensor) -> NdarrayOrTensor:
         """``label`` (1 or C, *spatial) → its tube, same shape, layout, dtype and type."""
-        tube = skeleton_tube(to_numpy(label), radius=self.radius, include_background=self.include_background)
+        tube = skeleton_tube(to_numpy(label, "label"), radius=self.radius, include_background=self.include_background)
         return convert_to_dst_type(tube, dst=label)[0]
 
 
