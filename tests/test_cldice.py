@@ -58,6 +58,30 @@ def test_soft_skeleton_values_and_gradients_equal_monai(case):
     torch.testing.assert_close(grad_ours, grad_theirs, rtol=1e-12, atol=1e-12)
 
 
+@settings(max_examples=30)
+@given(length=st.integers(1, 40), seed=st.integers(0, 2**31 - 1), iterations=st.integers(0, 6))
+def test_1d_soft_skeleton_is_monais_on_a_one_row_image(length, seed, iterations):
+    # MONAI's soft_skel is 2D/3D only; on a (B, C, 1, N) image its pools along the height of 1 change nothing,
+    # so it is the 1D skeleton (B, C, N): values and gradients must agree.
+    x = torch.rand((2, 2, length), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    x = torch.nn.functional.avg_pool1d(x, 3, stride=1, padding=1, count_include_pad=False).requires_grad_()
+    ours, theirs = soft_skeleton(x, iterations), soft_skel(x[:, :, None], iterations)[:, :, 0]
+    assert torch.equal(ours, theirs)
+    cotangent = torch.randn_like(x)
+    (grad_ours,) = torch.autograd.grad(ours, x, cotangent)
+    (grad_theirs,) = torch.autograd.grad(theirs, x, cotangent)
+    torch.testing.assert_close(grad_ours, grad_theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_1d_cldice_equals_the_2d_loss_of_one_row_images():
+    generator = torch.Generator().manual_seed(7)
+    logits = torch.randn((2, 2, 30), generator=generator, dtype=torch.float64)
+    labels = (torch.rand((2, 1, 30), generator=generator) > 0.4).long()
+    for loss in (SoftclDiceLoss(softmax=True, to_onehot_y=True, reduction="none", iterations=4),
+                 DiceclDiceLoss(softmax=True, to_onehot_y=True, reduction="none", iterations=4)):
+        torch.testing.assert_close(loss(logits, labels), loss(logits[:, :, None], labels[:, :, None]))
+
+
 @pytest.mark.parametrize("shape", [(1, 2, 7, 6), (1, 1, 5, 4, 6)])
 def test_soft_skeleton_gradcheck(shape):
     # Distinct, well separated values: finite differences then never cross a min/max tie.
@@ -277,7 +301,7 @@ def test_cldice_argument_errors(kwargs, error, match):
 @pytest.mark.parametrize(
     ("x", "error", "match"),
     [
-        (torch.zeros(2, 3), ValueError, r"Expected `x` to be 4D \(B, C, H, W\) or 5D \(B, C, H, W, D\), but got shape"),
+        (torch.zeros(2, 3), ValueError, r"Expected `x` to be 3D \(B, C, N\), 4D \(B, C, H, W\) or 5D \(B, C, H, W, D\), but got"),
         (torch.zeros(1, 1, 4, 4, dtype=torch.long), TypeError, r"Expected `x` to be a floating .*torch.int64"),
         ([[0.0]], TypeError, r"Expected `x` to be a floating point torch.Tensor, but got list"),
     ],

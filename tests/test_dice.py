@@ -16,11 +16,11 @@ from seglosses.losses import DiceCELoss, DiceLoss, dice_ce_loss, dice_loss
 
 @st.composite
 def dice_cases(draw, *, allow_sigmoid=True):
-    """Random inputs and a random combination of Dice options (float32, 2D or 3D)."""
-    dims = draw(st.sampled_from([2, 3]))
+    """Random inputs and a random combination of Dice options (float32, 1 to 4 spatial axes, as MONAI takes)."""
+    dims = draw(st.sampled_from([1, 2, 3, 4]))
     batch_size = draw(st.integers(1, 3))
     channels = draw(st.integers(1, 4))
-    spatial = tuple(draw(st.integers(1, 6)) for _ in range(dims))
+    spatial = tuple(draw(st.integers(1, 6 if dims < 4 else 3)) for _ in range(dims))
     seed = draw(st.integers(0, 2**31 - 1))
     generator = torch.Generator().manual_seed(seed)
     logits = torch.randn((batch_size, channels, *spatial), generator=generator) * 3
@@ -97,7 +97,7 @@ def test_dice_ce_none_and_sum_are_consistent_with_the_terms():
     torch.testing.assert_close(dice_ce_loss(logits, labels, reduction="mean", lambda_ce=0.5, **kwargs), values.mean())
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 5, 6), (2, 2, 4, 3, 5)])
+@pytest.mark.parametrize("shape", [(2, 3, 7), (2, 3, 5, 6), (2, 2, 4, 3, 5)])
 def test_dice_gradients_equal_monai(shape):
     torch.manual_seed(1)
     logits = torch.randn(shape, dtype=torch.float64, requires_grad=True)

@@ -254,7 +254,8 @@ LOSS_EXTRAS = {
 
 @pytest.mark.parametrize("name", list(LOSS_EXTRAS))
 def test_fuzz_losses(name):
-    spatial_dims = (3,) if name == "MIPLoss" else (2, 3)
+    spatial_dims = {"DiceLoss": (1, 2, 3, 4), "DiceCELoss": (1, 2, 3, 4), "BettiMatchingLoss": (2, 3), "MIPLoss": (3,)}
+    spatial_dims = spatial_dims.get(name, (1, 2, 3))
 
     @settings(FUZZ, max_examples=max(EXAMPLES // 2, 1))
     @given(inputs=loss_inputs(spatial_dims), options=LOSS_SETTINGS)

@@ -44,9 +44,9 @@ _ZERO_ON_AGREEMENT = {("empty", "empty"): 0.0, ("full", "full"): 0.0}
 LOSSES = {
     spec.name: spec
     for spec in (
-        LossSpec("DiceLoss", edge_values={**_ZERO_ON_AGREEMENT, ("full", "empty"): 1.0, ("empty", "full"): 1.0}),
+        LossSpec("DiceLoss", dims=(1, 2, 3), edge_values={**_ZERO_ON_AGREEMENT, ("full", "empty"): 1.0, ("empty", "full"): 1.0}),
         LossSpec(
-            "DiceCELoss",
+            "DiceCELoss", dims=(1, 2, 3),
             edge_values={
                 **_ZERO_ON_AGREEMENT,
                 ("full", "empty"): 1.0 + CE_OF_A_CERTAIN_MISTAKE,
@@ -55,16 +55,16 @@ LOSSES = {
         ),
         # A constant map has an empty soft skeleton, so both ratios are 1 whatever the other map is.
         LossSpec(
-            "SoftclDiceLoss", dict(iterations=2),
+            "SoftclDiceLoss", dict(iterations=2), dims=(1, 2, 3),
             edge_values={**_ZERO_ON_AGREEMENT, ("full", "empty"): 0.0, ("empty", "full"): 0.0},
         ),
         LossSpec(
-            "DiceclDiceLoss", dict(iterations=2),
+            "DiceclDiceLoss", dict(iterations=2), dims=(1, 2, 3),
             edge_values={**_ZERO_ON_AGREEMENT, ("full", "empty"): 0.5, ("empty", "full"): 0.5},
         ),
         # An empty tube gives 0; a full target's tube is missed entirely by an empty prediction.
         LossSpec(
-            "SkeletonRecallLoss",
+            "SkeletonRecallLoss", dims=(1, 2, 3),
             edge_values={**_ZERO_ON_AGREEMENT, ("full", "empty"): 0.0, ("empty", "full"): 1.0},
         ),
         # A sum over bars: only the essential components differ (births 1 and 0, deaths at 0): 2 * 1^2.
@@ -79,7 +79,8 @@ LOSSES = {
     )
 }
 NAMES = list(LOSSES)
-SHAPES = {2: (7, 8), 3: (5, 6, 4)}
+SHAPES = {1: (11,), 2: (7, 8), 3: (5, 6, 4)}
+CONV = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}
 
 
 def make_loss(name: str, **overrides):
@@ -134,7 +135,7 @@ def test_reduction_none_keeps_samples_and_classes(name, dims, include_background
 @pytest.mark.parametrize(("name", "dims"), cases())
 def test_gradcheck_float64(name, dims):
     # Small inputs: finite differences cost two loss evaluations per element.
-    spatial = {2: (5, 4), 3: (4, 3, 3)}[dims]
+    spatial = {1: (7,), 2: (5, 4), 3: (4, 3, 3)}[dims]
     logits, labels = make_inputs(dims, batch=2 if dims == 2 else 1, dtype=torch.float64, seed=1, spatial=spatial)
     loss = make_loss(name, reduction="none")
     assert torch.autograd.gradcheck(lambda x: loss(x, labels), (logits.requires_grad_(),), eps=1e-6, atol=1e-6)
@@ -173,7 +174,7 @@ def _bad_inputs(dims):
     inf_logits = logits.clone()
     inf_logits[..., -1] = float("inf")
     return {
-        "rank": (logits.flatten(2), labels.flatten(2), ValueError, r"Expected `input` to be .*but got shape"),
+        "rank": (logits.flatten(1), labels.flatten(1), ValueError, r"Expected `input` to be .*but got shape"),
         "mismatched": (
             logits, labels[..., :-1], ValueError, r"Expected `target` \(class indices\) to have shape",
         ),
@@ -226,7 +227,7 @@ def test_autocast_bfloat16(name, dims):
     # Logits come out of a network layer under autocast, in bfloat16, as in mixed-precision training.
     torch.manual_seed(3)
     features, labels = make_inputs(dims, channels=2, seed=3)
-    conv = (torch.nn.Conv2d if dims == 2 else torch.nn.Conv3d)(2, 2, 1)
+    conv = CONV[dims](2, 2, 1)
     loss = make_loss(name)
     reference = loss(conv(features), labels)
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -281,7 +282,7 @@ def test_vesselnn_crop_smoke(data_root, name):
 # ----------------------------------------------------------------------------------------------- half precision
 HALF = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 # Spatial sizes over 65,504 voxels, the float16 maximum: a half-precision sum over one channel overflows there.
-LARGE = {2: (300, 300), 3: (48, 48, 32)}
+LARGE = {1: (70_000,), 2: (300, 300), 3: (48, 48, 32)}
 
 
 def _half_case(case: str, dims: int):
@@ -330,7 +331,7 @@ def test_half_precision_under_autocast(name, dims, dtype, case):
     # Logits from a layer under autocast, in the half dtype, as in mixed-precision training: finite loss and
     # parameter gradients, close to the float32 run.
     logits, labels = _half_case(case, dims)
-    conv = (torch.nn.Conv2d if dims == 2 else torch.nn.Conv3d)(2, 2, 1)
+    conv = CONV[dims](2, 2, 1)
     with torch.no_grad():  # an identity layer, so that the logits are those of the case
         conv.weight.copy_(torch.eye(2).reshape(conv.weight.shape))
         conv.bias.zero_()
@@ -372,3 +373,10 @@ def test_one_hot_targets_outside_the_unit_interval_are_rejected(name, dims, bad)
     message = "only finite values" if bad != bad else r"values in \[0, 1\]"
     with pytest.raises(ValueError, match=rf"Expected `target` (to contain {message}|{message})"):
         make_loss(name, to_onehot_y=False)(logits, target)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if 1 not in LOSSES[n].dims])
+def test_losses_without_a_1d_form_say_which_ranks_they_take(name):
+    logits, labels = make_inputs(2)
+    with pytest.raises(ValueError, match=r"Expected `input` to be (4D|5D).*but got shape \(2, 2, 56\)"):
+        make_loss(name)(logits.flatten(2), labels.flatten(2))

@@ -251,3 +251,18 @@ def test_vesselnn_volume_smoke(data_root):
     assert torch.isfinite(logits.grad).all()
     perfect = skeleton_recall_loss(logits_of(target.double()), target, skeleton, sigmoid=True)
     assert perfect.item() == pytest.approx(0, abs=1e-9)
+
+
+def test_1d_tube_and_loss_are_those_of_one_row_images():
+    # In 1D a segment is its own skeleton; the tube and the loss equal the 2D ones of a one-row image.
+    from seglosses.transforms import skeleton_tube
+
+    label = np.zeros((1, 30), np.uint8)
+    label[0, 3:12], label[0, 15:16], label[0, 20:28] = 1, 2, 1
+    tube = skeleton_tube(label, radius=2)
+    np.testing.assert_array_equal(tube, label)
+    np.testing.assert_array_equal(tube, skeleton_tube(label[:, None], radius=2)[:, 0])
+    logits = torch.randn((1, 3, 30), generator=torch.Generator().manual_seed(3))
+    labels = torch.from_numpy(label.astype(np.int64))[None]
+    loss = SkeletonRecallLoss(softmax=True, to_onehot_y=True, include_background=False, reduction="none")
+    torch.testing.assert_close(loss(logits, labels), loss(logits[:, :, None], labels[:, :, None]))

@@ -146,9 +146,9 @@ def test_dictionary_transform():
 def test_tube_errors():
     with pytest.raises(
         ValueError,
-        match=r"Expected `label` to be channel-first 2D \(C, H, W\) or 3D \(C, H, W, D\), but got shape \(16, 16\)",
+        match=r"Expected `label` to be channel-first 1D \(C, N\), 2D \(C, H, W\) or 3D \(C, H, W, D\), but got shape \(16,\)",
     ):
-        skeleton_tube(np.zeros((16, 16)))
+        skeleton_tube(np.zeros(16))
     with pytest.raises(ValueError, match="integer class indices, but got fractional values"):
         skeleton_tube(np.full((1, 8, 8), 0.5))
     with pytest.raises(ValueError, match=r"Expected class indices >= 0 in a one-channel `label`, but got -1"):

@@ -86,17 +86,18 @@ def validate_input_target(
     *,
     to_onehot_y: bool,
     check_finite: bool = True,
-    spatial_dims: tuple[int, ...] = (2, 3),
+    spatial_dims: tuple[int, ...] | None = (2, 3),
 ) -> None:
     """Check ``input`` (B, C, *spatial) logits and ``target`` labels before anything is computed.
 
     Args:
-        input: floating tensor of shape (B, C, *spatial) with ``len(spatial)`` in ``spatial_dims``.
+        input: floating tensor of shape (B, C, *spatial) with ``len(spatial)`` in ``spatial_dims`` (any number
+            >= 1 when None, as MONAI's pixel losses take).
         target: (B, 1, *spatial) class indices when ``to_onehot_y`` (and C > 1), otherwise (B, C, *spatial).
         to_onehot_y: whether ``target`` holds class indices.
         check_finite: reject NaN/Inf in ``input`` and, for one-hot or soft labels, ``target`` values outside
             [0, 1] (a reduction over each tensor and a host synchronisation; cheap next to the loss).
-        spatial_dims: allowed numbers of spatial dimensions.
+        spatial_dims: allowed numbers of spatial dimensions, or None for any number >= 1.
 
     Raises:
         TypeError: ``input``/``target`` not tensors, or ``input`` not floating point.
@@ -108,9 +109,14 @@ def validate_input_target(
             raise TypeError(f"Expected `{name}` to be a torch.Tensor, but got {type(t).__name__}.")
     if not input.is_floating_point():
         raise TypeError(f"Expected `input` to be a floating point tensor (logits), but got dtype {input.dtype}.")
-    ranks = tuple(d + 2 for d in spatial_dims)
-    ranks_text = " or ".join(f"{r}D (B, C, {', '.join('HWD'[:r - 2])})" for r in ranks)
-    if input.dim() not in ranks:
+    if spatial_dims is None:
+        if input.dim() < 3:
+            raise ValueError(
+                f"Expected `input` to be (B, C, *spatial) with at least one spatial axis, but got shape {tuple(input.shape)}."
+            )
+    elif input.dim() - 2 not in spatial_dims:
+        names = {1: "N", 2: "H, W", 3: "H, W, D"}
+        ranks_text = " or ".join(f"{d + 2}D (B, C, {names.get(d, '*spatial')})" for d in spatial_dims)
         raise ValueError(f"Expected `input` to be {ranks_text}, but got shape {tuple(input.shape)}.")
     if input.numel() == 0:
         # One rule for every loss: a mean over no samples or voxels is undefined, so it is refused, not NaN.
@@ -184,7 +190,7 @@ def prepare(
     softmax: bool,
     other_act: Callable | None,
     check_finite: bool = True,
-    spatial_dims: tuple[int, ...] = (2, 3),
+    spatial_dims: tuple[int, ...] | None = (2, 3),
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Validate, activate, one-hot encode and drop the background channel: MONAI's order of steps.
 

@@ -42,6 +42,8 @@ from seglosses.losses.dice import _check_smooth, _dice_values
 
 __all__ = ["DiceclDiceLoss", "SoftclDiceLoss", "dice_cldice_loss", "soft_cldice_loss", "soft_skeleton"]
 
+# The soft skeleton is defined on any grid; in 1D (B, C, N) it is a segment's interior (no MONAI reference there).
+SPATIAL_DIMS = (1, 2, 3)
 # Steps recomputed and held at once in backward: more holds more volumes, fewer replays more steps.
 _SEGMENT = 2
 # Channels are processed in chunks of at most this many elements (at least one channel per chunk):
@@ -430,7 +432,7 @@ def soft_skeleton(x: torch.Tensor, iterations: int = 3) -> torch.Tensor:
     module's notes) but backward recomputes the steps instead of storing them.
 
     Args:
-        x: (B, C, H, W) or (B, C, H, W, D) floating tensor, usually probabilities in [0, 1].
+        x: (B, C, N), (B, C, H, W) or (B, C, H, W, D) floating tensor, usually probabilities in [0, 1].
         iterations: K, the number of erosion steps after the first opening (>= 0).
 
     Returns:
@@ -438,7 +440,7 @@ def soft_skeleton(x: torch.Tensor, iterations: int = 3) -> torch.Tensor:
 
     Raises:
         TypeError: ``x`` is not a floating point tensor.
-        ValueError: ``x`` is not 4D/5D or ``iterations`` is not a non-negative integer.
+        ValueError: ``x`` is not 3D/4D/5D or ``iterations`` is not a non-negative integer.
 
     Example:
         >>> x = torch.zeros(1, 1, 9, 9)
@@ -449,8 +451,10 @@ def soft_skeleton(x: torch.Tensor, iterations: int = 3) -> torch.Tensor:
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         given = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
         raise TypeError(f"Expected `x` to be a floating point torch.Tensor, but got {given}.")
-    if x.dim() not in (4, 5):
-        raise ValueError(f"Expected `x` to be 4D (B, C, H, W) or 5D (B, C, H, W, D), but got shape {tuple(x.shape)}.")
+    if x.dim() - 2 not in SPATIAL_DIMS:
+        raise ValueError(
+            f"Expected `x` to be 3D (B, C, N), 4D (B, C, H, W) or 5D (B, C, H, W, D), but got shape {tuple(x.shape)}."
+        )
     return _SoftSkeleton.apply(x, _validate_iterations(iterations))
 
 
@@ -506,7 +510,7 @@ def soft_cldice_loss(
     channel c alone.
 
     Args:
-        input: (B, C, *spatial) logits (or probabilities with no activation set), 2D or 3D.
+        input: (B, C, *spatial) logits (or probabilities with no activation set), 1D, 2D or 3D.
         target: (B, 1, *spatial) class indices with ``to_onehot_y``, otherwise (B, C, *spatial) one-hot or soft labels.
         include_background, to_onehot_y, sigmoid, softmax, other_act: as in MONAI's losses.
         reduction: ``"none"`` returns (B, C) ((1, C) with ``batch``); ``"mean"``/``"sum"`` reduce those values.
@@ -536,7 +540,7 @@ def soft_cldice_loss(
     smooth = validate_positive("smooth", smooth)
     probs, target = prepare(
         input, target, include_background=include_background, to_onehot_y=to_onehot_y,
-        sigmoid=sigmoid, softmax=softmax, other_act=other_act,
+        sigmoid=sigmoid, softmax=softmax, other_act=other_act, spatial_dims=SPATIAL_DIMS,
     )
     return reduce(_cldice_values(probs, target, iterations=iterations, smooth=smooth, batch=batch), reduction)
 
@@ -599,7 +603,7 @@ def dice_cldice_loss(
     alpha = _validate_alpha(alpha)
     probs, target = prepare(
         input, target, include_background=include_background, to_onehot_y=to_onehot_y,
-        sigmoid=sigmoid, softmax=softmax, other_act=other_act,
+        sigmoid=sigmoid, softmax=softmax, other_act=other_act, spatial_dims=SPATIAL_DIMS,
     )
     dice = _dice_values(probs, target, smooth_nr=smooth_nr, smooth_dr=smooth_dr, batch=batch)
     cldice = _cldice_values(probs, target, iterations=iterations, smooth=smooth, batch=batch)

@@ -120,7 +120,8 @@ def dice_loss(
     an empty target with a non-empty prediction gives a value close to 1.
 
     Args:
-        input: (B, C, *spatial) logits (or probabilities with no activation set), 2D or 3D.
+        input: (B, C, *spatial) logits (or probabilities with no activation set), any number of spatial axes
+            (1D, 2D, 3D, ...), as MONAI.
         target: (B, 1, *spatial) class indices with ``to_onehot_y``, otherwise (B, C, *spatial) one-hot or soft labels.
         include_background: keep channel 0; when False it is dropped after activation and one-hot encoding.
         to_onehot_y: ``target`` holds class indices to be one-hot encoded with C classes.
@@ -155,7 +156,7 @@ def dice_loss(
     smooth_nr, smooth_dr = _check_smooth(smooth_nr, smooth_dr)
     probs, target = prepare(
         input, target, include_background=include_background, to_onehot_y=to_onehot_y,
-        sigmoid=sigmoid, softmax=softmax, other_act=other_act,
+        sigmoid=sigmoid, softmax=softmax, other_act=other_act, spatial_dims=None,
     )
     values = _dice_values(
         probs, target, squared_pred=squared_pred, jaccard=jaccard, smooth_nr=smooth_nr, smooth_dr=smooth_dr,
@@ -231,7 +232,7 @@ def dice_ce_loss(
     it is the mean cross-entropy over the sample's voxels.
 
     Args:
-        input: (B, C, *spatial) logits, 2D or 3D.
+        input: (B, C, *spatial) logits, any number of spatial axes (1D, 2D, 3D, ...), as MONAI.
         target: (B, 1, *spatial) class indices with ``to_onehot_y``, otherwise (B, C, *spatial) one-hot or soft labels.
         include_background, to_onehot_y, sigmoid, softmax, other_act, squared_pred, jaccard, smooth_nr,
             smooth_dr, batch: as in :func:`dice_loss` (the activation is only used by the Dice term).
@@ -272,7 +273,7 @@ def dice_ce_loss(
     input = upcast(input)
     probs, onehot = prepare(
         input, target, include_background=include_background, to_onehot_y=to_onehot_y,
-        sigmoid=sigmoid, softmax=softmax, other_act=other_act,
+        sigmoid=sigmoid, softmax=softmax, other_act=other_act, spatial_dims=None,
     )
     dice_weight = weight[1:] if weight is not None and weight.dim() == 1 and probs.shape[1] < input.shape[1] else weight
     dice = _dice_values(

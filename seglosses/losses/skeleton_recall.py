@@ -100,7 +100,8 @@ def skeleton_recall_loss(
     multi-channel ``target`` is then skeletonized only with ``include_background``, so both paths agree.
 
     Args:
-        input: (B, C, *spatial) logits (or probabilities with no activation set), 2D or 3D.
+        input: (B, C, *spatial) logits (or probabilities with no activation set), 1D, 2D or 3D (in 1D a
+            segment's skeleton is the segment itself).
         target: (B, 1, *spatial) class indices with ``to_onehot_y``, otherwise (B, C, *spatial) one-hot or soft
             labels (foreground: > 0.5 when the tube is computed here).
         skeleton: the tube of ``target``, same shape as ``target`` (see above), or None to compute it.
@@ -134,7 +135,7 @@ def skeleton_recall_loss(
     smooth_dr = validate_positive("smooth_dr", smooth_dr, allow_zero=True)
     probs, _ = prepare(
         input, target, include_background=include_background, to_onehot_y=to_onehot_y,
-        sigmoid=sigmoid, softmax=softmax, other_act=other_act,
+        sigmoid=sigmoid, softmax=softmax, other_act=other_act, spatial_dims=(1, 2, 3),
     )
     n_classes = input.shape[1]
     if skeleton is None:

@@ -60,7 +60,10 @@ def _skeleton(mask: np.ndarray) -> np.ndarray:
 
 
 def _class_tube(mask: np.ndarray, radius: int) -> np.ndarray:
-    """Boolean tube of one binary ``mask`` (2D or 3D): skeleton, ``radius`` cross dilations, kept inside ``mask``."""
+    """Boolean tube of one binary ``mask`` (1D, 2D or 3D): skeleton, ``radius`` cross dilations, kept inside
+    ``mask``. A 1D mask is thinned as a one-row image: a segment, one pixel thick already, is its own skeleton."""
+    if mask.ndim == 1:
+        return _class_tube(mask[None], radius)[0]
     if not mask.any():
         return np.zeros(mask.shape, dtype=bool)
     tube = _skeleton(mask)
@@ -81,7 +84,7 @@ def skeleton_tube(label: np.ndarray, *, radius: int = 2, include_background: boo
       ``include_background`` (for multi-label targets whose channel 0 is a structure).
 
     Args:
-        label: numpy array (1 or C, *spatial), 2D or 3D spatial.
+        label: numpy array (1 or C, *spatial), 1D, 2D or 3D spatial (in 1D a segment is its own skeleton).
         radius: number of dilations of the skeleton by the face-connected cross; 2 gives the paper's tube,
             0 the bare skeleton.
         include_background: also skeletonize channel 0 of a multi-channel label (ignored for class indices).
@@ -91,7 +94,7 @@ def skeleton_tube(label: np.ndarray, *, radius: int = 2, include_background: boo
 
     Raises:
         TypeError: ``label`` is not a numpy array.
-        ValueError: ``label`` is not (C, H, W) or (C, H, W, D); class indices that are negative or not
+        ValueError: ``label`` is not (C, N), (C, H, W) or (C, H, W, D); class indices that are negative or not
             integers; NaN/Inf; ``radius`` not a non-negative integer.
 
     Example:
@@ -104,9 +107,10 @@ def skeleton_tube(label: np.ndarray, *, radius: int = 2, include_background: boo
         raise TypeError(f"Expected `label` to be a numpy array, but got {type(label).__name__}.")
     check_real(label, "label")
     radius = _validate_radius(radius)
-    if label.ndim not in (3, 4):
+    if label.ndim not in (2, 3, 4):
         raise ValueError(
-            f"Expected `label` to be channel-first 2D (C, H, W) or 3D (C, H, W, D), but got shape {label.shape}."
+            "Expected `label` to be channel-first 1D (C, N), 2D (C, H, W) or 3D (C, H, W, D), "
+            f"but got shape {label.shape}."
         )
     if label.dtype.kind == "f" and not np.isfinite(label).all():
         raise ValueError("Expected `label` to contain only finite values, but got NaN or Inf.")
