@@ -26,8 +26,19 @@ __all__ = ["main"]
 
 
 # ----------------------------------------------------------------------------------------------------------- evaluate
+# An integer image with at most this many distinct values, all at most this large, looks like class indices,
+# not like a probability map stored as fractions of the type's range: it is refused with the --label-map hint.
+_LABEL_LIKE = 16
+
+
 def binarise(array: np.ndarray, threshold: float, what: str) -> np.ndarray:
-    """A mask from a stored image: {0, 1} and {0, 255} masks as they are, probabilities in [0, 1] thresholded."""
+    """A mask from a stored image.
+
+    {0, 1} masks and {0, max} masks (max = 255 or 65535, the type's top) are taken as they are. Probabilities are
+    thresholded: floats in [0, 1], and uint8/uint16 images read as fractions of their type's range (value / 255,
+    value / 65535), as image files store them. An integer image of a few small values (at most 16 values, none
+    above 16) looks like a label map and is refused with a hint to pass --label-map.
+    """
     if array.dtype == bool:
         return array
     if array.dtype.kind not in "iuf":
@@ -36,14 +47,18 @@ def binarise(array: np.ndarray, threshold: float, what: str) -> np.ndarray:
         bad = int(np.count_nonzero(~np.isfinite(array)))
         raise ValueError(f"{what}: {bad} of {array.size} values are NaN or Inf; expected a mask or probabilities")
     values = np.unique(array)
-    if np.all(np.isin(values, (0, 1))) or np.all(np.isin(values, (0, 255))):
+    if np.all(np.isin(values, (0, 1))) or np.all(np.isin(values, (0, 255))) or np.all(np.isin(values, (0, 65535))):
         return array > 0
-    if array.dtype.kind == "f" and np.isfinite(values).all() and values.min() >= 0 and values.max() <= 1:
+    if array.dtype.kind == "f" and values.min() >= 0 and values.max() <= 1:
         return array > threshold
+    label_like = len(values) <= _LABEL_LIKE and values.min() >= 0 and values.max() <= _LABEL_LIKE
+    if array.dtype in (np.uint8, np.uint16) and not label_like:
+        return array > threshold * np.iinfo(array.dtype).max
     shown = ", ".join(f"{v:g}" for v in values[:6]) + (", ..." if len(values) > 6 else "")
     raise ValueError(
-        f"{what}: expected a binary mask ({{0, 1}} or {{0, 255}}) or probabilities in [0, 1], but got values "
-        f"{{{shown}}}; pass --label-map for label maps"
+        f"{what}: expected a binary mask ({{0, 1}} or {{0, 255}}), probabilities (floats in [0, 1], or uint8/uint16 "
+        f"fractions of their range) or, with --label-map, a label map, but got {array.dtype} values {{{shown}}}"
+        + ("; pass --label-map for label maps" if array.dtype.kind in "iu" and label_like else "")
     )
 
 
@@ -69,7 +84,7 @@ def evaluate_pair(job: dict) -> dict:
             for what, array in (("prediction", prediction), ("ground truth", target)):
                 if array.dtype.kind not in "biu":
                     raise ValueError(f"{what}: --label-map expects integer labels, but got dtype {array.dtype}")
-            classes = sorted(set(np.unique(target).tolist()) | set(np.unique(prediction).tolist()) - {0})
+            classes = sorted((set(np.unique(target).tolist()) | set(np.unique(prediction).tolist())) - {0})
             for k in classes:
                 metrics = evaluate_case(prediction == k, target == k, **options)
                 row.update({f"class{k}_{name}": value for name, value in metrics.items()})
@@ -206,6 +221,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 1 if any(row["status"] != "ok" for row in rows) else 0
 
 
+def fraction(text: str) -> float:
+    """A threshold strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), but got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), but got {text}")
+    return value
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -223,21 +249,28 @@ def add_evaluate(subparsers) -> None:
     parser.add_argument("--pred", required=True, help="folder of predictions (masks or probabilities)")
     parser.add_argument("--gt", required=True, help="folder of ground-truth labels")
     parser.add_argument("--out", required=True, help="per-case CSV to write")
-    parser.add_argument("--metrics", nargs="+", choices=METRIC_NAMES, default=list(METRIC_NAMES))
+    parser.add_argument("--metrics", nargs="+", choices=METRIC_NAMES, default=list(METRIC_NAMES), metavar="METRIC",
+                        help=f"metrics to compute, any of {', '.join(METRIC_NAMES)} (default: all)")
     parser.add_argument("--construction", choices=CONSTRUCTIONS, default=DEFAULT_CONSTRUCTION,
                         help="T: pixels as top cells, foreground 8/26-connected (default); V: 4/6-connected")
     parser.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1)")
-    parser.add_argument("--threshold", type=float, default=0.5, help="for probability maps (default 0.5)")
+    parser.add_argument("--threshold", type=fraction, default=0.5,
+                        help="for probability maps, in (0, 1); uint8/uint16 maps are fractions of their range "
+                        "(default 0.5)")
     parser.add_argument("--label-map", action="store_true", help="integer label maps: metrics per class")
     parser.add_argument("--tile-size", type=positive_int, default=128, help="local Betti error tiles (default 128)")
-    parser.add_argument("--plots", help="folder for a summary figure and per-case persistence diagrams")
+    parser.add_argument("--plots", help="folder for a summary figure and per-case agreement maps with unmatched "
+                        "features marked")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing CSV / write into plots")
     parser.set_defaults(run=run_evaluate)
 
 
 # ---------------------------------------------------------------------------------------------------------- the tool
 def build_parser() -> argparse.ArgumentParser:
+    from seglosses import __version__
+
     parser = argparse.ArgumentParser(prog="seglosses", description="Segmentation losses and topology metrics.")
+    parser.add_argument("--version", action="version", version=f"seglosses {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_evaluate(subparsers)
     from seglosses.demo import add_demo

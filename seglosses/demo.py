@@ -24,6 +24,8 @@ from seglosses._progress import progress
 
 __all__ = ["add_demo", "main"]
 
+DESCRIPTION = __doc__.split("\n\n")[0].replace("``", "")  # the docstring's first paragraph, without RST markup
+
 TOPOLOGY_LOSSES = {
     "cldice": "Dice + cross-entropy + 0.5 * (Dice + clDice)",
     "skeleton_recall": "Dice + cross-entropy + Skeleton Recall",
@@ -154,8 +156,10 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         print("seglosses demo: --device cuda, but torch sees no CUDA device", file=sys.stderr)
         return 2
-    if args.quick:
-        args.steps, args.minutes, args.size, args.train_cases, args.test_cases, args.batch = 3, 0.0, 32, 8, 4, 4
+    # Options left unset take the defaults of the mode; what the user gave wins in both (--quick --steps 20: 20).
+    for name, value in (QUICK if args.quick else DEFAULTS).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     if args.batch > args.train_cases or min(args.batch, args.test_cases, args.size, args.steps) <= 0 or args.minutes < 0:
         print("seglosses demo: expected positive --batch, --test-cases, --size and --steps, --minutes >= 0, and "
               "--batch at most --train-cases", file=sys.stderr)
@@ -198,33 +202,40 @@ def run_demo(args: argparse.Namespace) -> int:
 def add_demo(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo", help="train with and without a topology loss on generated vessels and compare",
-        description=__doc__.split("\n\n")[0],
+        description=DESCRIPTION,
     )
     add_arguments(parser)
+
+
+DEFAULTS = dict(steps=600, minutes=0.0, size=64, train_cases=48, test_cases=16, batch=8)
+QUICK = dict(steps=3, minutes=0.0, size=32, train_cases=8, test_cases=4, batch=4)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loss", choices=list(TOPOLOGY_LOSSES), default="cldice",
                         help="topology loss added to Dice + CE in the second run (default cldice)")
-    parser.add_argument("--steps", type=int, default=600,
-                        help="training steps per run (default 600; results repeat exactly per --seed on one machine)")
-    parser.add_argument("--minutes", type=float, default=0.0,
+    parser.add_argument("--steps", type=int,
+                        help="training steps per run (default 600, 3 with --quick; results repeat exactly per --seed "
+                        "on one machine)")
+    parser.add_argument("--minutes", type=float,
                         help="train for this many minutes per run instead of --steps (results then depend on the "
                         "machine's speed and load)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--size", type=int, default=64, help="image side in pixels (default 64)")
-    parser.add_argument("--train-cases", type=int, default=48)
-    parser.add_argument("--test-cases", type=int, default=16)
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to train (default cpu)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the generated data and of the training (default 0)")
+    parser.add_argument("--size", type=int, help="image side in pixels (default 64, 32 with --quick)")
+    parser.add_argument("--train-cases", type=int, help="generated training images (default 48, 8 with --quick)")
+    parser.add_argument("--test-cases", type=int, help="generated held-out images (default 16, 4 with --quick)")
+    parser.add_argument("--batch", type=int, help="images per training step (default 8, 4 with --quick)")
     parser.add_argument("--out", default="seglosses-demo", help="folder for results.csv and predictions.png")
     parser.add_argument("--overwrite", action="store_true", help="replace results already in --out")
-    parser.add_argument("--quick", action="store_true", help="a few steps on tiny images (seconds): a smoke test")
+    parser.add_argument("--quick", action="store_true",
+                        help="a few steps on tiny images (seconds): a smoke test; options given explicitly still apply")
     parser.set_defaults(run=run_demo)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="seglosses demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="seglosses demo", description=DESCRIPTION)
     add_arguments(parser)
     args = parser.parse_args(argv)
     return args.run(args)

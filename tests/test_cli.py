@@ -285,3 +285,81 @@ def test_ctrl_c_stops_cleanly_with_exit_code_130(tmp_path, workers):
     assert code == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert not out.exists()  # nothing half-written
+
+
+def test_label_maps_never_score_the_background(tmp_path):
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    gt.mkdir(), pred.mkdir()
+    label = np.zeros((16, 16), np.uint8)
+    label[2:6, 2:6], label[9:14, 9:14] = 1, 2
+    prediction = label.copy()
+    prediction[0, 0] = 3  # a class only the prediction has
+    write_png(gt / "a.png", label)
+    write_png(pred / "a.png", prediction)
+    out = tmp_path / "r.csv"
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--out", str(out), "--label-map",
+                 "--metrics", "dice"]) == 0
+    row = read_rows(out)[0]
+    assert not [column for column in row if column.startswith("class0_")]
+    assert float(row["class1_dice"]) == float(row["class2_dice"]) == 1.0 and float(row["class3_dice"]) == 0.0
+
+
+def test_probability_maps_of_every_common_encoding(tmp_path):
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    gt.mkdir(), pred.mkdir()
+    rng = np.random.default_rng(1)
+    label = np.zeros((20, 20), bool)
+    label[4:16, 6:12] = True
+    probabilities = np.clip(np.where(label, 0.8, 0.2) + rng.uniform(-0.15, 0.15, label.shape), 0, 1)
+    write_png(gt / "a.png", label)
+    out = tmp_path / "r.csv"
+    args = ["evaluate", "--pred", str(pred), "--gt", str(gt), "--out", str(out), "--metrics", "dice", "--overwrite"]
+    for dtype in (np.uint8, np.uint16):
+        scaled = np.round(probabilities * np.iinfo(dtype).max).astype(dtype)  # fractions of the type's range
+        (pred / "a.png").unlink(missing_ok=True)
+        (pred / "a.tif").unlink(missing_ok=True)
+        if dtype == np.uint8:
+            write_png(pred / "a.png", scaled)
+        else:
+            from skimage.io import imsave
+
+            imsave(str(pred / "a.tif"), scaled, check_contrast=False)
+        assert main(args) == 0, read_rows(out)[0]["error"]
+        assert float(read_rows(out)[0]["dice"]) == 1.0
+    # A few small integers look like a label map: refused with the hint, not read as near-zero probabilities.
+    (pred / "a.tif").unlink()
+    write_png(pred / "a.png", label.astype(np.uint8) * 2 + (rng.random(label.shape) > 0.9))
+    assert main(args) == 1
+    assert "pass --label-map" in read_rows(out)[0]["error"]
+
+
+@pytest.mark.parametrize("threshold", ["0", "1", "2", "-1", "nan", "half"])
+def test_threshold_outside_the_unit_interval_is_a_usage_error(walls, threshold, capsys):
+    root, _ = walls
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--pred", str(root / "pred"), "--gt", str(root / "gt"), "--out", str(root / "r.csv"),
+              "--threshold", threshold])
+    assert exit_info.value.code == 2 and "expected a number in (0, 1)" in capsys.readouterr().err
+    assert not (root / "r.csv").exists()
+
+
+def test_version_and_python_dash_m(capsys):
+    from seglosses import __version__
+
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"seglosses {__version__}"
+    result = subprocess.run([sys.executable, "-m", "seglosses", "--version"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == f"seglosses {__version__}"
+
+
+def test_demo_quick_keeps_the_options_given(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--steps", "5", "--out", str(out)]) == 0
+    rows = (out / "results.csv").read_text().splitlines()[1:]
+    assert [row.split(",")[1] for row in rows] == ["5", "5"]
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    help_text = capsys.readouterr().out
+    assert "``" not in help_text and "--train-cases TRAIN_CASES" in help_text and "held-out images" in help_text
