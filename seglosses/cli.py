@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seglosses._progress import progress
+from seglosses._progress import progress_bar
 from seglosses.io import IMAGE_SUFFIXES, case_name, read_image
 from seglosses.metrics.functional import METRIC_NAMES, evaluate_case
 from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION
@@ -179,9 +179,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     ]
     rows: list[dict] = []
     if args.workers == 1:
-        for job in jobs:
-            rows.append(evaluate_pair(job))
-            progress("evaluate", len(rows) / len(jobs), f"{len(rows)}/{len(jobs)} {job['case']}")
+        with progress_bar(len(jobs), "evaluate", quiet=args.quiet, unit="case") as bar:
+            for job in jobs:
+                rows.append(evaluate_pair(job))
+                bar.set_postfix_str(job["case"], refresh=False)
+                bar.update()
     else:
         # Spawned workers: no fork of a process whose torch/OpenMP threads may hold locks. Ctrl-C reaches the whole
         # process group; the workers are started (by map's submissions) while SIGINT is ignored, which they inherit
@@ -193,9 +195,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
         finally:
             signal.signal(signal.SIGINT, handler)
         try:
-            for job, row in zip(jobs, results):
-                rows.append(row)
-                progress("evaluate", len(rows) / len(jobs), f"{len(rows)}/{len(jobs)} {job['case']}")
+            with progress_bar(len(jobs), "evaluate", quiet=args.quiet, unit="case") as bar:
+                for job, row in zip(jobs, results):
+                    rows.append(row)
+                    bar.set_postfix_str(job["case"], refresh=False)
+                    bar.update()
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
@@ -262,6 +266,7 @@ def add_evaluate(subparsers) -> None:
     parser.add_argument("--plots", help="folder for a summary figure and per-case agreement maps with unmatched "
                         "features marked")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing CSV / write into plots")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (results and errors still print)")
     parser.set_defaults(run=run_evaluate)
 
 

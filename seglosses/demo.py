@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seglosses._progress import progress
+from seglosses._progress import progress_bar
 
 __all__ = ["add_demo", "main"]
 
@@ -80,16 +80,19 @@ def train(name: str, data, args) -> tuple[torch.nn.Module, int, float]:
     def done() -> bool:
         return time.perf_counter() - start >= budget if args.minutes else step >= args.steps
 
-    while not done():
-        index = torch.from_numpy(rng.choice(len(images), size=args.batch, replace=False))
-        x, y, tube = (t[index].to(args.device) for t in (images, labels, tubes))
-        loss = objective(net(x), y, tube)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        step += 1
-        fraction = 1.0 if done() else (time.perf_counter() - start) / budget if args.minutes else step / args.steps
-        progress(name, fraction, f"step {step}, loss {loss.item():.3f}")
+    # With a time budget the bar counts seconds, otherwise steps.
+    total, unit = (round(budget), "s") if args.minutes else (args.steps, "step")
+    with progress_bar(total, name, quiet=args.quiet, unit=unit) as bar:
+        while not done():
+            index = torch.from_numpy(rng.choice(len(images), size=args.batch, replace=False))
+            x, y, tube = (t[index].to(args.device) for t in (images, labels, tubes))
+            loss = objective(net(x), y, tube)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            step += 1
+            bar.set_postfix_str(f"loss {loss.item():.3f}", refresh=False)
+            bar.update(min(round(time.perf_counter() - start), total) - bar.n if args.minutes else 1)
     return net, step, time.perf_counter() - start
 
 
@@ -229,6 +232,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, help="images per training step (default 8, 4 with --quick)")
     parser.add_argument("--out", default="seglosses-demo", help="folder for results.csv and predictions.png")
     parser.add_argument("--overwrite", action="store_true", help="replace results already in --out")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (the table still prints)")
     parser.add_argument("--quick", action="store_true",
                         help="a few steps on tiny images (seconds): a smoke test; options given explicitly still apply")
     parser.set_defaults(run=run_demo)

@@ -363,3 +363,21 @@ def test_demo_quick_keeps_the_options_given(tmp_path, capsys):
         main(["demo", "--help"])
     help_text = capsys.readouterr().out
     assert "``" not in help_text and "--train-cases TRAIN_CASES" in help_text and "held-out images" in help_text
+
+
+def test_progress_in_a_log_file_is_a_few_lines_and_quiet_is_none(walls, tmp_path):
+    root, _ = walls
+    executable = shutil.which("seglosses") or str(Path(sys.executable).with_name("seglosses"))
+
+    def run(*args):
+        result = subprocess.run([executable, *args], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        return result.stderr
+
+    evaluate = ["evaluate", "--pred", str(root / "pred"), "--gt", str(root / "gt"), "--metrics", "dice"]
+    log = run(*evaluate, "--out", str(tmp_path / "a.csv"))
+    assert "\r" not in log and 1 <= len(log.splitlines()) <= 3 and "3/3" in log.splitlines()[-1]
+    assert run(*evaluate, "--out", str(tmp_path / "b.csv"), "--quiet") == ""
+    log = run("demo", "--quick", "--out", str(tmp_path / "demo"))
+    assert "\r" not in log and len(log.splitlines()) <= 4 and "3/3" in log
+    assert run("demo", "--quick", "--quiet", "--out", str(tmp_path / "demo"), "--overwrite") == ""
