@@ -178,12 +178,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         for name, p, g, error in cases
     ]
     rows: list[dict] = []
+    pool = None
     if args.workers == 1:
-        with progress_bar(len(jobs), "evaluate", quiet=args.quiet, unit="case") as bar:
-            for job in jobs:
-                rows.append(evaluate_pair(job))
-                bar.set_postfix_str(job["case"], refresh=False)
-                bar.update()
+        results = map(evaluate_pair, jobs)
     else:
         # Spawned workers: no fork of a process whose torch/OpenMP threads may hold locks. Ctrl-C reaches the whole
         # process group; the workers are started (by map's submissions) while SIGINT is ignored, which they inherit
@@ -194,15 +191,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
             results = pool.map(evaluate_pair, jobs)
         finally:
             signal.signal(signal.SIGINT, handler)
-        try:
-            with progress_bar(len(jobs), "evaluate", quiet=args.quiet, unit="case") as bar:
-                for job, row in zip(jobs, results):
-                    rows.append(row)
-                    bar.set_postfix_str(job["case"], refresh=False)
-                    bar.update()
-        except BaseException:
+    try:
+        with progress_bar(len(jobs), "evaluate", quiet=args.quiet, unit="case") as bar:
+            for job, row in zip(jobs, results):
+                rows.append(row)
+                bar.set_postfix_str(job["case"], refresh=False)
+                bar.update()
+    except BaseException:
+        if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
-            raise
+        raise
+    if pool is not None:
         pool.shutdown()
     columns = []
     for row in rows:
