@@ -53,7 +53,7 @@ std::vector<PixelPair> in_bar_order(const std::vector<PixelPair>& pairs) {
 }
 
 std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::device::cpu> image, int construction,
-                                   bool keep_zero_persistence, bool wide_keys, bool planar) {
+                                   bool keep_zero_persistence, bool wide_keys, bool planar, bool dual) {
   const int ndim = int(image.ndim());
   if (ndim < 2 || ndim > 3) throw nb::value_error("Expected `image` to be a 2D or 3D array.");
   if (construction != 0 && construction != 1) throw nb::value_error("Expected `construction` to be 0 (T) or 1 (V).");
@@ -76,6 +76,9 @@ std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::d
         if (!grid.flat[a]) hw[k++] = grid.shape[a];
       auto planar_pairs = planar_persistence(image.data(), hw[0], hw[1], Construction(construction));
       for (int d = 0; d < 2; ++d) pairs[d] = std::move(planar_pairs[d]);
+    } else if (dual && grid.dim == 3 && grid.construction == Construction::T && !keep_zero_persistence && !wide_keys &&
+               (shape[0] + 2) * (shape[1] + 2) * (shape[2] + 2) < index_t(0xffffffffu)) {
+      pairs = t_persistence_by_duality(image.data(), shape);
     } else {
       const Filtration f(image.data(), shape, ndim, Construction(construction));
       const PersistenceDiagram diagram = compute_persistence(f, keep_zero_persistence, wide_keys);
@@ -109,8 +112,11 @@ std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::d
 void bind_persistence(nb::module_& m) {
   m.def("persistence", &persistence, nb::arg("image"), nb::arg("construction"),
         nb::arg("keep_zero_persistence") = false, nb::arg("wide_keys") = false, nb::arg("planar") = true,
+        nb::arg("dual") = true,
         "Sublevel persistence of a C-contiguous float64 2D/3D image. Returns, per dimension, "
         "((n, 2) birth/death values, (n, 2) int64 flat pixel indices; -1 for an essential death), "
         "bars ordered by persistence descending, then birth, birth pixel and death pixel. 2D images go to the "
-        "union-finds on pixels unless planar=False or zero-persistence pairs are kept.");
+        "union-finds on pixels unless planar=False or zero-persistence pairs are kept; 3D images in T to "
+        "construction V of the padded negated image (duality) unless dual=False, wide_keys=True or zero-persistence "
+        "pairs are kept.");
 }

@@ -185,11 +185,24 @@ struct Filtration {
 
   Filtration() = default;
   Filtration(const double* image, const index_t* shape, int ndim, Construction c) : grid(shape, ndim, c) {
-    const Grid& g = grid;
-    const index_t n = g.num_pixels;
+    const index_t n = grid.num_pixels;
     pixel_of_rank = sort_by_value(image, n);
     sorted_value.resize(n);
     for (index_t r = 0; r < n; ++r) sorted_value[r] = image[pixel_of_rank[r]];
+    fill_ranks();
+  }
+  // A filtration whose pixel order is given: pixel_of_rank[r] is the flat pixel index of rank r (a
+  // permutation of the grid's pixels) and sorted_value[r] its value, non-decreasing.
+  Filtration(const Grid& g, std::vector<std::uint32_t>&& order, std::vector<double>&& values)
+      : grid(g), sorted_value(std::move(values)), pixel_of_rank(std::move(order)) {
+    fill_ranks();
+  }
+
+ private:
+  void fill_ranks() {
+    const Grid& g = grid;
+    const index_t n = g.num_pixels;
+    const Construction c = g.construction;
     rank.assign(g.num_cells, 0);
     for (index_t r = 0; r < n; ++r) rank[pixel_cell(pixel_of_rank[r])] = std::uint32_t(r);
     // The max (V) or min (T) over a product of intervals is separable: fill axis by axis. At step a,
@@ -221,6 +234,8 @@ struct Filtration {
           }
     }
   }
+
+ public:
 
   double value(index_t c) const { return sorted_value[rank[c]]; }
 
@@ -319,6 +334,12 @@ struct PixelPair {
   double birth;
   double death;
 };
+
+// The nonzero-persistence pairs of H0, H1 and H2 of the sublevel filtration of construction T of a 3D
+// image (every axis of extent >= 2), by Alexander duality from construction V of the negated image
+// (duality.cpp): the pairs of `compute_persistence` on the T grid by pixel, a few times faster on
+// plateaus and binary masks.
+std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* image, const index_t* shape);
 
 // The nonzero-persistence pairs of H0 and H1 of the sublevel filtration of an h x w image (h, w >= 2),
 // by union-finds on the pixels (planar.cpp): the pairs of `compute_persistence` by pixel, faster.
