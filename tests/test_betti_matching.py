@@ -149,6 +149,24 @@ def test_equals_betti_matching_3d_on_topomortar_labels(data_root):
 constructions = st.sampled_from(("T", "V"))
 
 
+@settings(max_examples=150)
+@given(pairs_of(st.tuples(st.integers(2, 10), st.integers(2, 10), st.integers(2, 10))))
+def test_reduction_direction_does_not_change_the_matching(pair):
+    # Each 3D H1 reduction picks homology or cohomology from the inputs' plateaus (and differently in
+    # T and V); both directions must give the same pairs, in the same order.
+    from seglosses import _core
+
+    prediction, target = pair
+    for construction in (0, 1):
+        auto = _core.betti_matching(prediction, target, construction)
+        for reduction in (1, 2):
+            forced = _core.betti_matching(prediction, target, construction, reduction)
+            assert forced[1:] == auto[1:]
+            for arrays_a, arrays_b in zip(forced[0], auto[0]):
+                for a, b in zip(arrays_a, arrays_b):
+                    np.testing.assert_array_equal(a, b)
+
+
 @settings(max_examples=80)
 @given(
     pair=pairs_of(st.one_of(shapes_2d, shapes_3d)),

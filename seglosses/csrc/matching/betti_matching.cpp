@@ -214,7 +214,8 @@ void match_top(const Images& im, const std::array<std::vector<std::uint32_t>, 3>
 }  // namespace
 }  // namespace detail
 
-MatchingResult betti_matching(const double* f, const double* g, const index_t* shape, int ndim, bool construction_t) {
+MatchingResult betti_matching(const double* f, const double* g, const index_t* shape, int ndim, bool construction_t,
+                              Reduction reduction) {
   using namespace detail;
   const VGrid grid(shape, ndim, construction_t);
   std::vector<double> comparison(std::size_t(grid.num_pixels));
@@ -251,7 +252,7 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
   if (!grid.planar)
     for (auto& n : negative) n.assign(std::size_t(3 * grid.num_vertices), 0);
   match_h0(im, edges_sorted, negative, result.dims[0], result.essential_f, result.essential_g);
-  if (!grid.planar) match_h1_solid(im, negative, edges_sorted, codim1_sorted, unmerged, result.dims[1]);
+  if (!grid.planar) match_h1_solid(im, negative, edges_sorted, codim1_sorted, unmerged, result.dims[1], reduction);
   return result;
 }
 

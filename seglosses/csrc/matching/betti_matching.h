@@ -39,7 +39,11 @@ struct MatchingResult {
 // Sublevel Betti matching of two C-contiguous float64 images of the same shape (ndim 2 or 3).
 // Finite pairs only; the essential H0 classes are returned by birth voxel. Zero-persistence pairs are
 // not reported (as in Betti-Matching-3D).
-MatchingResult betti_matching(const double* f, const double* g, const index_t* shape, int ndim, bool construction_t);
+// `reduction` picks the direction of every H1 reduction of a 3D matching (for tests: the result must
+// not depend on it): Reduction::Auto (by the inputs' plateaus), Homology or Cohomology.
+enum class Reduction : int { Auto = 0, Homology = 1, Cohomology = 2 };
+MatchingResult betti_matching(const double* f, const double* g, const index_t* shape, int ndim, bool construction_t,
+                              Reduction reduction = Reduction::Auto);
 
 namespace detail {
 // Bookkeeping shared by the per-dimension algorithms.
@@ -73,7 +77,8 @@ void finish_dimension(const InputPairs& f, const InputPairs& g, const std::vecto
 void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>, 3>& negative,
                     const std::array<std::vector<std::uint32_t>, 3>& edges_sorted,
                     const std::array<std::vector<std::uint32_t>, 3>& squares_sorted,
-                    const std::array<std::vector<std::uint32_t>, 3>& squares, DimensionMatching& out);
+                    const std::array<std::vector<std::uint32_t>, 3>& squares, DimensionMatching& out,
+                    Reduction reduction);
 }  // namespace detail
 
 }  // namespace seglosses::matching

@@ -25,7 +25,8 @@ Cells to_numpy(std::vector<index_t>&& data) {
 using DimResult = std::tuple<Cells, Cells, Cells, Cells>;
 using Image = nb::ndarray<const double, nb::c_contig, nb::device::cpu>;
 
-std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching(Image f, Image g, int construction) {
+std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching(Image f, Image g, int construction, int reduction) {
+  if (reduction < 0 || reduction > 2) throw nb::value_error("Expected `reduction` to be 0 (auto), 1 (homology) or 2 (cohomology).");
   if (construction != 0 && construction != 1) throw nb::value_error("Expected `construction` to be 0 (T) or 1 (V).");
   const int ndim = int(f.ndim());
   if (ndim < 2 || ndim > 3) throw nb::value_error("Expected `prediction` to be a 2D or 3D array.");
@@ -40,7 +41,8 @@ std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching(Image f, Ima
   seglosses::matching::MatchingResult result;
   {
     nb::gil_scoped_release release;
-    result = seglosses::matching::betti_matching(f.data(), g.data(), shape, ndim, construction == 0);
+    result = seglosses::matching::betti_matching(f.data(), g.data(), shape, ndim, construction == 0,
+                                                    seglosses::matching::Reduction(reduction));
   }
   std::vector<DimResult> dims;
   for (auto& d : result.dims)
@@ -53,7 +55,10 @@ std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching(Image f, Ima
 
 void bind_matching(nb::module_& m) {
   m.def("betti_matching", &betti_matching, nb::arg("prediction"), nb::arg("target"), nb::arg("construction"),
-        "Sublevel Betti matching (construction 0: T, 1: V) of two C-contiguous float64 2D/3D images of one shape. "
+        nb::arg("reduction") = 0,
+        "Sublevel Betti matching (construction 0: T, 1: V) of two C-contiguous float64 2D/3D images of one shape "
+        "(reduction: the direction of the 3D H1 reductions, 0 auto, 1 homology, 2 cohomology; the result does not "
+        "depend on it). "
         "Returns (per dimension: (matched prediction, matched target, unmatched prediction, unmatched "
         "target) as (n, 2) int64 flat (birth, death) voxel indices; essential H0 birth voxel of the "
         "prediction; of the target).");

@@ -182,13 +182,21 @@ struct Faces {
 // large above 1% of the pixels.
 bool large_plateau(const RankedImage& image) { return image.largest_plateau * 100 > image.grid->num_pixels; }
 
-bool barcode_by_homology(const RankedImage& image) { return !large_plateau(image); }
+//
+// Construction T differs: a cell takes the minimum over the voxels that contain it, so a plateau at
+// the bottom of the order swallows every cell that touches it, and cohomology, not homology, meets
+// long chains. Measured on 40^3 pairs of noise, random binary masks, 4-level images and smooth binary
+// blobs (every pairing of the four), homology was the faster barcode in T in all but two (blob
+// against noise: 0.033 s vs 0.013 s; cohomology was up to 30x slower elsewhere: 0.412 s vs 0.021 s).
+bool barcode_by_homology(const RankedImage& image) { return image.grid->top_cells || !large_plateau(image); }
 
 // Image reduction of image -> comparison: homology orders its columns by the comparison image,
 // cohomology by the input image; the columns follow the image with the smaller plateaus. (A binary
 // target has a plateau of half the volume; the comparison image max(likelihood, mask) has one over
-// the mask.)
+// the mask.) In T, homology unless only the comparison has a large plateau (noise against a smooth
+// mask: 0.054 s by cohomology vs 0.196 s; noise against a random mask: equal).
 bool image_by_homology(const RankedImage& image, const RankedImage& comparison) {
+  if (image.grid->top_cells) return large_plateau(image) || !large_plateau(comparison);
   if (!large_plateau(image) && !large_plateau(comparison)) return true;
   return image.largest_plateau > 2 * comparison.largest_plateau;
 }
@@ -207,7 +215,11 @@ std::vector<std::uint32_t> columns_of(const std::vector<std::uint32_t>& sorted, 
 void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>, 3>& negative,
                     const std::array<std::vector<std::uint32_t>, 3>& edges_sorted,
                     const std::array<std::vector<std::uint32_t>, 3>& squares_sorted,
-                    const std::array<std::vector<std::uint32_t>, 3>& squares, DimensionMatching& out) {
+                    const std::array<std::vector<std::uint32_t>, 3>& squares, DimensionMatching& out,
+                    Reduction reduction) {
+  const auto homology = [reduction](bool automatic) {
+    return reduction == Reduction::Auto ? automatic : reduction == Reduction::Homology;
+  };
   const VGrid& grid = im.grid;
   const std::size_t num_cells = std::size_t(3 * grid.num_vertices);
   // Row orders of the edges and of the squares of each image, made when a reduction first needs them.
@@ -237,7 +249,7 @@ void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>
     const auto keep = [&](std::uint32_t edge, std::uint32_t square) {
       if (img.edge_rank(edge) != img.square_rank(square)) found.push_back({edge, square});
     };
-    if (barcode_by_homology(img)) {
+    if (homology(barcode_by_homology(img))) {
       by_homology(k, squares[k], [&](std::uint32_t s, std::uint32_t e) { keep(e, s); });
     } else {
       by_cohomology(k, columns_of(edges_sorted[k], negative[k]), keep);
@@ -259,7 +271,7 @@ void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>
     // Image barcode of the inclusion into c: rows (edges) by image k, columns (squares) by c.
     image_pivot[k].assign(num_cells, kNone);
     const auto record = [&](std::uint32_t edge, std::uint32_t square) { image_pivot[k][square] = edge; };
-    if (image_by_homology(img, im.c))
+    if (homology(image_by_homology(img, im.c)))
       by_homology(k, squares[2], [&](std::uint32_t s, std::uint32_t e) { record(e, s); });
     else
       by_cohomology(2, columns_of(edges_sorted[k], negative[k]), record);
