@@ -375,3 +375,17 @@ def test_degenerate_shapes_and_constant_images(shape, construction):
         m = betti_matching(prediction, target, construction=construction)
         assert m.num_matched.sum() + m.num_unmatched_prediction.sum() + m.num_unmatched_target.sum() == 0
         assert m.matched_essential_cells()[0][0, 0] == 0
+
+
+@pytest.mark.parametrize("construction", ["T", "V"])
+@pytest.mark.parametrize("shape", [(41, 41, 41), (300, 300)])
+def test_threads_inside_one_pair_give_the_same_matching(construction, shape):
+    # Above the size from which one pair's independent parts run on several threads.
+    prediction, target = make_image(3, shape, "noise"), make_image(4, shape, "binary")
+    one = betti_matching(prediction, target, construction=construction, num_threads=1)
+    three = betti_matching(prediction, target, construction=construction, num_threads=3)
+    for d in one.dims:
+        for a, b in zip(one.matched_cells(d), three.matched_cells(d)):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(one.unmatched_prediction_cells(d), three.unmatched_prediction_cells(d))
+        np.testing.assert_array_equal(one.unmatched_target_cells(d), three.unmatched_target_cells(d))

@@ -435,3 +435,15 @@ def test_topomortar_label_matches_gudhi(data_root):
     blurred = mask + 0.01 * np.random.default_rng(0).random(mask.shape)
     barcode = persistence(blurred, construction="T")
     assert as_sublevel_lists(barcode) == gudhi_intervals(-blurred, "T")
+
+
+@pytest.mark.parametrize("kind", ["noise", "binary"])
+@pytest.mark.parametrize("construction", ["T", "V"])
+def test_threads_inside_one_volume_give_the_same_barcode(kind, construction):
+    # 41^3 voxels: above the size from which one volume's parts run on several threads.
+    image = make_image(5, (41, 41, 41), kind)
+    one = persistence(image, construction=construction, num_threads=1)
+    two = persistence(image, construction=construction, num_threads=2)
+    for d in one.dims:
+        np.testing.assert_array_equal(one.intervals(d), two.intervals(d))
+        np.testing.assert_array_equal(one.critical_cells(d), two.critical_cells(d))

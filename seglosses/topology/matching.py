@@ -25,8 +25,6 @@ core (``seglosses/csrc/matching``).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from seglosses.topology._validation import (
@@ -36,7 +34,7 @@ from seglosses.topology._validation import (
     MAX_MATCHING_PIXELS,
     check_choice,
 )
-from seglosses.topology.persistence import _check_threads, _split_batch
+from seglosses.topology.persistence import _check_threads, _run_jobs, _split_batch
 
 COMPARISONS = ("union",)
 
@@ -159,14 +157,18 @@ class BettiMatching:
         )
 
 
-def _one_matching(prediction: np.ndarray, target: np.ndarray, filtration: str, construction: str) -> BettiMatching:
+def _one_matching(
+    prediction: np.ndarray, target: np.ndarray, filtration: str, construction: str, threads: int = 1
+) -> BettiMatching:
     from seglosses import _core
 
     superlevel = filtration == "superlevel"
     # Superlevel sets of p are sublevel sets of -p; the pointwise min of -p and -g is -max(p, g), the
     # union comparison image. Negation is exact, so ties (and the tie-break) are preserved.
     sub_p, sub_g = (-prediction, -target) if superlevel else (prediction, target)
-    dims, birth_p, birth_g = _core.betti_matching(sub_p, sub_g, CONSTRUCTIONS.index(construction))
+    dims, birth_p, birth_g = _core.betti_matching(
+        sub_p, sub_g, CONSTRUCTIONS.index(construction), num_threads=threads
+    )
     return BettiMatching(
         prediction, target, dims, (birth_p, birth_g), filtration=filtration, construction=construction
     )
@@ -207,7 +209,9 @@ def betti_matching(
         construction: ``"T"`` (pixels as top cells, 8-/26-connected foreground; the package default,
             see ``persistence``) or ``"V"`` (pixels as vertices, 4-/6-connected, as Betti-Matching-3D).
         comparison: ``"union"``.
-        num_threads: threads for a batch (default: all cores); each pair runs on one thread.
+        num_threads: threads in all (default: all cores): a batch is spread over them, and a pair (or
+            each pair of a batch smaller than ``num_threads``) uses its share inside the engine (the
+            three images and the independent reductions of a 3D pair run side by side).
 
     Returns:
         ``BettiMatching`` or a list of them.
@@ -256,10 +260,5 @@ def betti_matching(
                 f"Expected `prediction` and `target` to have the same shape{where}, but got {p.shape} and {g.shape}."
             )
     jobs = list(zip(predictions, targets))
-    if not batch_p:
-        return _one_matching(*jobs[0], filtration, construction)
-    if threads == 1 or len(jobs) == 1:
-        return [_one_matching(p, g, filtration, construction) for p, g in jobs]
-    # The compiled core releases the GIL, so threads run the pairs in parallel.
-    with ThreadPoolExecutor(max_workers=min(threads, len(jobs))) as pool:
-        return list(pool.map(lambda job: _one_matching(*job, filtration, construction), jobs))
+    results = _run_jobs(lambda job, k: _one_matching(*job, filtration, construction, k), jobs, threads)
+    return results if batch_p else results[0]

@@ -156,6 +156,17 @@ def _check_threads(num_threads: int | None) -> int:
     return int(num_threads)
 
 
+def _run_jobs(run, jobs: list, threads: int) -> list:
+    """``[run(job, k) for job in jobs]`` on ``threads`` threads in all: a pool over the jobs, and each
+    call given ``k`` threads of its own when there are fewer jobs than threads (one large volume still
+    uses every core). The compiled core releases the GIL, so the pool's threads run in parallel."""
+    if threads == 1 or len(jobs) == 1:
+        return [run(job, threads) for job in jobs]
+    per_job = max(1, threads // len(jobs))
+    with ThreadPoolExecutor(max_workers=min(threads, len(jobs))) as pool:
+        return list(pool.map(lambda job: run(job, per_job), jobs))
+
+
 def _check_device(image, name: str) -> None:
     device = getattr(image, "device", None)
     if device is not None and getattr(device, "type", "cpu") != "cpu":
@@ -182,19 +193,19 @@ def _split_batch(image, name: str, max_pixels: int = MAX_PIXELS, what: str = "th
     return [arr], False
 
 
-def _sublevel(image: np.ndarray, construction: str, backend: str):
+def _sublevel(image: np.ndarray, construction: str, backend: str, threads: int = 1):
     if backend == "gudhi":
         from seglosses.topology._gudhi import sublevel_persistence
 
         return sublevel_persistence(image, construction)
     from seglosses import _core
 
-    return _core.persistence(image, CONSTRUCTIONS.index(construction))
+    return _core.persistence(image, CONSTRUCTIONS.index(construction), num_threads=threads)
 
 
-def _one_barcode(image: np.ndarray, filtration: str, construction: str, backend: str) -> Barcode:
+def _one_barcode(image: np.ndarray, filtration: str, construction: str, backend: str, threads: int = 1) -> Barcode:
     superlevel = filtration == "superlevel"
-    result = _sublevel(-image if superlevel else image, construction, backend)
+    result = _sublevel(-image if superlevel else image, construction, backend, threads)
     intervals = [-values if superlevel else values for values, _ in result]
     return Barcode(
         intervals,
@@ -231,7 +242,9 @@ def persistence(
         construction: ``"T"`` (pixels as top cells, 8-/26-connected foreground; the default) or
             ``"V"`` (pixels as vertices, 4-/6-connected).
         backend: ``"auto"``/``"cpu"`` (the compiled core) or ``"gudhi"`` (the slow reference).
-        num_threads: threads for a batch (default: all cores); each image runs on one thread.
+        num_threads: threads in all (default: all cores): a batch is spread over them, and an image
+            (or each image of a batch smaller than ``num_threads``) uses its share inside the engine,
+            where the work of one 3D image parallelises (see the README's engine section).
 
     Returns:
         ``Barcode`` or a list of them.
@@ -262,13 +275,8 @@ def persistence(
     check_choice("backend", backend, BACKENDS)
     threads = _check_threads(num_threads)
     images, is_batch = _split_batch(image, "image")
-    if not is_batch:
-        return _one_barcode(images[0], filtration, construction, backend)
-    if threads == 1 or len(images) == 1:
-        return [_one_barcode(im, filtration, construction, backend) for im in images]
-    # The compiled core releases the GIL, so threads run the images in parallel.
-    with ThreadPoolExecutor(max_workers=min(threads, len(images))) as pool:
-        return list(pool.map(lambda im: _one_barcode(im, filtration, construction, backend), images))
+    barcodes = _run_jobs(lambda im, k: _one_barcode(im, filtration, construction, backend, k), images, threads)
+    return barcodes if is_batch else barcodes[0]
 
 
 def betti_numbers(mask, *, construction: str = DEFAULT_CONSTRUCTION, backend: str = "auto") -> tuple[int, ...]:

@@ -2,7 +2,11 @@
 #include "matching/betti_matching.h"
 
 #include <algorithm>
+#include <functional>
+#include <memory>
 #include <numeric>
+
+#include "common/parallel.h"
 
 namespace seglosses::matching {
 namespace detail {
@@ -86,14 +90,14 @@ std::vector<std::uint32_t> existing_codim1(const VGrid& grid) {
 // reduce to zero.
 void match_h0(const Images& im, const std::array<std::vector<std::uint32_t>, 3>& edges_sorted,
               std::array<std::vector<std::uint8_t>, 3>& negative, DimensionMatching& out, index_t& essential_f,
-              index_t& essential_g) {
+              index_t& essential_g, int threads) {
   const VGrid& grid = im.grid;
   const index_t n = grid.num_vertices;
   const auto vertex_key = [&](int k, index_t v) { return RankedImage::key(im[k].rank[v], std::uint32_t(v)); };
   InputPairs pairs[2];
   std::vector<std::uint32_t> pair_of_birth[2];
 
-  for (int k = 0; k < 2; ++k) {
+  const auto image_pairs = [&](int k) {
     const RankedImage& img = im[k];
     ElderForest<1, true> forest(n);
     for (index_t v = 0; v < n; ++v) forest.elder[0][v] = vertex_key(k, v);
@@ -107,7 +111,8 @@ void match_h0(const Images& im, const std::array<std::vector<std::uint32_t>, 3>&
         pair_of_birth[k][std::uint32_t(dying)] = pairs[k].add(img.vertex_voxel(std::uint32_t(dying)), img.edge_voxel(e));
     }
     (k == 0 ? essential_f : essential_g) = img.vertex_voxel(std::uint32_t(forest.elder[0][forest.find(0)]));
-  }
+  };
+  run_tasks(threads, {[&] { image_pairs(0); }, [&] { image_pairs(1); }});
 
   // The comparison image processes its edges once; the same merges, read under the order of f and of
   // g, are the merges of the image barcodes: the younger f-elder (g-elder) is the image bar that dies.
@@ -144,7 +149,7 @@ void match_h0(const Images& im, const std::array<std::vector<std::uint32_t>, 3>&
 // in H1; in 2D they are the only edges that can merge components in dimension 0 (an edge either closes
 // a loop or joins two components). Skipping the others halves that work (clearing).
 void match_top(const Images& im, const std::array<std::vector<std::uint32_t>, 3>& codim1_sorted,
-               std::array<std::vector<std::uint32_t>, 3>& unmerged, DimensionMatching& out) {
+               std::array<std::vector<std::uint32_t>, 3>& unmerged, DimensionMatching& out, int threads) {
   const VGrid& grid = im.grid;
   const index_t outer = grid.num_vertices;  // top cells are indexed by their lowest vertex
   constexpr std::uint64_t kOuterKey = ~std::uint64_t(0);  // the outer cell, at +infinity
@@ -169,7 +174,7 @@ void match_top(const Images& im, const std::array<std::vector<std::uint32_t>, 3>
   // cell in c) that each pair of k maps to.
   InputPairs pairs[2];
   std::array<std::vector<std::uint32_t>, 2> pair_of_death_c;
-  for (int k = 0; k < 2; ++k) {
+  const auto image_pairs = [&](int k) {
     pair_of_death_c[k].assign(std::size_t(outer + 1), kNone);
     ElderForest<2, false> forest(outer + 1);  // orders: k, c
     init_elders(forest.elder[0], k);
@@ -186,7 +191,8 @@ void match_top(const Images& im, const std::array<std::vector<std::uint32_t>, 3>
       pair_of_death_c[k][std::uint32_t(dying[1])] =
           pairs[k].add(codim1_voxel(k, *it), im[k].top_voxel(std::uint32_t(dying[0])));
     }
-  }
+  };
+  run_tasks(threads, {[&] { image_pairs(0); }, [&] { image_pairs(1); }});
   std::vector<std::array<std::uint32_t, 2>> matches;
   {
     ElderForest<1, false> forest(outer + 1);
@@ -215,29 +221,37 @@ void match_top(const Images& im, const std::array<std::vector<std::uint32_t>, 3>
 }  // namespace detail
 
 MatchingResult betti_matching(const double* f, const double* g, const index_t* shape, int ndim, bool construction_t,
-                              Reduction reduction) {
+                              Reduction reduction, int threads) {
   using namespace detail;
   const VGrid grid(shape, ndim, construction_t);
   std::vector<double> comparison(std::size_t(grid.num_pixels));
   for (index_t i = 0; i < grid.num_pixels; ++i) comparison[i] = std::min(f[i], g[i]);
-  const RankedImage rf(grid, f), rg(grid, g), rc(grid, comparison.data());
+  // The three images are ranked, and their cells sorted, independently: one task each.
+  std::unique_ptr<RankedImage> ranked[3];
+  run_tasks(threads, {[&] { ranked[0] = std::make_unique<RankedImage>(grid, f); },
+                      [&] { ranked[1] = std::make_unique<RankedImage>(grid, g); },
+                      [&] { ranked[2] = std::make_unique<RankedImage>(grid, comparison.data()); }});
   comparison = {};
-  const Images im{grid, rf, rg, rc};
+  const Images im{grid, *ranked[0], *ranked[1], *ranked[2]};
 
   MatchingResult result;
   result.dims.resize(std::size_t(ndim));
   const int top = grid.planar ? 1 : 2;
+  const auto for_each_image = [&](auto&& per_image) {
+    run_tasks(threads, {[&] { per_image(0); }, [&] { per_image(1); }, [&] { per_image(2); }});
+  };
 
   std::array<std::vector<std::uint32_t>, 3> codim1_sorted;
   {
     const std::vector<std::uint32_t> codim1 = existing_codim1(grid);
-    for (int k = 0; k < 3; ++k)
+    for_each_image([&](int k) {
       codim1_sorted[k] = sort_by_rank(codim1, im[k].num_ranks, [&](std::uint32_t cell) {
         return grid.planar ? im[k].edge_rank(cell) : im[k].square_rank(cell);
       });
+    });
   }
   std::array<std::vector<std::uint32_t>, 3> unmerged;
-  match_top(im, codim1_sorted, unmerged, result.dims[top]);
+  match_top(im, codim1_sorted, unmerged, result.dims[top], threads);
   if (grid.planar) codim1_sorted = {};  // solid: the squares' orders serve H1
 
   std::array<std::vector<std::uint32_t>, 3> edges_sorted;
@@ -245,14 +259,16 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
     edges_sorted = std::move(unmerged);
   } else {
     const std::vector<std::uint32_t> edges = existing_edges(grid);
-    for (int k = 0; k < 3; ++k)
+    for_each_image([&](int k) {
       edges_sorted[k] = sort_by_rank(edges, im[k].num_ranks, [&](std::uint32_t e) { return im[k].edge_rank(e); });
+    });
   }
   std::array<std::vector<std::uint8_t>, 3> negative;
   if (!grid.planar)
     for (auto& n : negative) n.assign(std::size_t(3 * grid.num_vertices), 0);
-  match_h0(im, edges_sorted, negative, result.dims[0], result.essential_f, result.essential_g);
-  if (!grid.planar) match_h1_solid(im, negative, edges_sorted, codim1_sorted, unmerged, result.dims[1], reduction);
+  match_h0(im, edges_sorted, negative, result.dims[0], result.essential_f, result.essential_g, threads);
+  if (!grid.planar)
+    match_h1_solid(im, negative, edges_sorted, codim1_sorted, unmerged, result.dims[1], reduction, threads);
   return result;
 }
 

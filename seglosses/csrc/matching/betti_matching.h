@@ -42,8 +42,10 @@ struct MatchingResult {
 // `reduction` picks the direction of every H1 reduction of a 3D matching (for tests: the result must
 // not depend on it): Reduction::Auto (by the inputs' plateaus), Homology or Cohomology.
 enum class Reduction : int { Auto = 0, Homology = 1, Cohomology = 2 };
+// `threads`: the independent parts (the three images' rankings, sorts and union-finds, the five H1
+// reductions) run on up to that many threads.
 MatchingResult betti_matching(const double* f, const double* g, const index_t* shape, int ndim, bool construction_t,
-                              Reduction reduction = Reduction::Auto);
+                              Reduction reduction = Reduction::Auto, int threads = 1);
 
 namespace detail {
 // Bookkeeping shared by the per-dimension algorithms.
@@ -78,7 +80,7 @@ void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>
                     const std::array<std::vector<std::uint32_t>, 3>& edges_sorted,
                     const std::array<std::vector<std::uint32_t>, 3>& squares_sorted,
                     const std::array<std::vector<std::uint32_t>, 3>& squares, DimensionMatching& out,
-                    Reduction reduction);
+                    Reduction reduction, int threads);
 }  // namespace detail
 
 }  // namespace seglosses::matching

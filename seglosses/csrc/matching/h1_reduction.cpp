@@ -23,6 +23,7 @@
 #include <new>
 
 #include "matching/betti_matching.h"
+#include "common/parallel.h"
 #include "working_column.h"
 
 namespace seglosses::matching::detail {
@@ -216,7 +217,7 @@ void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>
                     const std::array<std::vector<std::uint32_t>, 3>& edges_sorted,
                     const std::array<std::vector<std::uint32_t>, 3>& squares_sorted,
                     const std::array<std::vector<std::uint32_t>, 3>& squares, DimensionMatching& out,
-                    Reduction reduction) {
+                    Reduction reduction, int threads) {
   const auto homology = [reduction](bool automatic) {
     return reduction == Reduction::Auto ? automatic : reduction == Reduction::Homology;
   };
@@ -243,13 +244,13 @@ void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>
 
   // Persistence pairs (edge, square) of image k with nonzero persistence, by increasing death (the
   // order of Betti-Matching-3D's homology reduction).
-  const auto barcode = [&](int k) {
+  const auto barcode = [&](int k, bool by_hom) {
     const RankedImage& img = im[k];
     std::vector<std::array<std::uint32_t, 2>> found;
     const auto keep = [&](std::uint32_t edge, std::uint32_t square) {
       if (img.edge_rank(edge) != img.square_rank(square)) found.push_back({edge, square});
     };
-    if (homology(barcode_by_homology(img))) {
+    if (by_hom) {
       by_homology(k, squares[k], [&](std::uint32_t s, std::uint32_t e) { keep(e, s); });
     } else {
       by_cohomology(k, columns_of(edges_sorted[k], negative[k]), keep);
@@ -260,25 +261,41 @@ void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>
     return found;
   };
 
+  // Which reductions run in which direction, and the row orders they need, made before the
+  // reductions run (on several threads when given: the five are independent).
+  const bool bar_hom[3] = {homology(barcode_by_homology(im.f)), homology(barcode_by_homology(im.g)),
+                           homology(barcode_by_homology(im.c))};
+  const bool img_hom[2] = {homology(image_by_homology(im.f, im.c)), homology(image_by_homology(im.g, im.c))};
+  for (int k = 0; k < 3; ++k) bar_hom[k] ? edges_of(k) : squares_of(k);
+  for (int k = 0; k < 2; ++k) img_hom[k] ? edges_of(k) : squares_of(2);
+
   InputPairs pairs[2];
   std::array<std::vector<std::uint32_t>, 2> pair_of_birth;  // per edge: the nontrivial pair it gives birth to
   std::array<std::vector<std::uint32_t>, 2> image_pivot;    // per square of c: the image pair's edge
+  std::vector<std::array<std::uint32_t, 2>> barcode_c;
+  std::vector<std::function<void()>> tasks;
+  tasks.emplace_back([&] { barcode_c = barcode(2, bar_hom[2]); });
   for (int k = 0; k < 2; ++k) {
-    const RankedImage& img = im[k];
-    pair_of_birth[k].assign(num_cells, kNone);
-    for (const auto& p : barcode(k)) pair_of_birth[k][p[0]] = pairs[k].add(img.edge_voxel(p[0]), img.square_voxel(p[1]));
-
-    // Image barcode of the inclusion into c: rows (edges) by image k, columns (squares) by c.
-    image_pivot[k].assign(num_cells, kNone);
-    const auto record = [&](std::uint32_t edge, std::uint32_t square) { image_pivot[k][square] = edge; };
-    if (homology(image_by_homology(img, im.c)))
-      by_homology(k, squares[2], [&](std::uint32_t s, std::uint32_t e) { record(e, s); });
-    else
-      by_cohomology(2, columns_of(edges_sorted[k], negative[k]), record);
+    tasks.emplace_back([&, k] {
+      // Image barcode of the inclusion into c: rows (edges) by image k, columns (squares) by c.
+      image_pivot[k].assign(num_cells, kNone);
+      const auto record = [&](std::uint32_t edge, std::uint32_t square) { image_pivot[k][square] = edge; };
+      if (img_hom[k])
+        by_homology(k, squares[2], [&](std::uint32_t s, std::uint32_t e) { record(e, s); });
+      else
+        by_cohomology(2, columns_of(edges_sorted[k], negative[k]), record);
+    });
+    tasks.emplace_back([&, k] {
+      const RankedImage& img = im[k];
+      pair_of_birth[k].assign(num_cells, kNone);
+      for (const auto& p : barcode(k, bar_hom[k]))
+        pair_of_birth[k][p[0]] = pairs[k].add(img.edge_voxel(p[0]), img.square_voxel(p[1]));
+    });
   }
+  run_tasks(threads, tasks);
 
   std::vector<std::array<std::uint32_t, 2>> matches;
-  for (const auto& p : barcode(2)) {
+  for (const auto& p : barcode_c) {
     const std::uint32_t ef = image_pivot[0][p[1]], eg = image_pivot[1][p[1]];
     if (ef == kNone || eg == kNone) continue;
     const std::uint32_t pf = pair_of_birth[0][ef], pg = pair_of_birth[1][eg];

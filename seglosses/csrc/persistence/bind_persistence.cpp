@@ -53,7 +53,9 @@ std::vector<PixelPair> in_bar_order(const std::vector<PixelPair>& pairs) {
 }
 
 std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::device::cpu> image, int construction,
-                                   bool keep_zero_persistence, bool wide_keys, bool planar, bool dual) {
+                                   bool keep_zero_persistence, bool wide_keys, bool planar, bool dual,
+                                   int num_threads) {
+  if (num_threads < 1) throw nb::value_error("Expected `num_threads` to be a positive integer.");
   const int ndim = int(image.ndim());
   if (ndim < 2 || ndim > 3) throw nb::value_error("Expected `image` to be a 2D or 3D array.");
   if (construction != 0 && construction != 1) throw nb::value_error("Expected `construction` to be 0 (T) or 1 (V).");
@@ -64,6 +66,8 @@ std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::d
   }
   if (shape[0] * shape[1] * (ndim == 3 ? shape[2] : 1) >= index_t(0xffffffffu))
     throw nb::value_error("Expected `image` to have fewer than 2**32 - 1 pixels (ranks are 32-bit).");
+  // Threads pay off from about this size (a thread start costs tens of microseconds).
+  if (shape[0] * shape[1] * (ndim == 3 ? shape[2] : 1) < (index_t(1) << 16)) num_threads = 1;
   std::vector<std::vector<double>> values(ndim);
   std::vector<std::vector<index_t>> cells(ndim);
   {
@@ -78,10 +82,10 @@ std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::d
       for (int d = 0; d < 2; ++d) pairs[d] = std::move(planar_pairs[d]);
     } else if (dual && grid.dim == 3 && grid.construction == Construction::T && !keep_zero_persistence && !wide_keys &&
                (shape[0] + 2) * (shape[1] + 2) * (shape[2] + 2) < index_t(0xffffffffu)) {
-      pairs = t_persistence_by_duality(image.data(), shape);
+      pairs = t_persistence_by_duality(image.data(), shape, num_threads);
     } else {
       const Filtration f(image.data(), shape, ndim, Construction(construction));
-      const PersistenceDiagram diagram = compute_persistence(f, keep_zero_persistence, wide_keys);
+      const PersistenceDiagram diagram = compute_persistence(f, keep_zero_persistence, wide_keys, num_threads);
       for (int d = 0; d < 3; ++d) {
         pairs[d].reserve(diagram.pairs[d].size());
         for (const PersistencePair& p : diagram.pairs[d])
@@ -112,11 +116,11 @@ std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::d
 void bind_persistence(nb::module_& m) {
   m.def("persistence", &persistence, nb::arg("image"), nb::arg("construction"),
         nb::arg("keep_zero_persistence") = false, nb::arg("wide_keys") = false, nb::arg("planar") = true,
-        nb::arg("dual") = true,
+        nb::arg("dual") = true, nb::arg("num_threads") = 1,
         "Sublevel persistence of a C-contiguous float64 2D/3D image. Returns, per dimension, "
         "((n, 2) birth/death values, (n, 2) int64 flat pixel indices; -1 for an essential death), "
         "bars ordered by persistence descending, then birth, birth pixel and death pixel. 2D images go to the "
         "union-finds on pixels unless planar=False or zero-persistence pairs are kept; 3D images in T to "
         "construction V of the padded negated image (duality) unless dual=False, wide_keys=True or zero-persistence "
-        "pairs are kept.");
+        "pairs are kept. num_threads: threads for the parts of one 3D image that parallelise.");
 }

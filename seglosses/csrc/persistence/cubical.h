@@ -322,9 +322,9 @@ struct PersistenceDiagram {
 // All persistence pairs of the sublevel filtration. Zero-persistence pairs (birth == death) are kept
 // only with keep_zero_persistence (the induced-matching code needs the full pairing). wide_keys forces
 // the 64-bit square positions of the H1 reduction that grids of 2^31 cells or more need (so tests can
-// cover that path).
+// cover that path). threads: the parts of a 3D grid that parallelise (see compute_3d) use up to that many.
 PersistenceDiagram compute_persistence(const Filtration& filtration, bool keep_zero_persistence = false,
-                                       bool wide_keys = false);
+                                       bool wide_keys = false, int threads = 1);
 
 // One persistence pair by pixels: flat pixel indices of the critical pixels (death_pixel == -1:
 // essential) and their values.
@@ -339,7 +339,8 @@ struct PixelPair {
 // image (every axis of extent >= 2), by Alexander duality from construction V of the negated image
 // (duality.cpp): the pairs of `compute_persistence` on the T grid by pixel, a few times faster on
 // plateaus and binary masks.
-std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* image, const index_t* shape);
+std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* image, const index_t* shape,
+                                                               int threads = 1);
 
 // The nonzero-persistence pairs of H0 and H1 of the sublevel filtration of an h x w image (h, w >= 2),
 // by union-finds on the pixels (planar.cpp): the pairs of `compute_persistence` by pixel, faster.

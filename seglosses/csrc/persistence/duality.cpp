@@ -27,7 +27,7 @@
 
 namespace seglosses::cubical {
 
-std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* image, const index_t* shape) {
+std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* image, const index_t* shape, int threads) {
   const index_t n = shape[0] * shape[1] * shape[2];
   const index_t padded_shape[3] = {shape[0] + 2, shape[1] + 2, shape[2] + 2};
   const Grid grid(padded_shape, 3, Construction::V);
@@ -56,7 +56,7 @@ std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* ima
     }
   }
   const Filtration dual(grid, std::move(order), std::move(values));
-  const PersistenceDiagram diagram = compute_persistence(dual);
+  const PersistenceDiagram diagram = compute_persistence(dual, false, false, threads);
 
   // The image pixel of a dual rank (of an image pixel, not the shell).
   const auto pixel = [&](std::uint32_t dual_rank) {

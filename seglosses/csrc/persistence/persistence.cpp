@@ -11,6 +11,7 @@
 //   (clearing). Apparent pairs are found first, in one pass in memory order; a column whose smallest
 //   cofacet is not yet a pivot is reduced already (an emergent pair): it is paired without being
 //   materialized or stored. Only the remaining columns are reduced and stored.
+#include "common/parallel.h"
 #include "persistence/cubical.h"
 #include "working_column.h"
 
@@ -223,7 +224,26 @@ class H1Reduction {
   // before (every facet of s is at most e), so the reduction may add e's coboundary. Found in one pass
   // over the edges in memory order, whose reads stay in cache, they spare H0 and the reduction most
   // edges (on noise, nine in ten of those the reduction would see). Sets `apparent[e]`.
-  void find_apparent_pairs(std::vector<std::uint8_t>& apparent) {
+  // With threads > 1, slabs of the grid are searched in parallel: the pairs are disjoint, so every
+  // write goes to an edge's flag or a square's entry of its own (the pairs found are appended per slab).
+  void find_apparent_pairs(std::vector<std::uint8_t>& apparent, int threads) {
+    const index_t rows = f_.grid.extent[0];
+    const int slabs = int(std::min<index_t>(threads, rows));
+    if (slabs <= 1) {
+      find_apparent_pairs(apparent, 0, rows, out_);
+      return;
+    }
+    std::vector<std::vector<PersistencePair>> found(static_cast<std::size_t>(slabs));
+    std::vector<std::function<void()>> tasks;
+    for (int t = 0; t < slabs; ++t)
+      tasks.emplace_back([&, t] { find_apparent_pairs(apparent, rows * t / slabs, rows * (t + 1) / slabs, found[t]); });
+    run_tasks(threads, tasks);
+    for (const auto& pairs : found) out_.insert(out_.end(), pairs.begin(), pairs.end());
+  }
+
+  // The apparent pairs of the edges with first Khalimsky coordinate in [first, last).
+  void find_apparent_pairs(std::vector<std::uint8_t>& apparent, index_t first, index_t last,
+                           std::vector<PersistencePair>& out) {
     const Grid& g = f_.grid;
     const auto& rank = f_.rank;
     const auto later = [&](index_t a, index_t b) {  // a after b in the filtration (same dimension)
@@ -231,7 +251,7 @@ class H1Reduction {
     };
     // Every axis is solid (3D); an edge has one odd coordinate, its axis.
     std::array<index_t, 3> k;
-    for (k[0] = 0; k[0] < g.extent[0]; ++k[0])
+    for (k[0] = first; k[0] < last; ++k[0])
       for (k[1] = 0; k[1] < g.extent[1]; ++k[1]) {
         const int odd01 = int(k[0] & 1) + int(k[1] & 1);
         if (odd01 > 1) continue;
@@ -262,7 +282,7 @@ class H1Reduction {
           const index_t sa = g.stride[axis];
           if (later(s + min_step, e) || later(s - sa, e) || later(s + sa, e)) continue;
           apparent[std::size_t(e)] = 1;
-          pair_with_partner(e, rank[e], cob, n, s, rank[s]);
+          pair_with_partner(e, rank[e], cob, n, s, rank[s], out);
         }
       }
   }
@@ -290,7 +310,7 @@ class H1Reduction {
       const int n = raw_coboundary(e, cob, smallest);
       if (n == 0) continue;  // no cofacets: cannot happen in a 3D grid
       if (pivot_[cob[0]].owner == kNone) {  // emergent pair: the raw coboundary is already reduced
-        pair_with_partner(e, it->rank, cob, n, smallest, square_rank_[cob[0]]);
+        pair_with_partner(e, it->rank, cob, n, smallest, square_rank_[cob[0]], out_);
         continue;
       }
       work.reset(cob, cob + n);
@@ -343,11 +363,11 @@ class H1Reduction {
     return n;
   }
   void pair_with_partner(index_t edge, std::uint32_t edge_rank, const Pos* cob, int n, index_t square,
-                         std::uint32_t square_rank) {
+                         std::uint32_t square_rank, std::vector<PersistencePair>& out) {
     PivotEntry& entry = pivot_[cob[0]];  // one write of one cache line
     entry.owner = kPartner;
     for (int i = 1; i < 4; ++i) entry.rest[i - 1] = i < n ? cob[i] : kSentinel;
-    push_pair(out_, f_, edge, edge_rank, square, square_rank, keep_zero_);
+    push_pair(out, f_, edge, edge_rank, square, square_rank, keep_zero_);
   }
 
   const Filtration& f_;
@@ -371,28 +391,36 @@ class H1Reduction {
 };
 
 // H0, H1 and H2 of a 3D grid; Pos holds a square's filtration position.
+// With threads > 1, the apparent pairs are searched by slabs in parallel, and H0 and the top
+// dimension (two union-finds that only read what the apparent pairs left) run side by side.
 template <class Pos>
-void compute_3d(const Filtration& f, bool keep_zero, PersistenceDiagram& diagram) {
+void compute_3d(const Filtration& f, bool keep_zero, PersistenceDiagram& diagram, int threads) {
   std::vector<Pos> position(std::size_t(f.grid.num_cells));
   std::vector<std::uint32_t> square_rank;
   const std::vector<index_t> squares = f.cells_in_order(2, &position, &square_rank);
   H1Reduction<Pos> h1(f, squares, std::move(position), std::move(square_rank), keep_zero, diagram.pairs[1]);
   std::vector<std::uint8_t> apparent(std::size_t(f.grid.num_cells), 0);
-  h1.find_apparent_pairs(apparent);
-  // A square in an apparent pair kills an H1 class, so it joins no two components of the dual graph.
-  compute_top(f, squares, keep_zero, diagram.pairs[2], [&](std::size_t i) { return h1.is_paired(Pos(i)); });
+  h1.find_apparent_pairs(apparent, threads);
   std::vector<RankedEdge> positive;  // the edges left for the reduction: neither apparent nor negative
-  if (f.grid.construction == Construction::V)
-    compute_h0_vertices(f, keep_zero, diagram.pairs[0], apparent, positive);
-  else
-    compute_h0(f, f.cells_in_order(1), keep_zero, diagram.pairs[0], apparent, &positive);
+  run_tasks(threads, {
+      [&] {
+        // A square in an apparent pair kills an H1 class, so it joins no two components of the dual graph.
+        compute_top(f, squares, keep_zero, diagram.pairs[2], [&](std::size_t i) { return h1.is_paired(Pos(i)); });
+      },
+      [&] {
+        if (f.grid.construction == Construction::V)
+          compute_h0_vertices(f, keep_zero, diagram.pairs[0], apparent, positive);
+        else
+          compute_h0(f, f.cells_in_order(1), keep_zero, diagram.pairs[0], apparent, &positive);
+      },
+  });
   apparent = {};
   h1.reduce(positive);
 }
 
 }  // namespace
 
-PersistenceDiagram compute_persistence(const Filtration& f, bool keep_zero_persistence, bool wide_keys) {
+PersistenceDiagram compute_persistence(const Filtration& f, bool keep_zero_persistence, bool wide_keys, int threads) {
   PersistenceDiagram diagram;
   const Grid& g = f.grid;
   if (g.dim < 3) {
@@ -403,9 +431,9 @@ PersistenceDiagram compute_persistence(const Filtration& f, bool keep_zero_persi
   }
   // 32-bit square positions wherever the squares (and so the reduced columns) fit.
   if (!wide_keys && g.num_cells < (index_t(1) << 31) - 2)
-    compute_3d<std::uint32_t>(f, keep_zero_persistence, diagram);
+    compute_3d<std::uint32_t>(f, keep_zero_persistence, diagram, threads);
   else
-    compute_3d<std::uint64_t>(f, keep_zero_persistence, diagram);
+    compute_3d<std::uint64_t>(f, keep_zero_persistence, diagram, threads);
   return diagram;
 }
 
