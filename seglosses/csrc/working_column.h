@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -119,6 +120,37 @@ class WorkingColumn {
 
   std::vector<K> sorted_, merged_, pending_;
   std::size_t head_ = 0;
+};
+
+// Reduced columns kept for later additions, back to back in blocks of at least kBlock keys: a
+// growing vector would hold up to twice its keys while it doubles (measured at 128^3 noise: 16.4M
+// keys in a 25.5M-key buffer, 49 of the barcode's 261 bytes per voxel).
+template <class K>
+class ColumnStore {
+ public:
+  // Stores a column; returns its index.
+  std::size_t add(const K* first, const K* last) {
+    const std::size_t n = std::size_t(last - first);
+    if (blocks_.empty() || used_ + n > capacity_) {
+      capacity_ = std::max(kBlock, n);
+      blocks_.emplace_back(new K[capacity_]);
+      used_ = 0;
+    }
+    K* at = blocks_.back().get() + used_;
+    std::copy(first, last, at);
+    used_ += n;
+    columns_.push_back({at, at + n});
+    return columns_.size() - 1;
+  }
+  std::size_t size() const { return columns_.size(); }
+  const K* begin(std::size_t i) const { return columns_[i].first; }
+  const K* end(std::size_t i) const { return columns_[i].second; }
+
+ private:
+  static constexpr std::size_t kBlock = std::size_t(1) << 20;
+  std::vector<std::unique_ptr<K[]>> blocks_;
+  std::size_t used_ = 0, capacity_ = 0;
+  std::vector<std::pair<const K*, const K*>> columns_;
 };
 
 }  // namespace seglosses

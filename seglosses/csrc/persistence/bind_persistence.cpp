@@ -84,7 +84,7 @@ std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::d
                (shape[0] + 2) * (shape[1] + 2) * (shape[2] + 2) < index_t(0xffffffffu)) {
       pairs = t_persistence_by_duality(image.data(), shape, num_threads);
     } else {
-      const Filtration f(image.data(), shape, ndim, Construction(construction));
+      Filtration f(image.data(), shape, ndim, Construction(construction));
       const PersistenceDiagram diagram = compute_persistence(f, keep_zero_persistence, wide_keys, num_threads);
       for (int d = 0; d < 3; ++d) {
         pairs[d].reserve(diagram.pairs[d].size());

@@ -253,14 +253,16 @@ struct Filtration {
   // increasing cell indices of the scan (sequential reads; far faster than a comparison sort). If
   // `position` is given (num_cells entries), position[c] is set to the index of cell c in the result,
   // and if `rank_of_position` is given too, it gets the rank of every cell of the result.
-  template <class Pos = std::uint32_t>
-  std::vector<index_t> cells_in_order(int d, std::vector<Pos>* position = nullptr,
-                                      std::vector<std::uint32_t>* rank_of_position = nullptr) const {
+  // `Cell` is the type of the cell indices returned. `position` may be the rank table itself (for
+  // 32-bit positions): a cell's rank is read before its entry is written.
+  template <class Pos = std::uint32_t, class Cell = index_t>
+  std::vector<Cell> cells_in_order(int d, std::vector<Pos>* position = nullptr,
+                                   std::vector<std::uint32_t>* rank_of_position = nullptr) const {
     const index_t n = grid.num_pixels;
     std::vector<index_t> start(n + 1, 0);
     grid.for_each_cell_of_dim(d, [&](index_t c) { ++start[index_t(rank[c]) + 1]; });
     for (index_t r = 0; r < n; ++r) start[r + 1] += start[r];
-    std::vector<index_t> out(start[n]);
+    std::vector<Cell> out(start[n]);
     if (position && rank_of_position) {
       // The ranks are runs of equal values in the result: filled from the counts, before the scatter.
       rank_of_position->resize(out.size());
@@ -270,11 +272,11 @@ struct Filtration {
     if (position)
       grid.for_each_cell_of_dim(d, [&](index_t c) {
         const index_t at = start[rank[c]]++;
-        out[at] = c;
+        out[at] = Cell(c);
         (*position)[c] = Pos(at);
       });
     else
-      grid.for_each_cell_of_dim(d, [&](index_t c) { out[start[rank[c]]++] = c; });
+      grid.for_each_cell_of_dim(d, [&](index_t c) { out[start[rank[c]]++] = Cell(c); });
     return out;
   }
 };
@@ -323,7 +325,9 @@ struct PersistenceDiagram {
 // only with keep_zero_persistence (the induced-matching code needs the full pairing). wide_keys forces
 // the 64-bit square positions of the H1 reduction that grids of 2^31 cells or more need (so tests can
 // cover that path). threads: the parts of a 3D grid that parallelise (see compute_3d) use up to that many.
-PersistenceDiagram compute_persistence(const Filtration& filtration, bool keep_zero_persistence = false,
+// A 3D grid's filtration is consumed: the squares' entries of its rank table are overwritten (the
+// pixel order and values stay).
+PersistenceDiagram compute_persistence(Filtration& filtration, bool keep_zero_persistence = false,
                                        bool wide_keys = false, int threads = 1);
 
 // One persistence pair by pixels: flat pixel indices of the critical pixels (death_pixel == -1:

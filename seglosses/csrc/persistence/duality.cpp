@@ -55,7 +55,7 @@ std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* ima
       values[std::size_t(shell + s)] = -image[p];
     }
   }
-  const Filtration dual(grid, std::move(order), std::move(values));
+  Filtration dual(grid, std::move(order), std::move(values));
   const PersistenceDiagram diagram = compute_persistence(dual, false, false, threads);
 
   // The image pixel of a dual rank (of an image pixel, not the shell).

@@ -151,9 +151,10 @@ void compute_h0_vertices(const Filtration& f, bool keep_zero, std::vector<Persis
 // reversed filtration, at its latest top cell, which is kept as its root; the outer cell, at
 // +infinity, is older than every top cell. `skip(i)` says that cells[i] is known to kill a (D-2)-class
 // (an apparent pair), so it joins no two components and need not be looked at.
-template <class Skip>
-void compute_top(const Filtration& f, const std::vector<index_t>& cells, bool keep_zero,
-                 std::vector<PersistencePair>& out, Skip skip) {
+// `cell_rank(i)` is the rank of cells[i].
+template <class Cell, class CellRank, class Skip>
+void compute_top(const Filtration& f, const std::vector<Cell>& cells, bool keep_zero,
+                 std::vector<PersistencePair>& out, CellRank cell_rank, Skip skip) {
   const Grid& g = f.grid;
   std::array<index_t, 3> te{};
   for (int a = 0; a < 3; ++a) te[a] = g.flat[a] ? 1 : (g.extent[a] - 1) / 2;
@@ -172,7 +173,7 @@ void compute_top(const Filtration& f, const std::vector<index_t>& cells, bool ke
   UnionFind uf(outer + 1);
   for (std::size_t i = cells.size(); i-- > 0;) {
     if (skip(i)) continue;
-    const index_t s = cells[i];
+    const index_t s = index_t(cells[i]);
     const auto k = g.coords(s);
     int a = 0;
     while (g.flat[a] || (k[a] & 1)) ++a;  // the one non-flat axis with an even coordinate
@@ -184,7 +185,7 @@ void compute_top(const Filtration& f, const std::vector<index_t>& cells, bool ke
     if (r0 == r1) continue;
     // The component born later in the reversed order (the earlier root) dies here.
     const index_t dying = earlier(r0, r1) ? r0 : r1;
-    push_pair(out, f, s, f.rank[s], top_cell(dying), trank[dying], keep_zero);
+    push_pair(out, f, s, cell_rank(i), top_cell(dying), trank[dying], keep_zero);
     uf.attach(dying, dying == r0 ? r1 : r0);
   }
 }
@@ -209,10 +210,11 @@ class H1Reduction {
   static constexpr Owner kNone = 0, kPartner = 1;  // a reduced column c is c + 2
   static constexpr Pos kSentinel = ~Pos(0);
 
-  // `position` maps a square's cell to its index in `squares` (see Filtration::cells_in_order).
-  H1Reduction(const Filtration& f, const std::vector<index_t>& squares, std::vector<Pos>&& position,
+  // `position[c]` is the index of square c in `squares` (see Filtration::cells_in_order), for every
+  // cell of the grid (only the squares' entries are read).
+  H1Reduction(const Filtration& f, const std::vector<Pos>& squares, const Pos* position,
               std::vector<std::uint32_t>&& square_rank, bool keep_zero, std::vector<PersistencePair>& out)
-      : f_(f), squares_(squares), keep_zero_(keep_zero), out_(out), position_(std::move(position)),
+      : f_(f), squares_(squares), keep_zero_(keep_zero), out_(out), position_(position),
         square_rank_(std::move(square_rank)),
         pivot_(static_cast<PivotEntry*>(std::calloc(squares.size() + 1, sizeof(PivotEntry)))) {
     // calloc: all kNone, and large blocks come as zero pages from the system, without a fill pass.
@@ -282,7 +284,7 @@ class H1Reduction {
           const index_t sa = g.stride[axis];
           if (later(s + min_step, e) || later(s - sa, e) || later(s + sa, e)) continue;
           apparent[std::size_t(e)] = 1;
-          pair_with_partner(e, rank[e], cob, n, s, rank[s], out);
+          pair_with_partner(e, rank[e], cob, n, s, square_rank_[cob[0]], out);
         }
       }
   }
@@ -290,6 +292,7 @@ class H1Reduction {
   // Whether the square at position p is the pivot of a column already (after find_apparent_pairs:
   // whether it is in an apparent pair).
   bool is_paired(Pos p) const { return pivot_[p].owner != kNone; }
+  std::uint32_t square_rank(Pos p) const { return square_rank_[p]; }
 
   // Reduces the columns of `edges` (neither apparent nor negative), given in filtration order.
   void reduce(const std::vector<RankedEdge>& edges) {
@@ -302,7 +305,7 @@ class H1Reduction {
         // strides of the two outer axes and the edge's own line (axis 2) covers every axis.
         const index_t ahead = it[kAhead].cell;
         for (const index_t c : {ahead - stride[0], ahead - stride[1], ahead, ahead + stride[1], ahead + stride[0]})
-          if (c >= 0 && c < index_t(position_.size())) __builtin_prefetch(position_.data() + c);
+          if (c >= 0 && c < f_.grid.num_cells) __builtin_prefetch(position_ + c);
       }
       const index_t e = it->cell;
       Pos cob[4];
@@ -326,7 +329,7 @@ class H1Reduction {
         if (o == kNone) break;
         if (o >= 2) {
           const std::size_t c = std::size_t(o) - 2;
-          const Pos *column = pool_.data() + column_start_[c], *end = pool_.data() + column_start_[c + 1];
+          const Pos *column = pool_.begin(c), *end = pool_.end(c);
           if (end - column > 1) __builtin_prefetch(pivot_.get() + column[1]);
           work.add(column, end);
         } else {
@@ -337,14 +340,13 @@ class H1Reduction {
         nonzero = work.pivot(pivot);
       }
       if (!nonzero) continue;  // zero column: an essential class (none in a grid, which is contractible)
-      pivot_[pivot].owner = Owner(column_start_.size() + 1);  // column column_start_.size() - 1
+      pivot_[pivot].owner = Owner(pool_.size() + 2);  // the column stored below
       // Most pairs of noise have zero persistence: drop them on the ranks, before reading the square.
       const std::uint32_t death_rank = square_rank_[pivot];
       if (keep_zero_ || it->rank != death_rank)
-        push_pair(out_, f_, e, it->rank, squares_[pivot], death_rank, keep_zero_);
+        push_pair(out_, f_, e, it->rank, index_t(squares_[pivot]), death_rank, keep_zero_);
       const auto column = work.finish();
-      pool_.insert(pool_.end(), column.first, column.second);
-      column_start_.push_back(pool_.size());
+      pool_.add(column.first, column.second);
     }
   }
 
@@ -371,10 +373,10 @@ class H1Reduction {
   }
 
   const Filtration& f_;
-  const std::vector<index_t>& squares_;
+  const std::vector<Pos>& squares_;
   bool keep_zero_;
   std::vector<PersistencePair>& out_;
-  std::vector<Pos> position_;  // per Khalimsky cell: a square's filtration position
+  const Pos* position_;  // per Khalimsky cell: a square's filtration position
   std::vector<std::uint32_t> square_rank_;  // per square position: the square's rank
   // Per square position: its owner and, for kPartner, the partner's coboundary after the square
   // itself (the smallest), padded with kSentinel; 16 bytes with 32-bit positions.
@@ -386,26 +388,37 @@ class H1Reduction {
     void operator()(void* p) const { std::free(p); }
   };
   std::unique_ptr<PivotEntry[], Free> pivot_;
-  std::vector<Pos> pool_;  // reduced columns, back to back
-  std::vector<std::size_t> column_start_{0};  // column i is pool_[column_start_[i], column_start_[i + 1])
+  ColumnStore<Pos> pool_;  // reduced columns
 };
 
 // H0, H1 and H2 of a 3D grid; Pos holds a square's filtration position.
 // With threads > 1, the apparent pairs are searched by slabs in parallel, and H0 and the top
 // dimension (two union-finds that only read what the apparent pairs left) run side by side.
+//
+// The squares' positions: with 32-bit positions they are written over the squares' entries of the
+// rank table, which nothing reads as ranks afterwards (the squares' ranks are kept by position), and
+// so cost no memory of their own (a quarter of the Khalimsky grid's cells... 32 bytes per voxel).
 template <class Pos>
-void compute_3d(const Filtration& f, bool keep_zero, PersistenceDiagram& diagram, int threads) {
-  std::vector<Pos> position(std::size_t(f.grid.num_cells));
+void compute_3d(Filtration& f, bool keep_zero, PersistenceDiagram& diagram, int threads) {
+  std::vector<Pos> own_position;
+  std::vector<Pos>* position = nullptr;
+  if constexpr (std::is_same_v<Pos, std::uint32_t>) {
+    position = &f.rank;
+  } else {
+    own_position.resize(std::size_t(f.grid.num_cells));
+    position = &own_position;
+  }
   std::vector<std::uint32_t> square_rank;
-  const std::vector<index_t> squares = f.cells_in_order(2, &position, &square_rank);
-  H1Reduction<Pos> h1(f, squares, std::move(position), std::move(square_rank), keep_zero, diagram.pairs[1]);
+  const std::vector<Pos> squares = f.cells_in_order<Pos, Pos>(2, position, &square_rank);
+  H1Reduction<Pos> h1(f, squares, position->data(), std::move(square_rank), keep_zero, diagram.pairs[1]);
   std::vector<std::uint8_t> apparent(std::size_t(f.grid.num_cells), 0);
   h1.find_apparent_pairs(apparent, threads);
   std::vector<RankedEdge> positive;  // the edges left for the reduction: neither apparent nor negative
   run_tasks(threads, {
       [&] {
         // A square in an apparent pair kills an H1 class, so it joins no two components of the dual graph.
-        compute_top(f, squares, keep_zero, diagram.pairs[2], [&](std::size_t i) { return h1.is_paired(Pos(i)); });
+        compute_top(f, squares, keep_zero, diagram.pairs[2], [&](std::size_t i) { return h1.square_rank(Pos(i)); },
+                    [&](std::size_t i) { return h1.is_paired(Pos(i)); });
       },
       [&] {
         if (f.grid.construction == Construction::V)
@@ -420,13 +433,15 @@ void compute_3d(const Filtration& f, bool keep_zero, PersistenceDiagram& diagram
 
 }  // namespace
 
-PersistenceDiagram compute_persistence(const Filtration& f, bool keep_zero_persistence, bool wide_keys, int threads) {
+PersistenceDiagram compute_persistence(Filtration& f, bool keep_zero_persistence, bool wide_keys, int threads) {
   PersistenceDiagram diagram;
   const Grid& g = f.grid;
   if (g.dim < 3) {
     const std::vector<index_t> edges = f.cells_in_order(1);
     compute_h0(f, edges, keep_zero_persistence, diagram.pairs[0], {}, nullptr);
-    if (g.dim == 2) compute_top(f, edges, keep_zero_persistence, diagram.pairs[1], [](std::size_t) { return false; });
+    if (g.dim == 2)
+      compute_top(f, edges, keep_zero_persistence, diagram.pairs[1], [&](std::size_t i) { return f.rank[edges[i]]; },
+                  [](std::size_t) { return false; });
     return diagram;
   }
   // 32-bit square positions wherever the squares (and so the reduced columns) fit.
