@@ -325,8 +325,8 @@ struct PersistenceDiagram {
 // only with keep_zero_persistence (the induced-matching code needs the full pairing). wide_keys forces
 // the 64-bit square positions of the H1 reduction that grids of 2^31 cells or more need (so tests can
 // cover that path). threads: the parts of a 3D grid that parallelise (see compute_3d) use up to that many.
-// A 3D grid's filtration is consumed: the squares' entries of its rank table are overwritten (the
-// pixel order and values stay).
+// A 3D grid's filtration is consumed: its rank table is overwritten, then freed (the pixel order and
+// the values stay).
 PersistenceDiagram compute_persistence(Filtration& filtration, bool keep_zero_persistence = false,
                                        bool wide_keys = false, int threads = 1);
 
