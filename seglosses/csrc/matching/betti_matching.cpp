@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "common/parallel.h"
+#include "common/union_find.h"
 
 namespace seglosses::matching {
 namespace detail {
@@ -25,13 +26,7 @@ struct ElderForest {
     std::iota(parent.begin(), parent.end(), 0u);
     for (auto& e : elder) e.resize(std::size_t(n));
   }
-  std::uint32_t find(std::uint32_t x) {
-    while (parent[x] != x) {
-      parent[x] = parent[parent[x]];
-      x = parent[x];
-    }
-    return x;
-  }
+  std::uint32_t find(std::uint32_t x) { return find_root(parent.data(), x); }
   // Merges the components of x and y; false if they are one already. Otherwise dying[i] is the key of
   // the younger elder under order i (the class that dies at this merge).
   bool merge(std::uint32_t x, std::uint32_t y, std::uint64_t* dying) {
@@ -224,6 +219,7 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
                               Reduction reduction, int threads) {
   using namespace detail;
   const VGrid grid(shape, ndim, construction_t);
+  if (grid.num_pixels < kMinPixelsForThreads) threads = 1;
   std::vector<double> comparison(std::size_t(grid.num_pixels));
   for (index_t i = 0; i < grid.num_pixels; ++i) comparison[i] = std::min(f[i], g[i]);
   // The three images are ranked, and their cells sorted, independently: one task each.

@@ -7,6 +7,7 @@
 #include <tuple>
 #include <vector>
 
+#include "common/numpy.h"
 #include "matching/betti_matching.h"
 
 namespace nb = nanobind;
@@ -14,15 +15,8 @@ using seglosses::matching::index_t;
 
 namespace {
 
-constexpr index_t kMinPixelsPerThread = index_t(1) << 16;
-
-using Cells = nb::ndarray<nb::numpy, index_t, nb::ndim<2>>;
-
-Cells to_numpy(std::vector<index_t>&& data) {
-  auto* heap = new std::vector<index_t>(std::move(data));
-  nb::capsule owner(heap, [](void* p) noexcept { delete static_cast<std::vector<index_t>*>(p); });
-  return Cells(heap->data(), {heap->size() / 2, 2}, owner);
-}
+using Cells = seglosses::PairArray<index_t>;
+using seglosses::pairs_to_numpy;
 
 using DimResult = std::tuple<Cells, Cells, Cells, Cells>;
 using Image = nb::ndarray<const double, nb::c_contig, nb::device::cpu>;
@@ -42,9 +36,6 @@ std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching(Image f, Ima
       throw nb::value_error("Expected `prediction` and `target` to have the same shape.");
     if (shape[a] < 1) throw nb::value_error("Expected `prediction` to be non-empty.");
   }
-  // Threads pay off from about this size (a thread start costs tens of microseconds; a 2D pair of
-  // 128^2 takes about a millisecond).
-  if (shape[0] * shape[1] * (ndim == 3 ? shape[2] : 1) < kMinPixelsPerThread) num_threads = 1;
   seglosses::matching::MatchingResult result;
   {
     nb::gil_scoped_release release;
@@ -53,8 +44,8 @@ std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching(Image f, Ima
   }
   std::vector<DimResult> dims;
   for (auto& d : result.dims)
-    dims.emplace_back(to_numpy(std::move(d.matched_f)), to_numpy(std::move(d.matched_g)),
-                      to_numpy(std::move(d.unmatched_f)), to_numpy(std::move(d.unmatched_g)));
+    dims.emplace_back(pairs_to_numpy(std::move(d.matched_f)), pairs_to_numpy(std::move(d.matched_g)),
+                      pairs_to_numpy(std::move(d.unmatched_f)), pairs_to_numpy(std::move(d.unmatched_g)));
   return {std::move(dims), result.essential_f, result.essential_g};
 }
 

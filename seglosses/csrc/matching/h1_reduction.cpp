@@ -24,7 +24,7 @@
 
 #include "matching/betti_matching.h"
 #include "common/parallel.h"
-#include "working_column.h"
+#include "common/working_column.h"
 
 namespace seglosses::matching::detail {
 namespace {
@@ -40,7 +40,7 @@ class Reducer {
  public:
   Reducer(const Rows& rows, std::size_t num_rows)
       : rows_(rows), pivot_(static_cast<PivotEntry*>(std::calloc(num_rows + 1, sizeof(PivotEntry)))) {
-    // calloc: every row starts without a column (kNone), with no fill pass over the table.
+    // calloc: every row starts without a column (kUnowned), with no fill pass over the table.
     if (!pivot_) throw std::bad_alloc();
   }
 
@@ -54,7 +54,7 @@ class Reducer {
       const std::uint32_t* keys = raw[i].data();
       const int n = keys[3] != kSentinel ? 4 : keys[2] != kSentinel ? 3 : keys[1] != kSentinel ? 2 : keys[0] != kSentinel;
       if (n == 0) continue;
-      if (pivot_[rows_.position(keys[0])].owner == kNone) {  // emergent pair: the raw column is reduced
+      if (pivot_[rows_.position(keys[0])].owner == kUnowned) {  // emergent pair: the raw column is reduced
         PivotEntry& entry = pivot_[rows_.position(keys[0])];
         entry.owner = kRaw;
         for (int j = 1; j < 4; ++j) entry.rest[j - 1] = j < n ? keys[j] : kSentinel;
@@ -69,25 +69,24 @@ class Reducer {
         // A chain of cache misses: start loading the likely next pivots while this one arrives.
         std::uint32_t next;
         if (work.second(next)) __builtin_prefetch(pivot_.get() + rows_.position(next));
-        if (entry.owner == kNone) break;
+        if (entry.owner == kUnowned) break;
         if (entry.owner == kRaw) {
           if (entry.rest[0] != kSentinel) __builtin_prefetch(pivot_.get() + rows_.position(entry.rest[0]));
           const std::uint32_t raw[4] = {pivot, entry.rest[0], entry.rest[1], entry.rest[2]};
           work.add(raw, raw + (raw[3] != kSentinel ? 4 : raw[2] != kSentinel ? 3 : raw[1] != kSentinel ? 2 : 1));
         } else {
           const std::size_t c = entry.owner - kFirstStored;
-          const std::uint32_t *column = stored_.data() + stored_start_[c], *end = stored_.data() + stored_start_[c + 1];
+          const std::uint32_t *column = stored_.begin(c), *end = stored_.end(c);
           if (end - column > 1) __builtin_prefetch(pivot_.get() + rows_.position(column[1]));
           work.add(column, end);
         }
         nonzero = work.pivot(pivot);
       }
       if (!nonzero) continue;  // zero column
-      pivot_[rows_.position(pivot)].owner = std::uint32_t(kFirstStored + stored_start_.size() - 1);
+      pivot_[rows_.position(pivot)].owner = std::uint32_t(kFirstStored + stored_.size());
       on_pair(columns[i], rows_.cell(pivot));
       const auto column = work.finish();
-      stored_.insert(stored_.end(), column.first, column.second);
-      stored_start_.push_back(stored_.size());
+      stored_.add(column.first, column.second);
     }
   }
 
@@ -112,9 +111,9 @@ class Reducer {
     return raw;
   }
 
-  // Per row: the column whose pivot it is (kNone, kRaw: an emergent column, whose other keys are kept
-  // beside it, padded with kSentinel; or kFirstStored + the index of a stored reduced column).
-  static constexpr std::uint32_t kNone = 0, kRaw = 1, kFirstStored = 2, kSentinel = ~std::uint32_t(0);
+  // Per row: the column whose pivot it is (kUnowned, kRaw: an emergent column, whose other keys are
+  // kept beside it, padded with kSentinel; or kFirstStored + the index of a stored reduced column).
+  static constexpr std::uint32_t kUnowned = 0, kRaw = 1, kFirstStored = 2, kSentinel = ~std::uint32_t(0);
   struct PivotEntry {
     std::uint32_t owner;
     std::uint32_t rest[3];
@@ -125,8 +124,7 @@ class Reducer {
 
   const Rows& rows_;
   std::unique_ptr<PivotEntry[], Free> pivot_;
-  std::vector<std::uint32_t> stored_;  // reduced columns that needed additions, back to back
-  std::vector<std::size_t> stored_start_{0};
+  ColumnStore<std::uint32_t> stored_;  // reduced columns that needed additions
 };
 
 // Row positions of one image: rank[cell] = index of the cell in the image's sorted list of them.

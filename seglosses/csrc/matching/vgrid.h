@@ -23,9 +23,12 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/order.h"
+#include "common/types.h"
+
 namespace seglosses::matching {
 
-using index_t = std::int64_t;
+using seglosses::index_t;
 constexpr std::uint32_t kNone = 0xffffffffu;
 
 struct VGrid {
@@ -107,48 +110,6 @@ struct VGrid {
     return {c > 0 ? v - stride[normal] : outer, c + 1 < n[normal] ? v : outer};
   }
 };
-
-// Dense ranks of an image's values: equal values share a rank and the order is preserved, so a cell's
-// rank (the max over its vertices) compares like its value. LSD radix sort on order-preserving bits.
-inline std::vector<std::uint32_t> dense_ranks(const double* values, index_t count, std::uint32_t& num_ranks) {
-  std::vector<std::uint64_t> key(count), key_tmp(count);
-  std::vector<std::uint32_t> idx(count), idx_tmp(count);
-  for (index_t i = 0; i < count; ++i) {
-    const double x = values[i] + 0.0;  // -0.0 == 0.0 must get one rank
-    std::uint64_t u;
-    std::memcpy(&u, &x, sizeof u);
-    key[i] = (u >> 63) ? ~u : (u | (std::uint64_t(1) << 63));
-    idx[i] = std::uint32_t(i);
-  }
-  std::vector<std::uint32_t> count16(1 << 16);
-  for (int pass = 0; pass < 4; ++pass) {
-    const int shift = 16 * pass;
-    std::fill(count16.begin(), count16.end(), 0u);
-    for (index_t i = 0; i < count; ++i) ++count16[(key[i] >> shift) & 0xffff];
-    if (count16[(key[0] >> shift) & 0xffff] == std::uint32_t(count)) continue;  // digit constant: skip pass
-    std::uint32_t sum = 0;
-    for (auto& c : count16) {
-      const std::uint32_t t = c;
-      c = sum;
-      sum += t;
-    }
-    for (index_t i = 0; i < count; ++i) {
-      const std::uint32_t pos = count16[(key[i] >> shift) & 0xffff]++;
-      key_tmp[pos] = key[i];
-      idx_tmp[pos] = idx[i];
-    }
-    key.swap(key_tmp);
-    idx.swap(idx_tmp);
-  }
-  std::vector<std::uint32_t> rank(count);
-  std::uint32_t r = 0;
-  for (index_t i = 0; i < count; ++i) {
-    if (i > 0 && key[i] != key[i - 1]) ++r;
-    rank[idx[i]] = r;
-  }
-  num_ranks = count > 0 ? r + 1 : 0;
-  return rank;
-}
 
 // One image on the grid, as ranks: a cell's rank compares like its filtration value.
 // V: a cell takes the max over its vertices (the voxels). T: a cell takes the min over the pixels that

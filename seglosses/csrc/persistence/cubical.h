@@ -31,9 +31,13 @@
 #include <utility>
 #include <vector>
 
+#include "common/order.h"
+#include "common/types.h"
+#include "common/union_find.h"
+
 namespace seglosses::cubical {
 
-using index_t = std::int64_t;
+using seglosses::index_t;
 
 enum class Construction : int { T = 0, V = 1 };
 
@@ -115,58 +119,6 @@ struct Grid {
       }
   }
 };
-
-// Order-preserving map of a double to unsigned bits (-0.0 is mapped to +0.0 first, so that equal
-// values get equal keys).
-inline std::uint64_t order_key(double value) {
-  const double v = value == 0.0 ? 0.0 : value;
-  std::uint64_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  return (bits >> 63) ? ~bits : bits | (std::uint64_t(1) << 63);
-}
-
-// The positions 0..n-1 sorted by key, ties by position: a stable LSD radix sort, 6 passes of 11 bits
-// whose histograms are all counted in one read of the keys; passes whose digit is the same for every
-// key are skipped (the low bits of float32 data, the high bits of small ranges). n < 2^32. Several
-// times faster than a comparison sort. `key` is consumed.
-inline std::vector<std::uint32_t> radix_order(std::vector<std::uint64_t>& key) {
-  const std::size_t n = key.size();
-  constexpr int kBits = 11, kPasses = 6;
-  constexpr std::size_t kBuckets = std::size_t(1) << kBits;
-  std::vector<std::uint32_t> idx(n), idx_tmp(n);
-  for (std::size_t i = 0; i < n; ++i) idx[i] = std::uint32_t(i);
-  if (n < 2) return idx;
-  std::vector<std::uint32_t> count(kPasses * kBuckets, 0);
-  for (const std::uint64_t k : key)
-    for (int pass = 0; pass < kPasses; ++pass) ++count[pass * kBuckets + ((k >> (kBits * pass)) & (kBuckets - 1))];
-  std::vector<std::uint64_t> key_tmp(n);
-  for (int pass = 0; pass < kPasses; ++pass) {
-    const int shift = kBits * pass;
-    std::uint32_t* c = count.data() + pass * kBuckets;
-    if (c[(key[0] >> shift) & (kBuckets - 1)] == n) continue;  // one bucket: the pass is a no-op
-    std::uint32_t total = 0;
-    for (std::size_t b = 0; b < kBuckets; ++b) {
-      const std::uint32_t here = c[b];
-      c[b] = total;
-      total += here;
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint32_t dst = c[(key[i] >> shift) & (kBuckets - 1)]++;
-      key_tmp[dst] = key[i];
-      idx_tmp[dst] = idx[i];
-    }
-    key.swap(key_tmp);
-    idx.swap(idx_tmp);
-  }
-  return idx;
-}
-
-// Pixel indices sorted by (value, index).
-inline std::vector<std::uint32_t> sort_by_value(const double* values, index_t n) {
-  std::vector<std::uint64_t> key(static_cast<std::size_t>(n));
-  for (index_t i = 0; i < n; ++i) key[i] = order_key(values[i]);
-  return radix_order(key);
-}
 
 // Sublevel filtration of a grid, from a C-contiguous float64 image. (A superlevel filtration of f is
 // the sublevel filtration of -f; callers negate.)
@@ -293,14 +245,7 @@ struct UnionFind {
     parent.resize(static_cast<std::size_t>(n));
     for (index_t i = 0; i < n; ++i) parent[i] = std::uint32_t(i);
   }
-  index_t find(index_t x) {
-    std::uint32_t y = std::uint32_t(x);
-    while (parent[y] != y) {
-      parent[y] = parent[parent[y]];
-      y = parent[y];
-    }
-    return y;
-  }
+  index_t find(index_t x) { return find_root(parent.data(), std::uint32_t(x)); }
   void attach(index_t child_root, index_t parent_root) { parent[child_root] = std::uint32_t(parent_root); }
 };
 
@@ -345,6 +290,23 @@ struct PixelPair {
 // plateaus and binary masks.
 std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* image, const index_t* shape,
                                                                int threads = 1);
+
+// How `barcode` computes: planar (2D images by the union-finds on pixels), dual (3D images in T by
+// duality from V), both unless zero-persistence pairs are kept or wide keys forced; threads for the
+// parts of one 3D image that parallelise.
+struct BarcodeOptions {
+  bool keep_zero_persistence = false;
+  bool wide_keys = false;
+  bool planar = true;
+  bool dual = true;
+  int threads = 1;
+};
+
+// The persistence pairs by pixel of the sublevel filtration of a C-contiguous 2D/3D image (ndim axes,
+// fewer than 2^32 - 1 pixels), one list per dimension 0..ndim-1, each in the documented bar order:
+// persistence descending (essential first), then birth, birth pixel and death pixel.
+std::vector<std::vector<PixelPair>> barcode(const double* image, const index_t* shape, int ndim, Construction c,
+                                            const BarcodeOptions& options);
 
 // The nonzero-persistence pairs of H0 and H1 of the sublevel filtration of an h x w image (h, w >= 2),
 // by union-finds on the pixels (planar.cpp): the pairs of `compute_persistence` by pixel, faster.

@@ -13,7 +13,7 @@
 //   materialized or stored. Only the remaining columns are reduced and stored.
 #include "common/parallel.h"
 #include "persistence/cubical.h"
-#include "working_column.h"
+#include "common/working_column.h"
 
 #include <cstdlib>
 #include <memory>

@@ -33,13 +33,7 @@ class Forest {
  public:
   explicit Forest(std::size_t n) : parent_(new std::uint32_t[n]) {}
   void make(std::uint32_t x) { parent_[x] = x; }
-  std::uint32_t find(std::uint32_t x) {
-    while (parent_[x] != x) {
-      parent_[x] = parent_[parent_[x]];
-      x = parent_[x];
-    }
-    return x;
-  }
+  std::uint32_t find(std::uint32_t x) { return find_root(parent_.get(), x); }
   void link(std::uint32_t child, std::uint32_t parent) { parent_[child] = parent; }
 
  private:

@@ -1,0 +1,82 @@
+// Putting values in order: order-preserving integer keys of doubles, a radix sort of positions by key,
+// and the ranks both engines derive from it (persistence: one rank per pixel, ties broken by index;
+// matching: dense ranks, ties shared).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "common/types.h"
+
+namespace seglosses {
+
+// Order-preserving map of a double to unsigned bits (-0.0 is mapped to +0.0 first, so that equal
+// values get equal keys).
+inline std::uint64_t order_key(double value) {
+  const double v = value == 0.0 ? 0.0 : value;
+  std::uint64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  return (bits >> 63) ? ~bits : bits | (std::uint64_t(1) << 63);
+}
+
+// The positions 0..n-1 sorted by key, ties by position: a stable LSD radix sort, 6 passes of 11 bits
+// whose histograms are all counted in one read of the keys; passes whose digit is the same for every
+// key are skipped (the low bits of float32 data, the high bits of small ranges). n < 2^32. Several
+// times faster than a comparison sort. `key` is consumed: on return it holds the keys in sorted order.
+inline std::vector<std::uint32_t> radix_order(std::vector<std::uint64_t>& key) {
+  const std::size_t n = key.size();
+  constexpr int kBits = 11, kPasses = 6;
+  constexpr std::size_t kBuckets = std::size_t(1) << kBits;
+  std::vector<std::uint32_t> idx(n), idx_tmp(n);
+  for (std::size_t i = 0; i < n; ++i) idx[i] = std::uint32_t(i);
+  if (n < 2) return idx;
+  std::vector<std::uint32_t> count(kPasses * kBuckets, 0);
+  for (const std::uint64_t k : key)
+    for (int pass = 0; pass < kPasses; ++pass) ++count[pass * kBuckets + ((k >> (kBits * pass)) & (kBuckets - 1))];
+  std::vector<std::uint64_t> key_tmp(n);
+  for (int pass = 0; pass < kPasses; ++pass) {
+    const int shift = kBits * pass;
+    std::uint32_t* c = count.data() + pass * kBuckets;
+    if (c[(key[0] >> shift) & (kBuckets - 1)] == n) continue;  // one bucket: the pass is a no-op
+    std::uint32_t total = 0;
+    for (std::size_t b = 0; b < kBuckets; ++b) {
+      const std::uint32_t here = c[b];
+      c[b] = total;
+      total += here;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint32_t dst = c[(key[i] >> shift) & (kBuckets - 1)]++;
+      key_tmp[dst] = key[i];
+      idx_tmp[dst] = idx[i];
+    }
+    key.swap(key_tmp);
+    idx.swap(idx_tmp);
+  }
+  return idx;
+}
+
+// Pixel indices sorted by (value, index).
+inline std::vector<std::uint32_t> sort_by_value(const double* values, index_t n) {
+  std::vector<std::uint64_t> key(static_cast<std::size_t>(n));
+  for (index_t i = 0; i < n; ++i) key[i] = order_key(values[i]);
+  return radix_order(key);
+}
+
+// Dense ranks of values: equal values share a rank and the order is preserved. `num_ranks` gets the
+// number of distinct values.
+inline std::vector<std::uint32_t> dense_ranks(const double* values, index_t n, std::uint32_t& num_ranks) {
+  std::vector<std::uint64_t> key(static_cast<std::size_t>(n));
+  for (index_t i = 0; i < n; ++i) key[i] = order_key(values[i]);
+  const std::vector<std::uint32_t> order = radix_order(key);  // key is now sorted
+  std::vector<std::uint32_t> rank(static_cast<std::size_t>(n));
+  std::uint32_t r = 0;
+  for (index_t i = 0; i < n; ++i) {
+    if (i > 0 && key[i] != key[i - 1]) ++r;
+    rank[order[i]] = r;
+  }
+  num_ranks = n > 0 ? r + 1 : 0;
+  return rank;
+}
+
+}  // namespace seglosses
