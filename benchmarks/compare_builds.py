@@ -7,7 +7,7 @@ and point at it::
     cmake -S /tmp/old -B /tmp/oldbuild -DPython_EXECUTABLE=$(which python) && make -C /tmp/oldbuild
     python benchmarks/compare_builds.py /tmp/oldbuild/_core.cpython-311-x86_64-linux-gnu.so
 
-Inputs: random 3D volumes (and a tenth larger ones) of uniform noise, three levels, random binary masks
+Inputs: random 3D volumes (a tenth larger ones, some with a singleton axis) and 2D images of uniform noise, three levels, random binary masks
 and smooth binary blobs, each pairing, both constructions, both filtrations (``x`` and ``-x``).
 Exits 1 on the first difference.
 """
@@ -60,6 +60,10 @@ def main() -> int:
     calls = 0
     for trial in range(args.trials):
         shape = tuple(int(s) for s in rng.integers(2, 30 if trial % 10 == 0 else 12, 3))
+        if trial % 3 == 1:  # 2D, larger
+            shape = tuple(int(s) for s in rng.integers(2, 60, 2))
+        elif trial % 7 == 2:  # 3D with a singleton axis (the planar grids)
+            shape = shape[:1] + (1,) + shape[2:]
         kinds = rng.integers(0, 4, 2)
         a, b = image(rng, shape, int(kinds[0])), image(rng, shape, int(kinds[1]))
         for construction in (0, 1):

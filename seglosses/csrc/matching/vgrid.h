@@ -113,7 +113,7 @@ struct VGrid {
 
 // One image on the grid, as ranks: a cell's rank compares like its filtration value.
 // V: a cell takes the max over its vertices (the voxels). T: a cell takes the min over the pixels that
-// contain it; those ranks are tabulated once per cell, on a pixel grid padded with kNone.
+// contain it, read from the pixel ranks on a grid padded with kNone (see padded_).
 struct RankedImage {
   const VGrid* grid;
   std::vector<std::uint32_t> rank;  // per vertex of the grid
@@ -127,24 +127,28 @@ struct RankedImage {
       count_plateau(rank);
       return;
     }
-    pixel_rank_ = dense_ranks(values, g.num_pixels, num_ranks);
-    count_plateau(pixel_rank_);
-    tabulate_t();
+    {
+      const std::vector<std::uint32_t> pixel_rank = dense_ranks(values, g.num_pixels, num_ranks);
+      count_plateau(pixel_rank);
+      pad_t(pixel_rank);
+    }
+    rank.resize(std::size_t(g.num_vertices));
+    for (index_t v = 0; v < g.num_vertices; ++v) rank[v] = min_over(v, 0);
   }
 
   std::uint32_t vertex_rank(index_t v) const { return rank[v]; }
   std::uint32_t edge_rank(std::uint32_t e) const {
-    if (grid->top_cells) return t_rank_[e];
+    if (grid->top_cells) return min_over(e / 3, 1 << (e % 3));
     const index_t v = e / 3;
     return std::max(rank[v], rank[v + grid->stride[e % 3]]);
   }
   std::uint32_t square_rank(std::uint32_t s) const {
-    if (grid->top_cells) return t_rank_[std::size_t(3 * grid->num_vertices) + s];
+    if (grid->top_cells) return min_over(s / 3, 7 & ~(1 << (s % 3)));
     const auto vs = grid->square_vertices(s / 3, int(s % 3));
     return std::max(std::max(rank[vs[0]], rank[vs[1]]), std::max(rank[vs[2]], rank[vs[3]]));
   }
   std::uint32_t cube_rank(index_t v) const {
-    if (grid->top_cells) return pixel_rank_[std::size_t(t_pixel(v, 7))];
+    if (grid->top_cells) return min_over(v, 7);
     const auto& st = grid->stride;
     std::uint32_t r = 0;
     for (int dx = 0; dx < 2; ++dx)
@@ -190,13 +194,37 @@ struct RankedImage {
   index_t top_voxel(index_t v) const { return grid->planar ? square_voxel(std::uint32_t(3 * v)) : cube_voxel(v); }
 
  private:
-  std::vector<std::uint32_t> pixel_rank_;  // T: per pixel
+  // T: the pixel ranks, padded by one pixel of rank kNone before and after every non-flat axis, laid
+  // out with the vertex grid's strides: pixel p sits at (p0 + 1) s0 + (p1 + 1) s1 + p2 + 1 (no shift
+  // on the flat axis of a planar grid). A padding pixel past the end of a row lands on the first
+  // padding pixel of the next row (coordinate n, one more than the vertex grid holds, carries over
+  // with a 0), so padding only ever shares a slot with padding, and vertex v itself is the index of
+  // the pixel before it on every axis: the pixels containing a cell at v are v plus fixed offsets,
+  // `offsets_[span]` for the axes it spans (pixel x_a on a spanned axis, x_a - 1 and x_a on the
+  // others). A cell's rank is the minimum there (the border never wins), read when asked instead of
+  // tabulated (three images of 6 cell ranks per vertex were 72 bytes per voxel).
+  std::vector<std::uint32_t> padded_;
+  std::array<std::array<index_t, 8>, 8> offsets_{};
+  std::array<int, 8> num_offsets_{};
 
   void count_plateau(const std::vector<std::uint32_t>& ranks) {
     std::vector<index_t> count(num_ranks, 0);
     for (const std::uint32_t r : ranks) largest_plateau = std::max(largest_plateau, ++count[r]);
   }
-  std::vector<std::uint32_t> t_rank_;      // T: per edge 3v+t, then per square 3v+t
+
+  std::uint32_t min_over(index_t v, int span) const {
+    const std::uint32_t* at = padded_.data() + v;
+    std::uint32_t r = kNone;
+    for (int i = 0; i < num_offsets_[span]; ++i) r = std::min(r, at[offsets_[span][i]]);
+    return r;
+  }
+  // The padded index of image pixel p.
+  index_t padded_pixel(index_t p) const {
+    const VGrid& g = *grid;
+    const index_t off = g.planar ? 0 : 1;
+    const index_t i = p / (g.pixels[1] * g.pixels[2]), r = p - i * g.pixels[1] * g.pixels[2], j = r / g.pixels[2];
+    return (i + off) * g.stride[0] + (j + 1) * g.stride[1] + (r - j * g.pixels[2]) + 1;
+  }
 
   // T: the pixels containing the cell at vertex v that spans the axes in `span` (bit a = axis a) are,
   // on a spanned axis, pixel x_a, and otherwise pixels x_a - 1 and x_a (where inside the image; the
@@ -221,7 +249,7 @@ struct RankedImage {
       }
       if (!inside) continue;
       const index_t pixel = (p[0] * g.pixels[1] + p[1]) * g.pixels[2] + p[2];
-      const std::uint32_t r = pixel_rank_[std::size_t(pixel)];
+      const std::uint32_t r = padded_[std::size_t(padded_pixel(pixel))];
       if (r < best_rank || (r == best_rank && pixel < best)) {
         best_rank = r;
         best = pixel;
@@ -230,53 +258,31 @@ struct RankedImage {
     return best;
   }
 
-  // Vertex, edge and square ranks of construction T, as minima over a padded copy of the pixel ranks
-  // (a kNone border, so the pixels outside the image never win).
-  void tabulate_t() {
+  void pad_t(const std::vector<std::uint32_t>& pixel_rank) {
     const VGrid& g = *grid;
     const index_t off = g.planar ? 0 : 1;  // padding on axis 0
-    const std::array<index_t, 3> q{g.pixels[0] + 2 * off, g.pixels[1] + 2, g.pixels[2] + 2};
-    const std::array<index_t, 3> qs{q[1] * q[2], q[2], 1};
-    std::vector<std::uint32_t> padded(std::size_t(q[0] * q[1] * q[2]), kNone);
-    for (index_t i = 0; i < g.pixels[0]; ++i)
-      for (index_t j = 0; j < g.pixels[1]; ++j)
-        for (index_t k = 0; k < g.pixels[2]; ++k)
-          padded[std::size_t((i + off) * qs[0] + (j + 1) * qs[1] + k + 1)] =
-              pixel_rank_[std::size_t((i * g.pixels[1] + j) * g.pixels[2] + k)];
-    // The pixel x_a - 1 of vertex coordinate x_a is padded coordinate x_a (x_a + 1 for pixel x_a).
-    const auto min_over = [&](index_t base, int span) {
-      std::uint32_t r = kNone;
+    // The last padding slot: coordinates (n0 or 0 if flat, n1, n2).
+    padded_.assign(std::size_t(off * g.n[0] * g.stride[0] + g.n[1] * g.stride[1] + g.n[2] + 1), kNone);
+    for (index_t p = 0; p < g.num_pixels; ++p) padded_[std::size_t(padded_pixel(p))] = pixel_rank[std::size_t(p)];
+    for (int span = 0; span < 8; ++span) {
+      int n = 0;
       for (int mask = 0; mask < 8; ++mask) {
-        index_t at = base;
+        index_t at = 0;
         bool valid = true;
         for (int a = 0; a < 3; ++a) {
           const bool high = (mask >> a) & 1;
           const bool fixed = (g.planar && a == 0) || ((span >> a) & 1);
           if (fixed) {
             if (!high) valid = false;  // one candidate only: the "high" one
-            if (!(g.planar && a == 0)) at += qs[a];
+            if (!(g.planar && a == 0)) at += g.stride[a];
           } else if (high) {
-            at += qs[a];
+            at += g.stride[a];
           }
         }
-        if (valid) r = std::min(r, padded[std::size_t(at)]);
+        if (valid) offsets_[span][n++] = at;
       }
-      return r;
-    };
-    rank.assign(std::size_t(g.num_vertices), kNone);
-    t_rank_.assign(std::size_t(6 * g.num_vertices), kNone);
-    for (index_t x = 0; x < g.n[0]; ++x)
-      for (index_t y = 0; y < g.n[1]; ++y)
-        for (index_t z = 0; z < g.n[2]; ++z) {
-          const index_t v = x * g.stride[0] + y * g.stride[1] + z;
-          const index_t base = x * qs[0] + y * qs[1] + z;
-          rank[v] = min_over(base, 0);
-          for (int t = 0; t < 3; ++t) {
-            if (g.has_edge(v, t)) t_rank_[std::size_t(3 * v + t)] = min_over(base, 1 << t);
-            if (g.has_square(v, t))
-              t_rank_[std::size_t(3 * (g.num_vertices + v) + t)] = min_over(base, 7 & ~(1 << t));
-          }
-        }
+      num_offsets_[span] = n;
+    }
   }
 };
 
