@@ -7,8 +7,14 @@ Kinds (all float64 in [0, 1], read as foreground likelihoods):
 - ``clean``: a smooth likelihood of the same mask (late training): the mask blurred, rescaled to
   [0.05, 0.95] (no saturated plateaus: exact 0/1 plateaus are a different worst case) with little noise.
 
+- ``binary``: a random binary mask (each voxel foreground with probability 1/2): what the Betti metrics
+  meet on early-training predictions, and the target of the matching family "noise vs random binary";
+- ``plateau``: the vessel mask blurred and quantized to four levels (0, 1/3, 2/3, 1): heavy plateaus,
+  exact 0/1 among them.
+
 Sizes: 2D 256^2 and 512^2; 3D 64^3, 96^3 and 128^3. ``CASES`` lists the (shape, kind) rows of the
-ANCHORS.md table.
+ANCHORS.md table (noise, lik, clean); ``binary`` and ``plateau`` are the families of the engine benchmark
+(bench_engine.py) that exposed construction T's slow paths.
 
 Usage from another script in benchmarks/: ``from inputs import CASES, make_input``.
 """
@@ -23,16 +29,16 @@ from scipy.ndimage import gaussian_filter
 from seglosses.synthetic import vessel_tree
 
 SEED = 0
-KINDS = ("noise", "lik", "clean")
+KINDS = ("noise", "lik", "clean", "binary", "plateau")
 SHAPES_2D = ((256, 256), (512, 512))
 SHAPES_3D = ((64, 64, 64), (96, 96, 96), (128, 128, 128))
 
 # The rows of ANCHORS.md: (shape, kind).
 CASES = (
-    [(s, k) for s in SHAPES_2D for k in KINDS]
-    + [((64,) * 3, k) for k in KINDS]
+    [(s, k) for s in SHAPES_2D for k in ("noise", "lik", "clean")]
+    + [((64,) * 3, k) for k in ("noise", "lik", "clean")]
     + [((96,) * 3, k) for k in ("noise", "lik")]
-    + [((128,) * 3, k) for k in KINDS]
+    + [((128,) * 3, k) for k in ("noise", "lik", "clean")]
 )
 QUICK_CASES = [(s, k) for s, k in CASES if len(s) == 2 or s[0] == 64]
 
@@ -53,7 +59,11 @@ def make_input(shape: tuple[int, ...], kind: str, seed: int = SEED) -> np.ndarra
         return rng.random(shape)
     if kind not in KINDS:
         raise ValueError(f"Expected `kind` to be one of {KINDS}, but got {kind!r}.")
+    if kind == "binary":
+        return (rng.random(shape) < 0.5).astype(np.float64)
     smooth = gaussian_filter(vessel_mask(shape).astype(np.float64), sigma=1.0)
+    if kind == "plateau":
+        return np.round(3.0 * smooth / max(float(smooth.max()), 1e-12)) / 3.0
     if kind == "lik":
         image = 0.15 + 0.7 * smooth + rng.normal(0.0, 0.15, shape)
     else:

@@ -244,7 +244,7 @@ def persistence(
         backend: ``"auto"``/``"cpu"`` (the compiled core) or ``"gudhi"`` (the slow reference).
         num_threads: threads in all (default: all cores): a batch is spread over them, and an image
             (or each image of a batch smaller than ``num_threads``) uses its share inside the engine,
-            where the work of one 3D image parallelises (see the README's engine section).
+            where the work of one 3D image parallelises (benchmarks/README.md has the figures).
 
     Returns:
         ``Barcode`` or a list of them.
