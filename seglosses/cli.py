@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -78,7 +79,8 @@ def evaluate_pair(job: dict) -> dict:
         if target.ndim not in (2, 3):
             raise ValueError(f"expected 2D or 3D images, but got shape {target.shape}")
         options = dict(
-            metrics=job["metrics"], construction=job["construction"], tile_size=job["tile_size"], spacing=spacing
+            metrics=job["metrics"], construction=job["construction"], tile_size=job["tile_size"], spacing=spacing,
+            num_threads=job["threads"],
         )
         if job["label_map"]:
             for what, array in (("prediction", prediction), ("ground truth", target)):
@@ -174,7 +176,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     jobs = [
         dict(case=name, pred=p, gt=g, metrics=tuple(args.metrics), construction=args.construction,
              tile_size=args.tile_size, threshold=args.threshold, label_map=args.label_map,
-             plots=None if plots is None else str(plots), error=error)
+             plots=None if plots is None else str(plots), error=error,
+             # The cores shared among the workers: a large 3D matching spreads over its share.
+             threads=max(1, (os.cpu_count() or 1) // args.workers))
         for name, p, g, error in cases
     ]
     rows: list[dict] = []

@@ -179,16 +179,19 @@ def local_betti_errors(
     return np.mean(errors, axis=0)
 
 
-def betti_matching_error(prediction, target, *, construction: str = DEFAULT_CONSTRUCTION) -> np.ndarray:
+def betti_matching_error(
+    prediction, target, *, construction: str = DEFAULT_CONSTRUCTION, num_threads: int | None = None
+) -> np.ndarray:
     """Unmatched bars per dimension of the Betti matching of the two masks (Stucki et al., ICML 2023), int64.
 
     On binary masks every bar is (1, 0): a feature of one mask that has no partner in the other through their
     union counts once (unmatched prediction bars + unmatched target bars). 0 when the topology agrees feature
     by feature, which Betti-number equality alone does not guarantee (a component moved elsewhere is counted).
+    ``num_threads``: threads of the matching (default: all cores; see ``seglosses.topology.betti_matching``).
     """
     check_choice("construction", construction, CONSTRUCTIONS)
     p, g = _pair(prediction, target)
-    m = betti_matching(p.astype(np.float64), g.astype(np.float64), construction=construction)
+    m = betti_matching(p.astype(np.float64), g.astype(np.float64), construction=construction, num_threads=num_threads)
     unmatched = m.num_unmatched_prediction + m.num_unmatched_target
     # The essential components always match; an empty mask has none, so the other side's is unmatched.
     if p.any() != g.any():
@@ -226,8 +229,11 @@ def evaluate_case(
     construction: str = DEFAULT_CONSTRUCTION,
     tile_size: int | Sequence[int] = 128,
     spacing: Sequence[float] | None = None,
+    num_threads: int | None = None,
 ) -> dict[str, float]:
     """The chosen metrics of one binary pair as flat columns, for tables and the command line.
+
+    ``num_threads`` goes to the Betti matching (default: all cores).
 
     Columns: ``dice``; ``cldice``; ``betti_error_k`` per dimension k; ``local_betti_error_k``;
     ``betti_matching_error_k`` and their total ``betti_matching_error``; ``hd95``.
@@ -252,7 +258,7 @@ def evaluate_case(
         local = local_betti_errors(p, g, tile_size=tile_size, construction=construction)
         row.update({f"local_betti_error_{k}": float(e) for k, e in enumerate(local)})
     if "betti_matching" in metrics:
-        errors = betti_matching_error(p, g, construction=construction)
+        errors = betti_matching_error(p, g, construction=construction, num_threads=num_threads)
         row.update({f"betti_matching_error_{k}": float(e) for k, e in enumerate(errors)})
         row["betti_matching_error"] = float(errors.sum())
     if "hd95" in metrics:
