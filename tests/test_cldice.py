@@ -309,3 +309,11 @@ def test_cldice_argument_errors(kwargs, error, match):
 def test_soft_skeleton_errors(x, error, match):
     with pytest.raises(error, match=match):
         soft_skeleton(x)
+
+
+@pytest.mark.parametrize("cls", [SoftclDiceLoss, DiceclDiceLoss])
+def test_modules_refuse_positional_arguments(cls):
+    # monai.losses.SoftclDiceLoss(10) means iter_=10; ours would have read 10 as include_background.
+    with pytest.raises(TypeError):
+        cls(10)
+    assert cls(iterations=10).settings["iterations"] == 10

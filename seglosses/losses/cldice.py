@@ -615,7 +615,9 @@ class SoftclDiceLoss(nn.Module):
 
     Unlike ``monai.losses.SoftclDiceLoss``: ``iterations`` (not ``iter_``), one ``smooth`` for both ratios,
     values per class, ``reduction="none"`` of shape (B, C), and a backward pass that does not store the
-    skeleton's steps. See :func:`soft_cldice_loss` for the exact mapping.
+    skeleton's steps. See :func:`soft_cldice_loss` for the exact mapping. Every argument is keyword-only:
+    MONAI's first argument is ``iter_`` (``SoftclDiceLoss(10)`` there means 10 iterations), ours is
+    ``include_background``, so a positional value is refused instead of silently taken as another setting.
 
     Example:
         >>> loss = SoftclDiceLoss(softmax=True, to_onehot_y=True, include_background=False, iterations=5)
@@ -625,6 +627,7 @@ class SoftclDiceLoss(nn.Module):
 
     def __init__(
         self,
+        *,
         include_background: bool = True,
         to_onehot_y: bool = False,
         sigmoid: bool = False,
@@ -652,6 +655,9 @@ class SoftclDiceLoss(nn.Module):
 class DiceclDiceLoss(nn.Module):
     """Module form of :func:`dice_cldice_loss`: stores the settings (checked here) and calls the function.
 
+    Every argument is keyword-only: MONAI's ``SoftDiceclDiceLoss`` takes ``iter_, alpha, smooth`` in that
+    order, ours starts with ``include_background``, so a positional value is refused, not misread.
+
     Example:
         >>> loss = DiceclDiceLoss(softmax=True, to_onehot_y=True, iterations=10, alpha=0.3)
         >>> loss(torch.randn(1, 2, 24, 24, 24), torch.randint(0, 2, (1, 1, 24, 24, 24))).shape
@@ -660,6 +666,7 @@ class DiceclDiceLoss(nn.Module):
 
     def __init__(
         self,
+        *,
         include_background: bool = True,
         to_onehot_y: bool = False,
         sigmoid: bool = False,
