@@ -160,3 +160,17 @@ def test_dice_ce_argument_errors(kwargs, match):
     if "weight" not in kwargs:
         with pytest.raises(ValueError, match=match):
             DiceCELoss(softmax=True, to_onehot_y=True, **kwargs)
+
+
+def test_module_weight_is_a_buffer_and_repr_shows_the_settings():
+    # As MONAI's DiceLoss: the class weights move with .to() and are saved with the model.
+    loss = DiceLoss(weight=[1, 2], softmax=True)
+    assert torch.equal(loss.state_dict()["class_weight"], torch.tensor([1.0, 2.0], dtype=torch.float64))
+    assert "weight=[1.0, 2.0]" in repr(loss) and "softmax=True" in repr(loss)
+    assert DiceLoss().state_dict() == {}
+    x, y = torch.randn(2, 2, 6, 6), torch.randint(0, 2, (2, 1, 6, 6))
+    reloaded = DiceLoss(weight=[5, 5], softmax=True, to_onehot_y=True)
+    reloaded.load_state_dict(DiceLoss(weight=[1, 2]).state_dict())
+    assert set(monai.losses.DiceLoss(weight=[1, 2]).state_dict()) == set(reloaded.state_dict())  # same key
+    expected = DiceLoss(weight=[1, 2], softmax=True, to_onehot_y=True)(x, y)
+    torch.testing.assert_close(reloaded(x, y), expected)

@@ -220,3 +220,34 @@ def reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
     if reduction == "sum":
         return values.sum()
     return values
+
+
+class SettingsModule(torch.nn.Module):
+    """Base of the loss modules: the settings are checked once, kept in ``self.settings`` and handed to the
+    loss function on every call. A ``weight`` tensor is registered as the buffer ``class_weight``, the name
+    MONAI's ``DiceLoss`` gives it: it moves with ``.to(device)`` and is saved in ``state_dict`` (a MONAI
+    state dict loads). ``repr`` shows the settings."""
+
+    def _keep(self, settings: dict) -> None:
+        if "weight" in settings:
+            self.register_buffer("class_weight", settings.pop("weight"))
+        self.settings = settings
+
+    def _arguments(self) -> dict:
+        """The keyword arguments of the loss function."""
+        if "class_weight" in self._buffers:
+            return {**self.settings, "weight": self.class_weight}
+        return self.settings
+
+    def extra_repr(self) -> str:
+        def show(value) -> str:
+            if isinstance(value, torch.Tensor):
+                return repr(value.tolist())
+            if callable(value):
+                return getattr(value, "__qualname__", None) or type(value).__name__
+            return repr(value)
+
+        items = list(self.settings.items())
+        if "class_weight" in self._buffers:
+            items.append(("weight", self.class_weight))
+        return ", ".join(f"{key}={show(value)}" for key, value in items)

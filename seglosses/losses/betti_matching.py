@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from seglosses.losses._common import prepare, reduce, validate_activation, validate_reduction
+from seglosses.losses._common import SettingsModule, prepare, reduce, validate_activation, validate_reduction
 from seglosses.topology import betti_matching
 from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, MAX_MATCHING_PIXELS, check_choice, check_size
 
@@ -226,7 +226,7 @@ def betti_matching_loss(
     return reduce(per_job.reshape(probs.shape[:2]), reduction)
 
 
-class BettiMatchingLoss(nn.Module):
+class BettiMatchingLoss(SettingsModule):
     """Module form of :func:`betti_matching_loss`: stores the settings (checked here) and calls the function.
 
     Example:
@@ -259,13 +259,13 @@ class BettiMatchingLoss(nn.Module):
             if not isinstance(dim_weights, Sequence):
                 raise TypeError(f"Expected `dim_weights` to be a sequence of numbers, but got {dim_weights!r}.")
             _validate_dim_weights(dim_weights, len(dim_weights))
-        self.settings = dict(
+        self._keep(dict(
             include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid, softmax=softmax,
             other_act=other_act, reduction=reduction, construction=construction,
             dim_weights=None if dim_weights is None else tuple(float(w) for w in dim_weights),
             include_unmatched_target=include_unmatched_target, relative=relative, num_threads=num_threads,
-        )
+        ))
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``input`` (B, C, *spatial) logits, ``target`` (B, 1 or C, *spatial); see :func:`betti_matching_loss`."""
-        return betti_matching_loss(input, target, **self.settings)
+        return betti_matching_loss(input, target, **self._arguments())

@@ -37,7 +37,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from seglosses.losses._common import prepare, reduce, validate_activation, validate_positive, validate_reduction
+from seglosses.losses._common import SettingsModule, prepare, reduce, validate_activation, validate_positive, validate_reduction
 from seglosses.losses.dice import _check_smooth, _dice_values
 
 __all__ = ["DiceclDiceLoss", "SoftclDiceLoss", "dice_cldice_loss", "soft_cldice_loss", "soft_skeleton"]
@@ -610,7 +610,7 @@ def dice_cldice_loss(
     return reduce((1.0 - alpha) * dice + alpha * cldice.to(dice.dtype), reduction)
 
 
-class SoftclDiceLoss(nn.Module):
+class SoftclDiceLoss(SettingsModule):
     """Module form of :func:`soft_cldice_loss`: stores the settings (checked here) and calls the function.
 
     Unlike ``monai.losses.SoftclDiceLoss``: ``iterations`` (not ``iter_``), one ``smooth`` for both ratios,
@@ -641,18 +641,18 @@ class SoftclDiceLoss(nn.Module):
         super().__init__()
         validate_reduction(reduction)
         validate_activation(sigmoid, softmax, other_act)
-        self.settings = dict(
+        self._keep(dict(
             include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid, softmax=softmax,
             other_act=other_act, reduction=reduction, iterations=_validate_iterations(iterations),
             smooth=validate_positive("smooth", smooth), batch=batch,
-        )
+        ))
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``input`` (B, C, *spatial) logits, ``target`` (B, 1 or C, *spatial); see :func:`soft_cldice_loss`."""
-        return soft_cldice_loss(input, target, **self.settings)
+        return soft_cldice_loss(input, target, **self._arguments())
 
 
-class DiceclDiceLoss(nn.Module):
+class DiceclDiceLoss(SettingsModule):
     """Module form of :func:`dice_cldice_loss`: stores the settings (checked here) and calls the function.
 
     Every argument is keyword-only: MONAI's ``SoftDiceclDiceLoss`` takes ``iter_, alpha, smooth`` in that
@@ -684,13 +684,13 @@ class DiceclDiceLoss(nn.Module):
         validate_reduction(reduction)
         validate_activation(sigmoid, softmax, other_act)
         smooth_nr, smooth_dr = _check_smooth(smooth_nr, smooth_dr)
-        self.settings = dict(
+        self._keep(dict(
             include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid, softmax=softmax,
             other_act=other_act, reduction=reduction, smooth_nr=smooth_nr, smooth_dr=smooth_dr, batch=batch,
             iterations=_validate_iterations(iterations), smooth=validate_positive("smooth", smooth),
             alpha=_validate_alpha(alpha),
-        )
+        ))
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``input`` (B, C, *spatial) logits, ``target`` (B, 1 or C, *spatial); see :func:`dice_cldice_loss`."""
-        return dice_cldice_loss(input, target, **self.settings)
+        return dice_cldice_loss(input, target, **self._arguments())

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seglosses.losses._common import prepare, reduce, upcast, validate_activation, validate_positive, validate_reduction
+from seglosses.losses._common import SettingsModule, prepare, reduce, upcast, validate_activation, validate_positive, validate_reduction
 
 __all__ = ["DiceCELoss", "DiceLoss", "dice_ce_loss", "dice_loss"]
 
@@ -286,7 +286,7 @@ def dice_ce_loss(
     return reduce(lambda_dice * dice + lambda_ce * ce[:, None].to(dice.dtype), reduction)
 
 
-class DiceLoss(nn.Module):
+class DiceLoss(SettingsModule):
     """Module form of :func:`dice_loss`: stores the settings (checked here) and calls the function.
 
     A drop-in replacement for ``monai.losses.DiceLoss`` (same argument names and values), except that
@@ -319,19 +319,19 @@ class DiceLoss(nn.Module):
         validate_reduction(reduction)
         validate_activation(sigmoid, softmax, other_act)
         smooth_nr, smooth_dr = _check_smooth(smooth_nr, smooth_dr)
-        self.settings = dict(
+        self._keep(dict(
             include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid, softmax=softmax,
             other_act=other_act, squared_pred=squared_pred, jaccard=jaccard, reduction=reduction,
             smooth_nr=smooth_nr, smooth_dr=smooth_dr, batch=batch, weight=_validate_weight(weight),
             soft_label=soft_label,
-        )
+        ))
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``input`` (B, C, *spatial) logits, ``target`` (B, 1 or C, *spatial); see :func:`dice_loss`."""
-        return dice_loss(input, target, **self.settings)
+        return dice_loss(input, target, **self._arguments())
 
 
-class DiceCELoss(nn.Module):
+class DiceCELoss(SettingsModule):
     """Module form of :func:`dice_ce_loss`: stores the settings (checked here) and calls the function.
 
     Same argument names as ``monai.losses.DiceCELoss``; ``reduction="none"`` is supported ((B, C), see
@@ -370,13 +370,13 @@ class DiceCELoss(nn.Module):
         label_smoothing = validate_positive("label_smoothing", label_smoothing, allow_zero=True)
         if label_smoothing > 1:
             raise ValueError(f"Expected `label_smoothing` to be in [0, 1], but got {label_smoothing}.")
-        self.settings = dict(
+        self._keep(dict(
             include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid, softmax=softmax,
             other_act=other_act, squared_pred=squared_pred, jaccard=jaccard, reduction=reduction,
             smooth_nr=smooth_nr, smooth_dr=smooth_dr, batch=batch, weight=_validate_weight(weight),
             lambda_dice=lambda_dice, lambda_ce=lambda_ce, label_smoothing=label_smoothing,
-        )
+        ))
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``input`` (B, C, *spatial) logits, ``target`` (B, 1 or C, *spatial); see :func:`dice_ce_loss`."""
-        return dice_ce_loss(input, target, **self.settings)
+        return dice_ce_loss(input, target, **self._arguments())

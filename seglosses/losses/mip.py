@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from seglosses.losses._common import prepare, reduce, validate_activation, validate_positive, validate_reduction
+from seglosses.losses._common import SettingsModule, prepare, reduce, validate_activation, validate_positive, validate_reduction
 from seglosses.transforms.mip import validate_axes
 
 __all__ = ["MIPLoss", "mip_loss"]
@@ -246,7 +246,7 @@ def mip_loss(
     return reduce(torch.stack(values).mean(0), reduction)
 
 
-class MIPLoss(nn.Module):
+class MIPLoss(SettingsModule):
     """Module form of :func:`mip_loss`: stores the settings (checked here) and calls the function.
 
     ``forward(input, target, target_mips=None)``: ``target_mips`` are the label's projections, one per axis
@@ -280,13 +280,13 @@ class MIPLoss(nn.Module):
         validate_activation(sigmoid, softmax, other_act)
         validate_axes(axes)
         _validate_region(region, alpha, beta, gamma)
-        self.settings = dict(
+        self._keep(dict(
             axes=axes, region=region, alpha=alpha, beta=beta, gamma=gamma,
             include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid, softmax=softmax,
             other_act=other_act, reduction=reduction, batch=batch,
             smooth_nr=validate_positive("smooth_nr", smooth_nr, allow_zero=True),
             smooth_dr=validate_positive("smooth_dr", smooth_dr, allow_zero=True),
-        )
+        ))
 
     def forward(
         self,
@@ -296,4 +296,4 @@ class MIPLoss(nn.Module):
     ) -> torch.Tensor:
         """``input`` (B, C, H, W, D) logits, ``target`` (B, 1 or C, H, W, D), ``target_mips`` one tensor per
         axis; see :func:`mip_loss`."""
-        return mip_loss(input, target, target_mips, **self.settings)
+        return mip_loss(input, target, target_mips, **self._arguments())

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from seglosses.losses._common import (
+    SettingsModule,
     one_hot,
     prepare,
     reduce,
@@ -160,7 +161,7 @@ def skeleton_recall_loss(
     return reduce(1 - (hit + smooth_nr) / (size + smooth_dr), reduction)
 
 
-class SkeletonRecallLoss(nn.Module):
+class SkeletonRecallLoss(SettingsModule):
     """Module form of :func:`skeleton_recall_loss`: stores the settings (checked here) and calls the function.
 
     ``forward(input, target, skeleton=None)``: ``skeleton`` is the tube of ``target`` from
@@ -189,14 +190,14 @@ class SkeletonRecallLoss(nn.Module):
         super().__init__()
         validate_reduction(reduction)
         validate_activation(sigmoid, softmax, other_act)
-        self.settings = dict(
+        self._keep(dict(
             include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid, softmax=softmax,
             other_act=other_act, reduction=reduction, batch=batch,
             smooth_nr=validate_positive("smooth_nr", smooth_nr, allow_zero=True),
             smooth_dr=validate_positive("smooth_dr", smooth_dr, allow_zero=True),
-        )
+        ))
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, skeleton: torch.Tensor | None = None) -> torch.Tensor:
         """``input`` (B, C, *spatial) logits, ``target`` and ``skeleton`` (B, 1 or C, *spatial); see
         :func:`skeleton_recall_loss`."""
-        return skeleton_recall_loss(input, target, skeleton, **self.settings)
+        return skeleton_recall_loss(input, target, skeleton, **self._arguments())
