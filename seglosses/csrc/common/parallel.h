@@ -11,11 +11,13 @@
 #include <thread>
 #include <vector>
 
+#include "common/types.h"
+
 namespace seglosses {
 
 // Threads pay off for images from about this size (a thread start costs tens of microseconds; a 2D
 // matching of 128^2 takes about a millisecond).
-constexpr long long kMinPixelsForThreads = 1 << 16;
+constexpr index_t kMinPixelsForThreads = index_t(1) << 16;
 
 // Runs every task once on up to `threads` threads, taking them in the given order (put the longest
 // first); rethrows the first exception after all have stopped. threads <= 1: in order, on this thread.

@@ -25,7 +25,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <utility>
@@ -89,16 +88,6 @@ struct Grid {
   index_t pixel_to_k(int a, index_t i) const {
     if (flat[a]) return 0;
     return construction == Construction::T ? 2 * i + 1 : 2 * i;
-  }
-  // Calls f(cofacet) for the cofacets of a cell inside the grid.
-  template <class F>
-  void for_each_cofacet(index_t c, F&& f) const {
-    const auto k = coords(c);
-    for (int a = 0; a < 3; ++a)
-      if (!flat[a] && !(k[a] & 1)) {
-        if (k[a] > 0) f(c - stride[a]);
-        if (k[a] + 1 < extent[a]) f(c + stride[a]);
-      }
   }
   // Calls f(cell) for every cell of dimension d, in increasing index order.
   template <class F>

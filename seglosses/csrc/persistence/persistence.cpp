@@ -443,8 +443,7 @@ class H1Reduction {
 
  private:
   // The positions of the squares of an edge's coboundary (two to four), sorted; `smallest` is the
-  // first one's cell.
-  // (After compact_positions.)
+  // first one's cell. Reads the dense numbering (after compact_positions).
   int raw_coboundary(index_t edge, Pos* dst, index_t& smallest) const {
     const Grid& g = f_.grid;
     const auto k = g.coords(edge);
