@@ -9,6 +9,7 @@ import argparse
 import csv
 import math
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -32,6 +33,23 @@ __all__ = ["main"]
 _LABEL_LIKE = 16
 
 
+def _fractions(array: np.ndarray) -> np.ndarray | None:
+    """The image as probabilities in [0, 1] when it is a probability map (not a mask, not a label map), else None."""
+    if array.dtype == bool or array.dtype.kind not in "iuf":
+        return None
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        return None
+    values = np.unique(array)
+    if np.all(np.isin(values, (0, 1))) or np.all(np.isin(values, (0, 255))) or np.all(np.isin(values, (0, 65535))):
+        return None
+    if array.dtype.kind == "f" and values.min() >= 0 and values.max() <= 1:
+        return array.astype(np.float64)
+    label_like = len(values) <= _LABEL_LIKE and values.min() >= 0 and values.max() <= _LABEL_LIKE
+    if array.dtype in (np.uint8, np.uint16) and not label_like:
+        return array / float(np.iinfo(array.dtype).max)
+    return None
+
+
 def binarise(array: np.ndarray, threshold: float, what: str) -> np.ndarray:
     """A mask from a stored image.
 
@@ -50,11 +68,10 @@ def binarise(array: np.ndarray, threshold: float, what: str) -> np.ndarray:
     values = np.unique(array)
     if np.all(np.isin(values, (0, 1))) or np.all(np.isin(values, (0, 255))) or np.all(np.isin(values, (0, 65535))):
         return array > 0
-    if array.dtype.kind == "f" and values.min() >= 0 and values.max() <= 1:
-        return array > threshold
+    fractions = _fractions(array)
+    if fractions is not None:
+        return fractions > threshold
     label_like = len(values) <= _LABEL_LIKE and values.min() >= 0 and values.max() <= _LABEL_LIKE
-    if array.dtype in (np.uint8, np.uint16) and not label_like:
-        return array > threshold * np.iinfo(array.dtype).max
     shown = ", ".join(f"{v:g}" for v in values[:6]) + (", ..." if len(values) > 6 else "")
     raise ValueError(
         f"{what}: expected a binary mask ({{0, 1}} or {{0, 255}}), probabilities (floats in [0, 1], or uint8/uint16 "
@@ -73,7 +90,7 @@ def evaluate_pair(job: dict) -> dict:
             missing = "prediction" if job["pred"] is None else "ground truth"
             raise ValueError(f"no {missing} file with this name")
         prediction, _, _ = read_image(job["pred"])
-        target, spacing, _ = read_image(job["gt"])
+        target, spacing, affine = read_image(job["gt"])
         if prediction.shape != target.shape:
             raise ValueError(f"shape mismatch: prediction {prediction.shape}, ground truth {target.shape}")
         if target.ndim not in (2, 3):
@@ -96,12 +113,33 @@ def evaluate_pair(job: dict) -> dict:
             g = binarise(target, 0.5, "ground truth")
             row.update(evaluate_case(p, g, **options))
         if job["plots"] is not None:
-            from seglosses._plots import case_figure
+            from seglosses._plots import case_figure, diagram_figure, metrics_text
 
-            case_figure(p, g, Path(job["plots"]) / f"{job['case']}_features.png", job["case"], job["construction"])
+            folder, case = Path(job["plots"]), job["case"]
+            metrics = [c for c in row if c not in ("case", "status", "error")]
+            case_figure(p, g, folder / f"{case}_features.png", case, job["construction"],
+                        metrics=metrics_text(row, metrics), affine=affine, spacing=spacing, axes=job["mip_axis"])
+            row["figures"] = [f"{case}_features.png"]  # for the report; not a CSV column
+            probabilities = None if job["label_map"] else _fractions(prediction)
+            if probabilities is not None:  # a probability map: its persistence says more than its mask
+                target_map = _fractions(target)
+                diagram_figure(probabilities, g.astype(np.float64) if target_map is None else target_map,
+                               folder / f"{case}_diagram.png", case, job["construction"])
+                row["figures"].append(f"{case}_diagram.png")
     except Exception as error:  # every failure of a case is reported in its row; the other cases go on
         row.update(status="failed", error=f"{type(error).__name__}: {error}")
     return row
+
+
+_GROUPS = ("dice", "cldice", "betti_error", "local_betti_error", "betti_matching_error", "hd95")
+
+
+def column_order(column: str) -> tuple:
+    """Sort key of a CSV column: by class, then metric as in ``--metrics``, then dimension (the total last)."""
+    match = re.fullmatch(r"(?:class(\d+)_)?(.+?)(?:_(\d))?", column)
+    k, name, d = match.groups()
+    group = _GROUPS.index(name) if name in _GROUPS else len(_GROUPS)
+    return (int(k) if k else -1, group, int(d) if d else 9, column)
 
 
 def pair_files(pred_dir: Path, gt_dir: Path) -> list[tuple[str, Path | None, Path | None, str]]:
@@ -129,14 +167,15 @@ def pair_files(pred_dir: Path, gt_dir: Path) -> list[tuple[str, Path | None, Pat
 def summarise(rows: list[dict], columns: list[str]) -> str:
     """Mean ± std of every metric over the cases that finished (NaN values left out and counted)."""
     ok = [r for r in rows if r["status"] == "ok"]
-    lines = [f"{'metric':<28}{'mean':>10}{'std':>10}{'n':>6}"]
+    width = max([28] + [len(c) + 2 for c in columns])
+    lines = [f"{'metric':<{width}}{'mean':>10}{'std':>10}{'n':>6}"]
     for column in columns:
         values = np.array([r[column] for r in ok if column in r], dtype=np.float64)
         values = values[~np.isnan(values)]
         if len(values):
-            lines.append(f"{column:<28}{values.mean():>10.4f}{values.std():>10.4f}{len(values):>6}")
+            lines.append(f"{column:<{width}}{values.mean():>10.4f}{values.std():>10.4f}{len(values):>6}")
         else:
-            lines.append(f"{column:<28}{'nan':>10}{'nan':>10}{0:>6}")
+            lines.append(f"{column:<{width}}{'nan':>10}{'nan':>10}{0:>6}")
     failed = len(rows) - len(ok)
     lines.append(f"{len(ok)} of {len(rows)} cases evaluated" + (f", {failed} failed (see the CSV)" if failed else ""))
     return "\n".join(lines)
@@ -176,7 +215,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     jobs = [
         dict(case=name, pred=p, gt=g, metrics=tuple(args.metrics), construction=args.construction,
              tile_size=args.tile_size, threshold=args.threshold, label_map=args.label_map,
-             plots=None if plots is None else str(plots), error=error,
+             plots=None if plots is None else str(plots), mip_axis=args.mip_axis, error=error,
              # The cores shared among the workers: a large 3D matching spreads over its share.
              threads=max(1, (os.cpu_count() or 1) // args.workers))
         for name, p, g, error in cases
@@ -209,21 +248,28 @@ def run_evaluate(args: argparse.Namespace) -> int:
         pool.shutdown()
     columns = []
     for row in rows:
-        columns += [c for c in row if c not in ("case", "status", "error") and c not in columns]
+        columns += [c for c in row if c not in ("case", "status", "error", "figures") and c not in columns]
+    columns.sort(key=column_order)  # 2D and 3D cases mixed: betti_error_2 beside betti_error_1, not after hd95
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["case", "status", "error", *columns], restval="")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) and not math.isnan(v) else v) for k, v in row.items()})
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) and not math.isnan(v) else v)
+                             for k, v in row.items() if k != "figures"})
     print(summarise(rows, columns))
     for row in rows:
         if row["status"] != "ok":
             print(f"failed: {row['case']}: {row['error']}", file=sys.stderr)
     if plots is not None:
         from seglosses._plots import summary_figure
+        from seglosses._report import write_report
 
         summary_figure(rows, columns, plots / "summary.png")
+        settings = {"predictions": str(pred_dir), "ground truth": str(gt_dir), "construction": args.construction,
+                    "threshold": f"{args.threshold:g}", "label maps": "yes" if args.label_map else "no"}
+        report = write_report(plots, rows, columns, settings)
+        print(f"report: {report}")
     print(f"per-case results: {out}")
     return 1 if any(row["status"] != "ok" for row in rows) else 0
 
@@ -266,8 +312,12 @@ def add_evaluate(subparsers) -> None:
                         "(default 0.5)")
     parser.add_argument("--label-map", action="store_true", help="integer label maps: metrics per class")
     parser.add_argument("--tile-size", type=positive_int, default=128, help="local Betti error tiles (default 128)")
-    parser.add_argument("--plots", help="folder for a summary figure and per-case agreement maps with unmatched "
-                        "features marked")
+    parser.add_argument("--plots", help="folder for an HTML report (index.html: summary table and plots, every "
+                        "case's figure and metrics, sortable), per-case agreement maps with unmatched features marked "
+                        "and, for probability maps, persistence diagrams")
+    parser.add_argument("--mip-axis", choices=("all", "x", "y", "z"), default="all",
+                        help="3D figures: maximum-intensity projections along each axis of the volume turned to RAS "
+                        "(NIfTI affine; array axes 0, 1, 2 without one), or along one (default all)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing CSV / write into plots")
     parser.add_argument("--quiet", action="store_true", help="no progress bar (results and errors still print)")
     parser.set_defaults(run=run_evaluate)

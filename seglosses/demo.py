@@ -114,22 +114,21 @@ def evaluate(predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
 
 
 def error_overlay(prediction: np.ndarray, label: np.ndarray) -> np.ndarray:
-    """RGB (H, W, 3) uint8: correct foreground white, extra pixels red, missed pixels blue, and the unmatched
-    topological features (Betti matching) ringed in yellow (prediction's) or cyan (target's)."""
+    """RGB (H, W, 3) uint8 in the colour code of ``seglosses evaluate``'s figures (``seglosses._plots``): correct
+    foreground white, extra pixels red, missed pixels blue, and the unmatched topological features (Betti
+    matching) ringed in yellow (prediction's) or cyan (target's)."""
+    from seglosses._plots import UNMATCHED, agreement_rgb
     from seglosses.topology import betti_matching
 
-    rgb = np.zeros((*prediction.shape, 3), np.uint8)
-    rgb[prediction & label] = (255, 255, 255)
-    rgb[prediction & ~label] = (220, 40, 40)
-    rgb[~prediction & label] = (40, 90, 230)
+    rgb = agreement_rgb(prediction, label)
     m = betti_matching(prediction.astype(np.float64), label.astype(np.float64))
     for d in m.dims:
-        for cells, colour in ((m.unmatched_prediction_cells(d), (255, 220, 0)), (m.unmatched_target_cells(d), (0, 230, 230))):
+        for cells, who in ((m.unmatched_prediction_cells(d), "prediction"), (m.unmatched_target_cells(d), "target")):
             for cell in cells[:, 0]:
                 r, c = np.unravel_index(cell, prediction.shape)
                 r0, r1, c0, c1 = max(r - 2, 0), min(r + 3, prediction.shape[0]), max(c - 2, 0), min(c + 3, prediction.shape[1])
-                rgb[r0:r1, [c0, c1 - 1]] = colour
-                rgb[[r0, r1 - 1], c0:c1] = colour
+                rgb[r0:r1, [c0, c1 - 1]] = UNMATCHED[who]
+                rgb[[r0, r1 - 1], c0:c1] = UNMATCHED[who]
     return rgb
 
 
