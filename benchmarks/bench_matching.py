@@ -130,9 +130,9 @@ def main() -> int:
         # the ratio is the median of the per-round ratios.
         ours_times, ref_times = [], []
         for _ in range(repeats):
-            t, ours = timed(lambda: run_ours(prediction, target), 1)
+            t, ours = timed(lambda p=prediction, g=target: run_ours(p, g), 1)
             ours_times.append(t)
-            t, ref = timed(lambda: run_bm3d(bm3d, prediction, target), 1)
+            t, ref = timed(lambda p=prediction, g=target: run_bm3d(bm3d, p, g), 1)
             ref_times.append(t)
             if t > 5.0:  # slow cases are not repeated
                 break

@@ -177,7 +177,7 @@ def batch_table(size: int, count: int) -> None:
     for threads in (1, 2):
         cpu = time.process_time()
         timings[threads] = median_wall_seconds(
-            lambda v: persistence(v, filtration="sublevel", construction="V", num_threads=threads), volumes, 3
+            lambda v, n=threads: persistence(v, filtration="sublevel", construction="V", num_threads=n), volumes, 3
         )
         cpu = (time.process_time() - cpu) / 3
         # CPU / wall near the thread count shows the threads ran in parallel (GIL released); a busy

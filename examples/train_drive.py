@@ -65,7 +65,7 @@ def random_patches(cases: list[dict], tubes: list[np.ndarray], size: int, batch:
         r, c = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
         window = (slice(r, r + size), slice(c, c + size))
         flip = rng.random() < 0.5
-        take = (lambda a: np.flip(a, -1).copy() if flip else a.copy())
+        take = (lambda a, flip=flip: np.flip(a, -1).copy() if flip else a.copy())
         images.append(take(case["image"][(slice(None), *window)]))
         labels.append(take(case["label"][window])), fovs.append(take(case["fov"][window]))
         patch_tubes.append(take(tube[window]))

@@ -69,7 +69,10 @@ _SCRIPT = """
     });
   });
   var params = {};
-  location.hash.slice(1).split("&").forEach(function (p) { var kv = p.split("="); params[kv[0]] = decodeURIComponent(kv[1] || ""); });
+  location.hash.slice(1).split("&").forEach(function (p) {
+    var kv = p.split("=");
+    params[kv[0]] = decodeURIComponent(kv[1] || "");
+  });
   if (params.sort) {
     var i = heads.findIndex(function (h) { return h.getAttribute("data-key") === params.sort; });
     if (i >= 0) sortBy(i, params.dir === "asc" ? 1 : -1);

@@ -116,9 +116,9 @@ def evaluate_pair(job: dict) -> dict:
             from seglosses._plots import case_figure, diagram_figure, metrics_text
 
             folder, case = Path(job["plots"]), job["case"]
-            metrics = [c for c in row if c not in ("case", "status", "error")]
+            names = [c for c in row if c not in ("case", "status", "error")]
             case_figure(p, g, folder / f"{case}_features.png", case, job["construction"],
-                        metrics=metrics_text(row, metrics), affine=affine, spacing=spacing, axes=job["mip_axis"])
+                        metrics=metrics_text(row, names), affine=affine, spacing=spacing, axes=job["mip_axis"])
             row["figures"] = [f"{case}_features.png"]  # for the report; not a CSV column
             probabilities = None if job["label_map"] else _fractions(prediction)
             if probabilities is not None:  # a probability map: its persistence says more than its mask

@@ -8,8 +8,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from oracles.betti_matching_3d import load as load_oracle
+
 from seglosses.topology import BettiMatching, betti_matching, persistence
 
 BM3D, BM3D_MISSING = load_oracle()

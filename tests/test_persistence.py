@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import gudhi
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import gudhi
 from seglosses.topology import Barcode, betti_numbers, persistence
 from seglosses.topology.persistence import _bar_order
 

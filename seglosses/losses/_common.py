@@ -18,7 +18,7 @@ float16 *probabilities* given without an activation can receive gradients beyond
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

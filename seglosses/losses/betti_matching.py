@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from torch import nn
 
 from seglosses.losses._common import SettingsModule, prepare, reduce, validate_activation, validate_reduction
 from seglosses.topology import betti_matching

@@ -34,7 +34,6 @@ import functools
 from collections.abc import Callable, Iterator
 
 import torch
-from torch import nn
 from torch.autograd.function import once_differentiable
 
 from seglosses.losses._common import SettingsModule, prepare, reduce, validate_activation, validate_positive, validate_reduction
@@ -317,7 +316,7 @@ def _overlaps_vjp_chunk(
     pool.give(grad, skel_t)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _buffers_needed(task: Callable, ndim: int, iterations: int, segment: int) -> tuple[int, int]:
     """How many (value, boolean mask) buffers one chunk of ``task`` (a ``*_chunk`` function) holds at its peak.
 

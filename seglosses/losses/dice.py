@@ -13,9 +13,16 @@ from collections.abc import Callable, Sequence
 import monai.losses
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from seglosses.losses._common import SettingsModule, prepare, reduce, upcast, validate_activation, validate_positive, validate_reduction
+from seglosses.losses._common import (
+    SettingsModule,
+    prepare,
+    reduce,
+    upcast,
+    validate_activation,
+    validate_positive,
+    validate_reduction,
+)
 
 __all__ = ["DiceCELoss", "DiceLoss", "dice_ce_loss", "dice_loss"]
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-from torch import nn
 
 from seglosses.losses._common import SettingsModule, prepare, reduce, validate_activation, validate_positive, validate_reduction
 from seglosses.transforms.mip import validate_axes

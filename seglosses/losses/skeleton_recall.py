@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from torch import nn
 
+from seglosses._arrays import to_numpy
 from seglosses.losses._common import (
     SettingsModule,
     one_hot,
@@ -24,7 +24,6 @@ from seglosses.losses._common import (
     validate_positive,
     validate_reduction,
 )
-from seglosses._arrays import to_numpy
 from seglosses.transforms.skeleton import skeleton_tube
 
 __all__ = ["SkeletonRecallLoss", "skeleton_recall_loss"]

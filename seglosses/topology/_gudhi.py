@@ -14,8 +14,9 @@ import numpy as np
 def _import_gudhi():
     try:
         import gudhi
-    except ImportError as err:  # pragma: no cover - gudhi is a hard dependency
-        raise ImportError("backend='gudhi' needs gudhi >= 3.9: `pip install gudhi`.") from err
+    except ImportError as err:
+        raise ImportError("backend='gudhi' needs gudhi >= 3.9, an optional dependency: "
+                          "`pip install \"seglosses[gudhi]\"`.") from err
     return gudhi
 
 

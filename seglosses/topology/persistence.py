@@ -23,8 +23,8 @@ volume data", arXiv:2005.12692, 2020.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
 
 import numpy as np
 
@@ -176,7 +176,9 @@ def _check_device(image, name: str) -> None:
         )
 
 
-def _split_batch(image, name: str, max_pixels: int = MAX_PIXELS, what: str = "the topology engine") -> tuple[list[np.ndarray], bool]:
+def _split_batch(
+    image, name: str, max_pixels: int = MAX_PIXELS, what: str = "the topology engine"
+) -> tuple[list[np.ndarray], bool]:
     """Return the images of ``image`` as float64 arrays, and whether it was a batch (size checked before the copy)."""
     if isinstance(image, (list, tuple)):
         if len(image) == 0:
