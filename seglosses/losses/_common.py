@@ -22,6 +22,8 @@ from collections.abc import Callable
 
 import torch
 
+from seglosses._checks import value_checks_enabled
+
 REDUCTIONS = ("none", "mean", "sum")
 
 
@@ -87,6 +89,7 @@ def validate_input_target(
     to_onehot_y: bool,
     check_finite: bool = True,
     spatial_dims: tuple[int, ...] | None = (2, 3),
+    extra_check: tuple[list[torch.Tensor], Callable[[], None]] | None = None,
 ) -> None:
     """Check ``input`` (B, C, *spatial) logits and ``target`` labels before anything is computed.
 
@@ -95,9 +98,14 @@ def validate_input_target(
             >= 1 when None, as MONAI's pixel losses take).
         target: (B, 1, *spatial) class indices when ``to_onehot_y`` (and C > 1), otherwise (B, C, *spatial).
         to_onehot_y: whether ``target`` holds class indices.
-        check_finite: reject NaN/Inf in ``input`` and, for one-hot or soft labels, ``target`` values outside
-            [0, 1] (a reduction over each tensor and a host synchronisation; cheap next to the loss).
+        check_finite: reject NaN/Inf in ``input``, class indices outside [0, C) and, for one-hot or soft labels,
+            ``target`` values outside [0, 1] (a reduction over each tensor and one host synchronisation in all;
+            cheap next to the loss). Off here or by the package's switch (:mod:`seglosses._checks`,
+            ``SEGLOSSES_CHECKS=0``), no value is read.
         spatial_dims: allowed numbers of spatial dimensions, or None for any number >= 1.
+        extra_check: a loss's own value checks, read in the same host synchronisation: (flags, check), where
+            ``flags`` are 0-dim bool tensors that are all True when the values are good, and ``check()`` raises
+            the loss's message when one is not.
 
     Raises:
         TypeError: ``input``/``target`` not tensors, or ``input`` not floating point.
@@ -138,7 +146,28 @@ def validate_input_target(
         raise ValueError(
             f"Expected `target` ({what}) to have shape {tuple(expected)}, but got {tuple(target.shape)}."
         )
-    if check_finite and not all_finite(input):
+    if check_finite and value_checks_enabled():
+        _check_values(input, target, onehot=onehot, n_classes=n_classes, extra_check=extra_check)
+
+
+def _check_values(
+    input: torch.Tensor, target: torch.Tensor, *, onehot: bool, n_classes: int,
+    extra_check: tuple[list[torch.Tensor], Callable[[], None]] | None = None,
+) -> None:
+    """The value checks, with one host synchronisation when they pass: every flag goes into one small tensor
+    and is read once. Only a failure (or a finite input whose sum overflows) reads more, to say what failed."""
+    flags = [torch.isfinite(input.detach().sum(dtype=torch.float32 if input.dtype in HALF_DTYPES else None))]
+    labels = target.detach()
+    if labels.dtype != torch.bool:
+        low, high = torch.aminmax(labels)
+        flags += [low >= 0, high < n_classes] if onehot else [low >= 0, high <= 1]  # NaN fails both
+        if onehot and labels.is_floating_point():
+            flags.append(torch.eq(labels, labels.round()).all())
+    if extra_check is not None:
+        flags += extra_check[0]
+    if bool(torch.stack(flags).all()):
+        return
+    if not all_finite(input):
         raise ValueError("Expected `input` to contain only finite values, but got NaN or Inf.")
     if onehot:
         if target.is_floating_point() and not torch.equal(target, target.round()):
@@ -148,9 +177,8 @@ def validate_input_target(
                 f"Expected `target` labels in [0, {n_classes}) (to_onehot_y=True with {n_classes} channels), "
                 f"but got values in [{target.min().item():g}, {target.max().item():g}]."
             )
-    elif check_finite and target.dtype != torch.bool:
-        # One reduction serves both checks: NaN fails the comparisons, so finite values in [0, 1] pass alone.
-        low, high = torch.aminmax(target.detach())
+    elif target.dtype != torch.bool:
+        low, high = torch.aminmax(labels)
         if not (low >= 0 and high <= 1):
             if target.is_floating_point() and not all_finite(target):
                 raise ValueError("Expected `target` to contain only finite values, but got NaN or Inf.")
@@ -158,6 +186,14 @@ def validate_input_target(
                 "Expected `target` values in [0, 1] (one-hot or soft labels), "
                 f"but got values in [{float(low):g}, {float(high):g}]."
             )
+    if extra_check is not None:
+        extra_check[1]()
+
+
+def compiling() -> bool:
+    """Whether ``torch.compile`` is tracing the caller (False on torch versions without the query)."""
+    query = getattr(torch.compiler, "is_compiling", None)
+    return bool(query()) if query is not None else False
 
 
 def activate(input: torch.Tensor, *, sigmoid: bool, softmax: bool, other_act: Callable | None) -> torch.Tensor:
@@ -191,13 +227,15 @@ def prepare(
     other_act: Callable | None,
     check_finite: bool = True,
     spatial_dims: tuple[int, ...] | None = (2, 3),
+    extra_check: tuple[list[torch.Tensor], Callable[[], None]] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Validate, activate, one-hot encode and drop the background channel: MONAI's order of steps.
 
     Returns probabilities and target of the same shape (B, C', *spatial), C' = C or C - 1, in
     :func:`compute_dtype` of ``input`` (float32 for half precision, see the module's notes).
     """
-    validate_input_target(input, target, to_onehot_y=to_onehot_y, check_finite=check_finite, spatial_dims=spatial_dims)
+    validate_input_target(input, target, to_onehot_y=to_onehot_y, check_finite=check_finite, spatial_dims=spatial_dims,
+                          extra_check=extra_check)
     probs = activate(upcast(input), sigmoid=sigmoid, softmax=softmax, other_act=other_act)
     n_classes = probs.shape[1]
     if to_onehot_y:

@@ -73,6 +73,50 @@ def _cat(arrays: list[np.ndarray], shape: tuple[int, ...], dtype) -> np.ndarray:
     return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(shape, dtype=dtype)
 
 
+@torch.compiler.disable  # the engine runs on host copies: outside any compiled graph
+def _terms(
+    flat_probs: torch.Tensor, flat_labels: torch.Tensor, spatial: tuple[int, ...], weights: np.ndarray,
+    construction: str, include_unmatched_target: bool, num_threads: int | None,
+) -> tuple[torch.Tensor, ...]:
+    """The matching of every (sample, class) map on the host, as index, value and weight tensors on the maps'
+    device: (pulled index, job, value, weight; pushed index pairs, job, weight)."""
+    dtype, device = flat_probs.dtype, flat_probs.device
+    host_probs = flat_probs.to("cpu", torch.float64).numpy()
+    host_labels = flat_labels.to("cpu", torch.float64).numpy()
+    low, high = host_probs.min(), host_probs.max()  # on the host copy already made: no extra synchronisation
+    if low < 0 or high > 1:
+        raise ValueError(
+            "Expected `input` to be probabilities in [0, 1] after the activation (set `sigmoid` or `softmax` for "
+            f"logits), but got values in [{low:g}, {high:g}]."
+        )
+    matchings = betti_matching(
+        [p.reshape(spatial) for p in host_probs], [g.reshape(spatial) for g in host_labels],
+        filtration="superlevel", construction=construction, num_threads=num_threads,
+    )
+    terms = _Terms()
+    for job, (m, g) in enumerate(zip(matchings, host_labels)):
+        essential_p, essential_g = m.matched_essential_cells()[0], m.matched_essential_cells()[1]
+        terms.pull(job, essential_p[:, :1].ravel(), g[essential_g[:, 0]], weights[0])
+        for d in m.dims:
+            if weights[d] == 0:
+                continue
+            cells_p, cells_g = m.matched_cells(d)
+            terms.pull(job, cells_p.ravel(), g[cells_g.ravel()], weights[d])
+            terms.push(job, m.unmatched_prediction_cells(d), weights[d])
+            if include_unmatched_target:
+                cells = m.unmatched_target_cells(d).ravel()
+                terms.pull(job, cells, g[cells], weights[d])
+    return (
+        torch.from_numpy(_cat(terms.pulled_index, (0,), np.int64)).to(device),
+        torch.from_numpy(_cat(terms.pulled_job, (0,), np.int64)).to(device),
+        torch.from_numpy(_cat(terms.pulled_value, (0,), np.float64)).to(device, dtype),
+        torch.from_numpy(_cat(terms.pulled_weight, (0,), np.float64)).to(device, dtype),
+        torch.from_numpy(_cat(terms.pushed_index, (0, 2), np.int64)).to(device),
+        torch.from_numpy(_cat(terms.pushed_job, (0,), np.int64)).to(device),
+        torch.from_numpy(_cat(terms.pushed_weight, (0,), np.float64)).to(device, dtype),
+    )
+
+
 def betti_matching_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -179,45 +223,13 @@ def betti_matching_loss(
         probs = torch.nn.functional.pad(probs, (1, 1) * (probs.dim() - 2), value=1.0)
         labels = torch.nn.functional.pad(labels, (1, 1) * (labels.dim() - 2), value=1.0)
     flat_probs = probs.reshape(n_jobs, n_pixels)
-    host_probs = flat_probs.detach().to("cpu", torch.float64).numpy()
-    host_labels = labels.detach().reshape(n_jobs, n_pixels).to("cpu", torch.float64).numpy()
-    low, high = host_probs.min(), host_probs.max()  # on the host copy already made: no extra synchronisation
-    if low < 0 or high > 1:
-        raise ValueError(
-            "Expected `input` to be probabilities in [0, 1] after the activation (set `sigmoid` or `softmax` for "
-            f"logits), but got values in [{low:g}, {high:g}]."
-        )
-    matchings = betti_matching(
-        [p.reshape(spatial) for p in host_probs], [g.reshape(spatial) for g in host_labels],
-        filtration="superlevel", construction=construction, num_threads=num_threads,
+    (pulled_index, pulled_job, pulled_value, pulled_weight, pushed_index, pushed_job, pushed_weight) = _terms(
+        flat_probs.detach(), labels.detach().reshape(n_jobs, n_pixels), spatial, weights, construction,
+        include_unmatched_target, num_threads,
     )
-
-    terms = _Terms()
-    for job, (m, g) in enumerate(zip(matchings, host_labels)):
-        essential_p, essential_g = m.matched_essential_cells()[0], m.matched_essential_cells()[1]
-        terms.pull(job, essential_p[:, :1].ravel(), g[essential_g[:, 0]], weights[0])
-        for d in m.dims:
-            if weights[d] == 0:
-                continue
-            cells_p, cells_g = m.matched_cells(d)
-            terms.pull(job, cells_p.ravel(), g[cells_g.ravel()], weights[d])
-            terms.push(job, m.unmatched_prediction_cells(d), weights[d])
-            if include_unmatched_target:
-                cells = m.unmatched_target_cells(d).ravel()
-                terms.pull(job, cells, g[cells], weights[d])
-
-    device = probs.device
-    pulled_index = torch.from_numpy(_cat(terms.pulled_index, (0,), np.int64)).to(device)
-    pulled_job = torch.from_numpy(_cat(terms.pulled_job, (0,), np.int64)).to(device)
-    pulled_value = torch.from_numpy(_cat(terms.pulled_value, (0,), np.float64)).to(device, dtype)
-    pulled_weight = torch.from_numpy(_cat(terms.pulled_weight, (0,), np.float64)).to(device, dtype)
-    pushed_index = torch.from_numpy(_cat(terms.pushed_index, (0, 2), np.int64)).to(device)
-    pushed_job = torch.from_numpy(_cat(terms.pushed_job, (0,), np.int64)).to(device)
-    pushed_weight = torch.from_numpy(_cat(terms.pushed_weight, (0,), np.float64)).to(device, dtype)
-
     pulled = flat_probs[pulled_job, pulled_index]
     pushed = flat_probs[pushed_job[:, None], pushed_index]
-    per_job = torch.zeros(n_jobs, dtype=dtype, device=device)
+    per_job = torch.zeros(n_jobs, dtype=dtype, device=probs.device)
     per_job = per_job.index_add(0, pulled_job, 2 * pulled_weight * (pulled - pulled_value) ** 2)
     per_job = per_job.index_add(0, pushed_job, pushed_weight * (pushed[:, 0] - pushed[:, 1]) ** 2)
     # Keep the graph connected to `input` even when no pixel is gathered (a loss of 0 with zero gradient).

@@ -36,7 +36,15 @@ from collections.abc import Callable, Iterator
 import torch
 from torch.autograd.function import once_differentiable
 
-from seglosses.losses._common import SettingsModule, prepare, reduce, validate_activation, validate_positive, validate_reduction
+from seglosses.losses._common import (
+    SettingsModule,
+    compiling,
+    prepare,
+    reduce,
+    validate_activation,
+    validate_positive,
+    validate_reduction,
+)
 from seglosses.losses.dice import _check_smooth, _dice_values
 
 __all__ = ["DiceclDiceLoss", "SoftclDiceLoss", "dice_cldice_loss", "soft_cldice_loss", "soft_skeleton"]
@@ -454,7 +462,19 @@ def soft_skeleton(x: torch.Tensor, iterations: int = 3) -> torch.Tensor:
         raise ValueError(
             f"Expected `x` to be 3D (B, C, N), 4D (B, C, H, W) or 5D (B, C, H, W, D), but got shape {tuple(x.shape)}."
         )
+    if compiling():
+        return _traced_skeleton(x, _validate_iterations(iterations))
     return _SoftSkeleton.apply(x, _validate_iterations(iterations))
+
+
+def _traced_skeleton(x: torch.Tensor, iterations: int) -> torch.Tensor:
+    """The soft skeleton as plain tensor ops, for ``torch.compile``: MONAI's ``soft_skel`` (a 1D map as one row
+    of a 2D image, on which our 1D skeleton equals it)."""
+    from monai.losses.cldice import soft_skel
+
+    if x.dim() == 3:
+        return soft_skel(x.unsqueeze(2), iterations).squeeze(2)
+    return soft_skel(x, iterations)
 
 
 def _cldice_values(
@@ -464,7 +484,16 @@ def _cldice_values(
 
     Prepared means float32 for half-precision input: skeleton sums over a volume in half precision lose most digits.
     """
-    sums = _SkeletonOverlaps.apply(probs, target, iterations)
+    if compiling():
+        # torch.compile traces plain tensor ops, not this module's buffer pool and replayed backward: the same
+        # skeleton as MONAI's soft_skel formulation, which the compiler fuses (memory as MONAI's, not ours).
+        dims = tuple(range(2, probs.dim()))
+        skel_p, skel_t = _traced_skeleton(probs, iterations), _traced_skeleton(target, iterations)
+        sums = torch.stack(
+            [(skel_p * target).sum(dims), skel_p.sum(dims), (skel_t * probs).sum(dims), skel_t.sum(dims)], -1
+        )
+    else:
+        sums = _SkeletonOverlaps.apply(probs, target, iterations)
     if batch:
         sums = sums.sum(0, keepdim=True)
     skel_p_in_t, skel_p, skel_t_in_p, skel_t = sums.unbind(-1)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import monai.losses
 import torch
 import torch.nn.functional as F
+from monai.losses.utils import compute_tp_fp_fn
 
 from seglosses.losses._common import (
     SettingsModule,
@@ -80,20 +80,24 @@ def _dice_values(
 ) -> torch.Tensor:
     """Per-(sample, class) Dice loss of prepared probabilities and labels, both (B, C, *spatial).
 
-    Returns (B, C), or (1, C) with ``batch``. MONAI computes the values (its reduction "none" keeps
-    (B, C, 1, ...)); only the shape changes here.
+    Returns (B, C), or (1, C) with ``batch``. The values are MONAI's ``DiceLoss`` (reduction "none") to the bit:
+    the same operations in the same order on its own ``compute_tp_fp_fn``; written out here because MONAI's
+    forward reads its reduction axes through ``tensor.tolist()``, a graph break under ``torch.compile``.
     """
-    monai_dice = monai.losses.DiceLoss(
-        squared_pred=squared_pred,
-        jaccard=jaccard,
-        reduction="none",
-        smooth_nr=smooth_nr,
-        smooth_dr=smooth_dr,
-        batch=batch,
-        weight=_weight_for(weight, probs.shape[1], probs),
-        soft_label=soft_label,
-    )
-    return monai_dice(probs, target).reshape(1 if batch else probs.shape[0], probs.shape[1])
+    reduce_axis = list(range(2, probs.dim()))
+    if batch:
+        reduce_axis = [0, *reduce_axis]
+    tp, fp, fn = compute_tp_fp_fn(probs, target, reduce_axis, 2 if squared_pred else 1, soft_label)
+    if not jaccard:
+        fp = fp * 0.5
+        fn = fn * 0.5
+    numerator = 2 * tp + smooth_nr
+    denominator = 2 * (tp + fp + fn) + smooth_dr
+    f = 1 - numerator / denominator
+    class_weight = _weight_for(weight, probs.shape[1], probs)
+    if class_weight is not None and target.shape[1] != 1:
+        f = f * class_weight.to(f)
+    return f.reshape(1 if batch else probs.shape[0], probs.shape[1])
 
 
 def dice_loss(

@@ -29,8 +29,8 @@ from seglosses.transforms.skeleton import skeleton_tube
 __all__ = ["SkeletonRecallLoss", "skeleton_recall_loss"]
 
 
-def _validate_skeleton(skeleton: torch.Tensor, target: torch.Tensor, n_classes: int) -> None:
-    """``skeleton`` must have ``target``'s shape and, as class indices, hold labels in [0, C)."""
+def _validate_skeleton_shape(skeleton: torch.Tensor, target: torch.Tensor) -> None:
+    """``skeleton`` must be a tensor of ``target``'s shape."""
     if not isinstance(skeleton, torch.Tensor):
         raise TypeError(f"Expected `skeleton` to be a torch.Tensor or None, but got {type(skeleton).__name__}.")
     if skeleton.shape != target.shape:
@@ -38,18 +38,38 @@ def _validate_skeleton(skeleton: torch.Tensor, target: torch.Tensor, n_classes: 
             f"Expected `skeleton` to have the shape of `target` {tuple(target.shape)} (the tube in the target's "
             f"layout, as SkeletonTubed gives it), but got {tuple(skeleton.shape)}."
         )
-    if skeleton.is_floating_point() and not torch.isfinite(skeleton).all():
-        raise ValueError("Expected `skeleton` to contain only finite values, but got NaN or Inf.")
-    if skeleton.shape[1] == 1 and n_classes > 1 and skeleton.numel():
-        if skeleton.is_floating_point() and not torch.equal(skeleton, skeleton.round()):
-            raise ValueError("Expected `skeleton` to hold integer class indices, but got fractional values.")
-        if skeleton.min() < 0 or skeleton.max() >= n_classes:
-            raise ValueError(
-                f"Expected `skeleton` class indices in [0, {n_classes}), but got values in "
-                f"[{skeleton.min().item():g}, {skeleton.max().item():g}]."
-            )
 
 
+def _skeleton_values_check(skeleton: torch.Tensor, n_classes: int) -> tuple[list[torch.Tensor], Callable[[], None]]:
+    """The value checks of a given tube, as flags read with the input's (see ``validate_input_target``): finite,
+    and, as class indices, whole labels in [0, C)."""
+    tube = skeleton.detach()
+    flags = []
+    if tube.is_floating_point():
+        flags.append(torch.isfinite(tube).all())
+    indices = tube.shape[1] == 1 and n_classes > 1 and tube.numel() > 0 and tube.dtype != torch.bool
+    if indices:
+        low, high = torch.aminmax(tube)
+        flags += [low >= 0, high < n_classes]
+        if tube.is_floating_point():
+            flags.append(torch.eq(tube, tube.round()).all())
+
+    def check() -> None:
+        if tube.is_floating_point() and not torch.isfinite(tube).all():
+            raise ValueError("Expected `skeleton` to contain only finite values, but got NaN or Inf.")
+        if indices:
+            if tube.is_floating_point() and not torch.equal(tube, tube.round()):
+                raise ValueError("Expected `skeleton` to hold integer class indices, but got fractional values.")
+            if tube.min() < 0 or tube.max() >= n_classes:
+                raise ValueError(
+                    f"Expected `skeleton` class indices in [0, {n_classes}), but got values in "
+                    f"[{tube.min().item():g}, {tube.max().item():g}]."
+                )
+
+    return flags, check
+
+
+@torch.compiler.disable  # host work (scikit-image): outside any compiled graph
 def _tube_from_target(target: torch.Tensor, n_classes: int, include_background: bool) -> torch.Tensor:
     """Tube of every sample of a validated ``target`` (B, 1 or C, *spatial), computed on the CPU."""
     labels = to_numpy(target)
@@ -133,17 +153,22 @@ def skeleton_recall_loss(
     validate_activation(sigmoid, softmax, other_act)
     smooth_nr = validate_positive("smooth_nr", smooth_nr, allow_zero=True)
     smooth_dr = validate_positive("smooth_dr", smooth_dr, allow_zero=True)
+    extra_check = None
+    if skeleton is not None and isinstance(input, torch.Tensor) and isinstance(target, torch.Tensor):
+        _validate_skeleton_shape(skeleton, target)
+        extra_check = _skeleton_values_check(skeleton, input.shape[1])  # read with the input's checks: one sync
     probs, _ = prepare(
         input, target, include_background=include_background, to_onehot_y=to_onehot_y,
-        sigmoid=sigmoid, softmax=softmax, other_act=other_act, spatial_dims=(1, 2, 3),
+        sigmoid=sigmoid, softmax=softmax, other_act=other_act, spatial_dims=(1, 2, 3), extra_check=extra_check,
     )
     n_classes = input.shape[1]
     if skeleton is None:
         skeleton = _tube_from_target(target, n_classes, include_background)
     else:
-        _validate_skeleton(skeleton, target, n_classes)
-        # A MetaTensor from the loader would make every result a MetaTensor; only the values matter here.
-        skeleton = skeleton.as_subclass(torch.Tensor).to(probs.device)
+        if type(skeleton) is not torch.Tensor:
+            # A MetaTensor from the loader would make every result a MetaTensor; only the values matter here.
+            skeleton = skeleton.as_subclass(torch.Tensor)
+        skeleton = skeleton.to(probs.device)
     if skeleton.shape[1] == 1 and n_classes > 1:
         tube = one_hot(skeleton, n_classes, probs.dtype)
         tube[:, 0] = 0  # index 0 marks "no tube", not a background tube
