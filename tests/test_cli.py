@@ -263,7 +263,7 @@ def test_ctrl_c_stops_cleanly_with_exit_code_130(tmp_path, workers):
 
     gt, pred = tmp_path / "gt", tmp_path / "pred"
     gt.mkdir(), pred.mkdir()
-    for i in range(200):
+    for i in range(400):  # enough work that a loaded machine is still busy when the signal comes
         _, label, _ = brick_wall((96, 96), seed=i)
         write_png(gt / f"case{i:03d}.png", label.astype(bool))
         write_png(pred / f"case{i:03d}.png", label.astype(bool))
@@ -276,7 +276,7 @@ def test_ctrl_c_stops_cleanly_with_exit_code_130(tmp_path, workers):
             stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
         )
         deadline = time.monotonic() + 120
-        while "/200" not in log.read_text() and process.poll() is None and time.monotonic() < deadline:
+        while "/400" not in log.read_text() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
         assert process.poll() is None, "finished before it could be interrupted"
         os.killpg(process.pid, signal.SIGINT)

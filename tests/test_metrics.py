@@ -196,3 +196,60 @@ def test_topomortar_labels_have_one_mortar_network(data_root):
         )
         row = evaluate_case(noisy, accurate)
         assert 0 < row["dice"] < 1 and row["betti_matching_error"] >= row["betti_error_0"] + row["betti_error_1"] - 0
+
+
+# ------------------------------------------------------------------ MONAI's conventions: ignore_empty, num_classes
+def _one_hot_masks():
+    """(2, 2, 12, 12) one-hot: sample 0 has a ring in class 1, sample 1 has nothing in class 1."""
+    y = torch.zeros(2, 2, 12, 12)
+    y[0, 1, 2:10, 2:10] = 1
+    y[0, 1, 5:7, 5:7] = 0
+    y[:, 0] = 1 - y[:, 1]
+    p = y.clone()
+    p[1, 1, 0, 0], p[1, 0, 0, 0] = 1, 0  # a stray pixel where the ground truth has nothing
+    return p, y
+
+
+def test_cldice_metric_ignores_empty_ground_truth_as_monai_dice():
+    from monai.metrics import DiceMetric
+
+    p, y = _one_hot_masks()
+    ours = ClDiceMetric(include_background=False, get_not_nans=True)
+    theirs = DiceMetric(include_background=False, get_not_nans=True)
+    ours(p, y), theirs(p, y)
+    assert torch.equal(torch.isnan(ours.get_buffer()), torch.isnan(theirs.get_buffer()))
+    (value, not_nans), (_, their_not_nans) = ours.aggregate(), theirs.aggregate()
+    assert float(not_nans) == float(their_not_nans) == 1 and float(value) == pytest.approx(1.0)
+    kept = ClDiceMetric(include_background=False, ignore_empty=False)
+    assert kept(p, y)[1, 0] == 0.0  # cldice of a stray pixel against nothing
+
+
+def test_topology_metrics_keep_empty_ground_truth_and_offer_one_number():
+    p, y = _one_hot_masks()
+    errors = BettiMatchingErrorMetric(include_background=False)(p, y)
+    assert errors.shape == (2, 1, 2) and errors[1, 0, 0] == 1  # the stray component is counted, not NaN
+    total = BettiMatchingErrorMetric(include_background=False, per_dimension=False)
+    assert total(p, y).shape == (2, 1)
+    assert total.aggregate().item() == pytest.approx(errors.sum(-1).mean().item())  # MONAI tutorials' .item()
+    skipped = BettiErrorMetric(include_background=False, ignore_empty=True)
+    assert torch.isnan(skipped(p, y)[1]).all()
+
+
+def test_num_classes_takes_class_index_maps():
+    p, y = _one_hot_masks()
+    index_p, index_y = p.argmax(1, keepdim=True), y.argmax(1, keepdim=True)
+    for make in (lambda: BettiErrorMetric(num_classes=2), lambda: ClDiceMetric(num_classes=2, ignore_empty=False)):
+        torch.testing.assert_close(make()(index_p, index_y), make()(p, y), equal_nan=True)
+    with pytest.raises(ValueError, match=r"class indices in \[0, 2\)"):
+        BettiErrorMetric(num_classes=2)(index_p + 2, index_y)
+    with pytest.raises(ValueError, match="num_classes"):
+        BettiErrorMetric(num_classes=0)
+
+
+def test_betti_matching_metric_batches_equal_the_function_per_case():
+    rng = np.random.default_rng(3)
+    y = torch.as_tensor(rng.random((3, 2, 16, 16)) > 0.6)
+    p = torch.as_tensor(rng.random((3, 2, 16, 16)) > 0.6)
+    batched = BettiMatchingErrorMetric(num_threads=2)(p, y)
+    expected = [[betti_matching_error(p[b, c].numpy(), y[b, c].numpy()) for c in range(2)] for b in range(3)]
+    assert torch.equal(batched, torch.as_tensor(np.asarray(expected, dtype=np.float32)))

@@ -8,6 +8,7 @@ superlevel filtration of p), V-construction; it does not report the essential H0
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 from pathlib import Path
 from types import ModuleType
@@ -18,7 +19,8 @@ FETCH_HINT = "run `python tests/oracles/fetch_betti_matching.py`"
 
 def load() -> tuple[ModuleType | None, str]:
     """Return (module, "") or (None, reason)."""
-    candidates = sorted(BIN.glob("betti_matching*.so"))
+    # This interpreter's build: another Python version's module would not load (undefined symbols).
+    candidates = sorted(BIN.glob(f"betti_matching{importlib.machinery.EXTENSION_SUFFIXES[0]}"))
     if not candidates:
         return None, f"Betti-Matching-3D oracle absent from {BIN} ({FETCH_HINT})"
     path = candidates[0]

@@ -7,6 +7,7 @@ Usage: python tests/oracles/fetch_betti_matching.py
 
 from __future__ import annotations
 
+import importlib.machinery
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,8 @@ DEST = Path(__file__).resolve().parent / "_bin"
 
 
 def main() -> int:
-    if sorted(DEST.glob("betti_matching*.so")):
+    # This interpreter's own build only: a checkout reused by another Python version keeps that one's too.
+    if sorted(DEST.glob(f"betti_matching{importlib.machinery.EXTENSION_SUFFIXES[0]}")):
         print(f"Betti-Matching-3D oracle already in {DEST}")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
