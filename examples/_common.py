@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seglosses.losses import BettiMatchingLoss, DiceCELoss, DiceclDiceLoss, MIPLoss, SkeletonRecallLoss
+from seglosses.losses import LOSS_NAMES, CombinedLoss, parse_spec
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -29,39 +29,20 @@ def data_root(argument: str | None, dataset: str, marker: str, script: str, repo
 
 
 def parse_loss(spec: str, *, mip_axes: tuple[int, ...] = (-1,)):
-    """``"dice_ce+0.5*cldice"`` -> ``objective(logits, labels, extras)`` summing the weighted named losses.
+    """``"dice_ce+0.5*cldice"`` -> ``objective(logits, labels, extras)``: :class:`seglosses.losses.CombinedLoss`
+    with its registry's defaults (the MIP term along ``mip_axes``).
 
     ``extras`` may hold ``"tube"`` (Skeleton Recall's tube from SkeletonTubed) and ``"mips"`` (the label's
     whole-volume projections from MIPTargetd); without them those losses compute them from the patch.
     """
-    makers = {
-        "dice_ce": lambda: DiceCELoss(to_onehot_y=True, softmax=True),
-        "cldice": lambda: DiceclDiceLoss(to_onehot_y=True, softmax=True, iterations=10, alpha=1.0),
-        "skeleton_recall": lambda: SkeletonRecallLoss(to_onehot_y=True, softmax=True, include_background=False),
-        "betti_matching": lambda: BettiMatchingLoss(to_onehot_y=True, softmax=True, include_background=False),
-        "mip": lambda: MIPLoss(axes=mip_axes, to_onehot_y=True, softmax=True, include_background=False),
-    }
-    terms = []
-    for part in spec.replace(" ", "").split("+"):
-        weight, _, name = part.rpartition("*")
-        if name not in makers:
-            raise argparse.ArgumentTypeError(f"unknown loss {name!r} in {spec!r}; choose from {', '.join(makers)}")
-        try:
-            terms.append((float(weight) if weight else 1.0, name, makers[name]()))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"bad weight {weight!r} in {spec!r}") from None
+    try:
+        names = [name for _, name in parse_spec(spec)]
+        loss = CombinedLoss(spec, **({"mip": {"axes": mip_axes}} if "mip" in names else {}))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
     def objective(logits, labels, extras: dict):
-        total = 0.0
-        for weight, name, loss in terms:
-            if name == "skeleton_recall":
-                value = loss(logits, labels, skeleton=extras.get("tube"))
-            elif name == "mip":
-                value = loss(logits, labels, extras.get("mips"))
-            else:
-                value = loss(logits, labels)
-            total = total + weight * value
-        return total
+        return loss(logits, labels, skeleton=extras.get("tube"), target_mips=extras.get("mips"))
 
     return objective
 
@@ -160,8 +141,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, dataset: str, out: 
 
     parser.add_argument("--data", help=f"folder holding {dataset}/ (default: $SEGLOSSES_DATA, ../shared/data)")
     parser.add_argument("--loss", default="dice_ce",
-                        help="losses by name with weights, e.g. dice_ce, dice_ce+0.5*cldice, dice_ce+0.01*betti_matching, "
-                        "dice_ce+skeleton_recall, dice_ce+0.5*mip")
+                        help="losses by name with weights (seglosses.losses.CombinedLoss), e.g. dice_ce, "
+                        "dice_ce+0.5*cldice, dice_ce+0.01*betti_matching, dice_ce+skeleton_recall, dice_ce+0.5*mip; "
+                        f"names: {', '.join(LOSS_NAMES)}")
     parser.add_argument("--steps", type=int, default=steps, help=f"training steps (default {steps})")
     parser.add_argument("--batch", type=int, default=batch, help=f"patches per step (default {batch})")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from seglosses.topology import BettiMatching
 
 __all__ = [
     "AGREEMENT",
@@ -101,7 +106,7 @@ class Volume:
     target: np.ndarray
     spacing: tuple[float, float, float]
     names: tuple[str, str, str]  # direction of increasing index per axis, e.g. ("R", "A", "S")
-    to_display: object = field(repr=False)  # (n, 3) array coordinates -> display coordinates
+    to_display: Callable[[np.ndarray], np.ndarray] = field(repr=False)  # array coordinates -> display ones
 
 
 def oriented(prediction: np.ndarray, target: np.ndarray, affine: np.ndarray | None,
@@ -110,8 +115,9 @@ def oriented(prediction: np.ndarray, target: np.ndarray, affine: np.ndarray | No
     kept (x, y, z = axes 0, 1, 2) with ``spacing`` or unit spacing."""
     shape = np.array(prediction.shape)
     if affine is None:
-        spacing = tuple(float(s) for s in (spacing or (1.0, 1.0, 1.0)))
-        return Volume(prediction, target, spacing, ("axis 0", "axis 1", "axis 2"), lambda c: np.asarray(c))
+        given = spacing or (1.0, 1.0, 1.0)
+        return Volume(prediction, target, (float(given[0]), float(given[1]), float(given[2])),
+                      ("axis 0", "axis 1", "axis 2"), lambda c: np.asarray(c))
     from nibabel.orientations import apply_orientation, io_orientation
 
     affine = np.asarray(affine, dtype=np.float64)
@@ -128,7 +134,8 @@ def oriented(prediction: np.ndarray, target: np.ndarray, affine: np.ndarray | No
             out[:, int(axis)] = shape[i] - 1 - coordinates[:, i] if flip < 0 else coordinates[:, i]
         return out
 
-    return Volume(apply_orientation(prediction, ornt), apply_orientation(target, ornt), tuple(new_spacing),
+    return Volume(apply_orientation(prediction, ornt), apply_orientation(target, ornt),
+                  (new_spacing[0], new_spacing[1], new_spacing[2]),
                   ("R", "A", "S"), to_display)
 
 
@@ -185,13 +192,21 @@ def _resample(rgb: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return rgb[r][:, c]
 
 
+def _unit(colour: tuple[int, int, int]) -> tuple[float, float, float]:
+    """An RGB 0-255 colour as matplotlib's 0-1 triple."""
+    return (colour[0] / 255, colour[1] / 255, colour[2] / 255)
+
+
 def _legend_handles(dims: tuple[int, ...]):
+    from matplotlib.artist import Artist
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    handles = [Patch(facecolor=np.array(c) / 255, edgecolor="black", label=name) for name, c in AGREEMENT.items()]
+    handles: list[Artist] = [
+        Patch(facecolor=_unit(c), edgecolor="black", label=name) for name, c in AGREEMENT.items()
+    ]
     handles += [Line2D([], [], linestyle="", marker="o", markersize=9, markerfacecolor="none",
-                       markeredgecolor=np.array(c) / 255, markeredgewidth=2.5, label=f"unmatched in {who}")
+                       markeredgecolor=_unit(c), markeredgewidth=2.5, label=f"unmatched in {who}")
                 for who, c in UNMATCHED.items()]
     handles += [Line2D([], [], linestyle="", marker=FEATURES[d][0], markersize=8, markerfacecolor="none",
                        markeredgecolor="0.3", markeredgewidth=1.5, label=f"H{d} {FEATURES[d][1]}") for d in dims]
@@ -294,7 +309,8 @@ def case_figure(
     from seglosses.topology import betti_matching
 
     if matching is None:
-        matching = betti_matching(prediction.astype(np.float64), target.astype(np.float64), construction=construction)
+        matching = cast("BettiMatching", betti_matching(prediction.astype(np.float64), target.astype(np.float64),
+                                                      construction=construction))
     cells = _unmatched(matching, prediction.shape)
     counts = ", ".join(
         f"H{d} {int(a)} / {int(b)}"
@@ -327,7 +343,7 @@ def diagram_figure(prediction: np.ndarray, target: np.ndarray, path: Path, title
     from seglosses.topology import betti_matching
 
     plt = _plt()
-    m = betti_matching(prediction, target, construction=construction)
+    m = cast("BettiMatching", betti_matching(prediction, target, construction=construction))
     red, blue = np.array(AGREEMENT["prediction only"]) / 255, np.array(AGREEMENT["target only"]) / 255
     figure, axes = plt.subplots(1, len(m.dims), figsize=(4.2 * len(m.dims), 4.6), squeeze=False)
     low = min(float(prediction.min()), float(target.min()))
@@ -338,7 +354,7 @@ def diagram_figure(prediction: np.ndarray, target: np.ndarray, path: Path, title
         axis.plot([low, high], [low, high], color="0.6", lw=1)
         if len(matched_p):
             segments = np.stack([matched_p, matched_g], axis=1)
-            axis.add_collection(LineCollection(segments, colors="0.55", linewidths=0.8, alpha=0.6))
+            axis.add_collection(LineCollection(list(segments), colors="0.55", linewidths=0.8, alpha=0.6))
         axis.scatter(matched_p[:, 0], matched_p[:, 1], s=14, color=red, label=f"prediction, matched ({len(matched_p)})",
                      rasterized=True)
         axis.scatter(matched_g[:, 0], matched_g[:, 1], s=14, color=blue, label=f"target, matched ({len(matched_g)})",

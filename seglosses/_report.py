@@ -160,7 +160,7 @@ def write_report(folder: Path, rows: list[dict], columns: list[str], settings: d
         for column in columns:
             value = None if failed else row.get(column)
             shown = _number(value)
-            cells.append(f'<td data-v="{shown and repr(float(value))}">{shown}</td>')
+            cells.append(f'<td data-v="{repr(float(value)) if shown and value is not None else ""}">{shown}</td>')
         figures = []
         for name in row.get("figures", []):  # the figures of this run, not those an earlier run left there
             what = "persistence diagrams" if name.endswith("_diagram.png") else "agreement map"

@@ -12,7 +12,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -137,6 +137,7 @@ _GROUPS = ("dice", "cldice", "betti_error", "local_betti_error", "betti_matching
 def column_order(column: str) -> tuple:
     """Sort key of a CSV column: by class, then metric as in ``--metrics``, then dimension (the total last)."""
     match = re.fullmatch(r"(?:class(\d+)_)?(.+?)(?:_(\d))?", column)
+    assert match is not None  # the pattern matches any non-empty name
     k, name, d = match.groups()
     group = _GROUPS.index(name) if name in _GROUPS else len(_GROUPS)
     return (int(k) if k else -1, group, int(d) if d else 9, column)
@@ -222,6 +223,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     ]
     rows: list[dict] = []
     pool = None
+    results: Iterator[dict]
     if args.workers == 1:
         results = map(evaluate_pair, jobs)
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +43,7 @@ def read_image(
         import nibabel as nib
 
         try:
-            image = nib.load(str(path))
+            image: Any = nib.load(str(path))  # a NIfTI image; nibabel types it as any file-based image
             data = np.asarray(image.dataobj)
         except Exception as error:  # nibabel raises several types for corrupt files
             raise ValueError(f"Could not read {str(path)!r} as NIfTI: {error}") from error
@@ -55,9 +56,10 @@ def read_image(
     try:
         data = np.asarray(imread(str(path)))
     except Exception as error:  # imageio/PIL/tifffile raise many types for corrupt files
-        data = _read_with_pillow(path) if name.endswith((".tif", ".tiff")) else None
-        if data is None:
+        fallback = _read_with_pillow(path) if name.endswith((".tif", ".tiff")) else None
+        if fallback is None:
             raise ValueError(f"Could not read {str(path)!r} as an image: {error}") from error
+        data = fallback
     if name.endswith(".gif") and data.ndim >= 3 and data.shape[0] == 1:
         data = data[0]
     if data.ndim == 3 and data.shape[-1] in (3, 4) and not colour:

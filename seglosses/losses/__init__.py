@@ -5,6 +5,7 @@ Each family lives in its own module: a pure function plus a thin ``nn.Module``.
 
 from seglosses.losses.betti_matching import BettiMatchingLoss, betti_matching_loss
 from seglosses.losses.cldice import DiceclDiceLoss, SoftclDiceLoss, dice_cldice_loss, soft_cldice_loss, soft_skeleton
+from seglosses.losses.combined import LOSS_NAMES, CombinedLoss, parse_spec
 from seglosses.losses.dice import DiceCELoss, DiceLoss, dice_ce_loss, dice_loss
 from seglosses.losses.mip import MIPLoss, mip_loss
 from seglosses.losses.skeleton_recall import SkeletonRecallLoss, skeleton_recall_loss
@@ -12,6 +13,9 @@ from seglosses.losses.skeleton_recall import SkeletonRecallLoss, skeleton_recall
 __all__: list[str] = [
     "BettiMatchingLoss",
     "betti_matching_loss",
+    "CombinedLoss",
+    "LOSS_NAMES",
+    "parse_spec",
     "DiceCELoss",
     "DiceLoss",
     "DiceclDiceLoss",

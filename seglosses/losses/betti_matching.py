@@ -13,12 +13,13 @@ bar, the pixels whose values are its birth and death; the loss gathers the proba
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 import torch
 
 from seglosses.losses._common import SettingsModule, prepare, reduce, validate_activation, validate_reduction
-from seglosses.topology import betti_matching
+from seglosses.topology import BettiMatching, betti_matching
 from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, MAX_MATCHING_PIXELS, check_choice, check_size
 
 __all__ = ["BettiMatchingLoss", "betti_matching_loss"]
@@ -89,10 +90,10 @@ def _terms(
             "Expected `input` to be probabilities in [0, 1] after the activation (set `sigmoid` or `softmax` for "
             f"logits), but got values in [{low:g}, {high:g}]."
         )
-    matchings = betti_matching(
+    matchings = cast(list[BettiMatching], betti_matching(
         [p.reshape(spatial) for p in host_probs], [g.reshape(spatial) for g in host_labels],
         filtration="superlevel", construction=construction, num_threads=num_threads,
-    )
+    ))
     terms = _Terms()
     for job, (m, g) in enumerate(zip(matchings, host_labels)):
         essential_p, essential_g = m.matched_essential_cells()[0], m.matched_essential_cells()[1]

@@ -198,6 +198,7 @@ def _skeleton(x: torch.Tensor, iterations: int, pool: _Buffers) -> torch.Tensor:
         pool.give(None if state is x else state, skel)
         state, skel = eroded, new_skel
     pool.give(state)
+    assert skel is not None  # iterations + 1 >= 1 steps
     return skel
 
 
@@ -254,12 +255,14 @@ def _skeleton_vjp(x: torch.Tensor, grad_skel: torch.Tensor, iterations: int, poo
     grad_next: torch.Tensor | None = None
     for start in reversed(range(0, n_steps, _SEGMENT)):
         stop = min(start + _SEGMENT, n_steps)
-        state, skel = x, None
+        state: torch.Tensor = x
+        skel: torch.Tensor | None = None
         for _ in range(start):
             eroded, new_skel = _step(state, skel, pool)
             pool.give(None if state is x else state, skel)
             state, skel = eroded, new_skel
-        states, skels = [state], [skel]
+        states: list[torch.Tensor] = [state]
+        skels: list[torch.Tensor | None] = [skel]  # skels[0] is None before the first step
         for _ in range(start, stop):
             eroded, new_skel = _step(states[-1], skels[-1], pool)
             states.append(eroded)
@@ -267,9 +270,12 @@ def _skeleton_vjp(x: torch.Tensor, grad_skel: torch.Tensor, iterations: int, poo
         pool.give(skels.pop())
         for _ in range(start, stop):
             eroded = states.pop()
-            grad_skel, grad_next = _step_vjp(states[-1], eroded, skels.pop(), grad_skel, grad_next, pool)
+            earlier, grad_next = _step_vjp(states[-1], eroded, skels.pop(), grad_skel, grad_next, pool)
+            if earlier is not None:  # None after the first step, the last one reversed: nothing comes after it
+                grad_skel = earlier
             pool.give(eroded)
         pool.give(None if states[0] is x else states[0])
+    assert grad_next is not None
     return grad_next
 
 
@@ -404,7 +410,7 @@ class _SkeletonOverlaps(torch.autograd.Function):
     def backward(ctx, grad_sums: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
         probs, target = ctx.saved_tensors
         need_p, need_t = ctx.needs_input_grad[:2]
-        grads = []
+        grads: list[torch.Tensor | None] = []
         # Swapping the inputs swaps the pairs of sums: (S(t) p, S(t), S(p) t, S(p)).
         swapped = grad_sums[..., [2, 3, 0, 1]]
         for x, other, g, needed in ((probs, target, grad_sums, need_p), (target, probs, swapped, need_t)):

@@ -77,7 +77,7 @@ class _PerCaseMetric(CumulativeIterationMetric):
         """Every (sample, class) pair of a batch; one engine call per pair unless a metric batches them."""
         return [self._case(p, g) for p, g in zip(predictions, targets)]
 
-    def __call__(self, y_pred, y=None, **kwargs):  # type: ignore[override]
+    def __call__(self, y_pred, y=None, **kwargs):
         """``y_pred`` and ``y``: binarised one-hot (B, C, *spatial) tensors, or lists of channel-first (C, *spatial)
         tensors as MONAI takes them; with ``num_classes``, (B, 1, *spatial) class indices too. Anything else (numpy
         arrays included) raises ``TypeError`` before MONAI sees it."""

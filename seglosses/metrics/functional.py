@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import torch
 from skimage.morphology import skeletonize
 
 from seglosses._arrays import to_numpy
-from seglosses.topology import betti_matching, betti_numbers
+from seglosses.topology import BettiMatching, betti_matching, betti_numbers
 from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, check_choice
 
 __all__ = [
@@ -149,7 +150,7 @@ def _tiles(shape: tuple[int, ...], tile_size: Sequence[int]):
 def validate_tile_size(tile_size, ndim: int | None = None) -> tuple[int, ...]:
     """``tile_size`` as one positive int per axis (``ndim`` of them; any number >= 1 when ``ndim`` is None)."""
     def is_size(s) -> bool:
-        return isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) and s >= 1
+        return bool(isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) and s >= 1)
 
     if is_size(tile_size):
         return (int(tile_size),) * (ndim or 1)
@@ -191,7 +192,8 @@ def betti_matching_error(
     """
     check_choice("construction", construction, CONSTRUCTIONS)
     p, g = _pair(prediction, target)
-    m = betti_matching(p.astype(np.float64), g.astype(np.float64), construction=construction, num_threads=num_threads)
+    m = cast(BettiMatching, betti_matching(p.astype(np.float64), g.astype(np.float64), construction=construction,
+                                           num_threads=num_threads))
     unmatched = m.num_unmatched_prediction + m.num_unmatched_target
     # The essential components always match; an empty mask has none, so the other side's is unmatched.
     if p.any() != g.any():

@@ -100,10 +100,10 @@ class BettiMatching:
         self.num_unmatched_prediction = np.array([len(dim[2]) for dim in self._cells], dtype=np.int64)
         self.num_unmatched_target = np.array([len(dim[3]) for dim in self._cells], dtype=np.int64)
         end = -np.inf if filtration == "superlevel" else np.inf
-        self._essential_cells = tuple(_readonly(np.array([[b, -1]], dtype=np.int64)) for b in essential_births)
-        self._essential_values = tuple(
-            _readonly(np.array([[image[b], end]])) for image, b in zip((p, g), essential_births)
-        )
+        ess_cells = [_readonly(np.array([[b, -1]], dtype=np.int64)) for b in essential_births]
+        ess_values = [_readonly(np.array([[image[b], end]])) for image, b in zip((p, g), essential_births)]
+        self._essential_cells: tuple[np.ndarray, np.ndarray] = (ess_cells[0], ess_cells[1])
+        self._essential_values: tuple[np.ndarray, np.ndarray] = (ess_values[0], ess_values[1])
 
     def _check_dim(self, d: int) -> int:
         if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or int(d) not in self.dims:
@@ -260,5 +260,5 @@ def betti_matching(
                 f"Expected `prediction` and `target` to have the same shape{where}, but got {p.shape} and {g.shape}."
             )
     jobs = list(zip(predictions, targets))
-    results = _run_jobs(lambda job, k: _one_matching(*job, filtration, construction, k), jobs, threads)
+    results = _run_jobs(lambda job, k: _one_matching(job[0], job[1], filtration, construction, k), jobs, threads)
     return results if batch_p else results[0]
