@@ -380,3 +380,19 @@ def test_losses_without_a_1d_form_say_which_ranks_they_take(name):
     logits, labels = make_inputs(2)
     with pytest.raises(ValueError, match=r"Expected `input` to be (4D|5D).*but got shape \(2, 2, 56\)"):
         make_loss(name)(logits.flatten(2), labels.flatten(2))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_settings_are_attributes_checked_by_the_function_too(name):
+    loss = make_loss(name)
+    for key, value in loss.settings.items():
+        assert getattr(loss, key) is value or getattr(loss, key) == value
+    assert "reduction='mean'" in repr(loss)
+    logits, labels = make_inputs(LOSSES[name].dims[-1])
+    loss.reduction = "none"  # a setting changed after construction takes effect ...
+    assert loss(logits, labels).dim() == 2
+    loss.reduction = "average"  # ... and is checked by the same validator as at construction
+    with pytest.raises(ValueError, match="`reduction`"):
+        loss(logits, labels)
+    with pytest.raises(ValueError, match="`reduction`"):
+        make_loss(name, reduction="average")

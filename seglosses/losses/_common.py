@@ -46,6 +46,22 @@ def validate_activation(sigmoid: bool, softmax: bool, other_act: Callable | None
         )
 
 
+def given(namespace: dict) -> dict:
+    """The settings among a loss function's or module constructor's ``locals()`` taken on entry: its arguments
+    less ``self`` and the tensors of a call. The one validator of a loss takes and returns this dict."""
+    return {
+        key: value for key, value in namespace.items()
+        if key not in ("self", "input", "target", "skeleton", "target_mips") and not key.startswith("__")
+    }
+
+
+def validate_common(settings: dict) -> dict:
+    """The settings every loss has: ``reduction`` and at most one activation."""
+    validate_reduction(settings["reduction"])
+    validate_activation(settings["sigmoid"], settings["softmax"], settings["other_act"])
+    return settings
+
+
 def validate_positive(name: str, value: float, *, allow_zero: bool = False) -> float:
     """Check that a smoothing term, weight or similar scalar is finite and positive."""
     try:
@@ -261,15 +277,24 @@ def reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
 
 
 class SettingsModule(torch.nn.Module):
-    """Base of the loss modules: the settings are checked once, kept in ``self.settings`` and handed to the
-    loss function on every call. A ``weight`` tensor is registered as the buffer ``class_weight``, the name
-    MONAI's ``DiceLoss`` gives it: it moves with ``.to(device)`` and is saved in ``state_dict`` (a MONAI
-    state dict loads). ``repr`` shows the settings."""
+    """Base of the loss modules: the settings are checked once, by the same validator the loss function calls,
+    and kept as attributes, as MONAI's losses keep theirs (``loss.iterations``, ``loss.reduction``); each call
+    hands them to the loss function, which checks them again, so a setting changed after construction is
+    checked too. A ``weight`` tensor is registered as the buffer ``class_weight``, the name MONAI's
+    ``DiceLoss`` gives it: it moves with ``.to(device)`` and is saved in ``state_dict`` (a MONAI state dict
+    loads). ``repr`` shows the settings; ``settings`` returns them as a dict."""
 
     def _keep(self, settings: dict) -> None:
         if "weight" in settings:
             self.register_buffer("class_weight", settings.pop("weight"))
-        self.settings = settings
+        self._setting_names = tuple(settings)
+        for key, value in settings.items():
+            setattr(self, key, value)
+
+    @property
+    def settings(self) -> dict:
+        """The settings by name (``weight`` is the buffer ``class_weight``)."""
+        return {key: getattr(self, key) for key in self._setting_names}
 
     def _arguments(self) -> dict:
         """The keyword arguments of the loss function."""

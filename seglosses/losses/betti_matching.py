@@ -18,7 +18,13 @@ from typing import cast
 import numpy as np
 import torch
 
-from seglosses.losses._common import SettingsModule, prepare, reduce, validate_activation, validate_reduction
+from seglosses.losses._common import (
+    SettingsModule,
+    given,
+    prepare,
+    reduce,
+    validate_common,
+)
 from seglosses.topology import BettiMatching, betti_matching
 from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, MAX_MATCHING_PIXELS, check_choice, check_size
 
@@ -39,6 +45,20 @@ def _validate_dim_weights(dim_weights: Sequence[float] | None, n_dims: int) -> n
             f"{n_dims}D images), but got {dim_weights!r}."
         )
     return weights
+
+
+def _betti_settings(settings: dict) -> dict:
+    """The one validator of :func:`betti_matching_loss`'s settings, shared by :class:`BettiMatchingLoss`;
+    ``dim_weights`` are checked for their number against the images on each call."""
+    validate_common(settings)
+    check_choice("construction", settings["construction"], CONSTRUCTIONS)
+    weights = settings["dim_weights"]
+    if weights is not None:
+        if not isinstance(weights, Sequence):
+            raise TypeError(f"Expected `dim_weights` to be a sequence of numbers, but got {weights!r}.")
+        _validate_dim_weights(weights, len(weights))
+        settings["dim_weights"] = tuple(float(w) for w in weights)
+    return settings
 
 
 class _Terms:
@@ -207,9 +227,7 @@ def betti_matching_loss(
         >>> float(betti_matching_loss(closed, target, include_unmatched_target=True))  # the loop's death pixel
         2.0
     """
-    validate_reduction(reduction)
-    validate_activation(sigmoid, softmax, other_act)
-    check_choice("construction", construction, CONSTRUCTIONS)
+    _betti_settings(given(locals()))
     probs, labels = prepare(
         input, target, include_background=include_background, to_onehot_y=to_onehot_y,
         sigmoid=sigmoid, softmax=softmax, other_act=other_act,
@@ -264,19 +282,7 @@ class BettiMatchingLoss(SettingsModule):
         num_threads: int | None = None,
     ) -> None:
         super().__init__()
-        validate_reduction(reduction)
-        validate_activation(sigmoid, softmax, other_act)
-        check_choice("construction", construction, CONSTRUCTIONS)
-        if dim_weights is not None:
-            if not isinstance(dim_weights, Sequence):
-                raise TypeError(f"Expected `dim_weights` to be a sequence of numbers, but got {dim_weights!r}.")
-            _validate_dim_weights(dim_weights, len(dim_weights))
-        self._keep(dict(
-            include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid, softmax=softmax,
-            other_act=other_act, reduction=reduction, construction=construction,
-            dim_weights=None if dim_weights is None else tuple(float(w) for w in dim_weights),
-            include_unmatched_target=include_unmatched_target, relative=relative, num_threads=num_threads,
-        ))
+        self._keep(_betti_settings(given(locals())))
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``input`` (B, C, *spatial) logits, ``target`` (B, 1 or C, *spatial); see :func:`betti_matching_loss`."""

@@ -39,11 +39,11 @@ from torch.autograd.function import once_differentiable
 from seglosses.losses._common import (
     SettingsModule,
     compiling,
+    given,
     prepare,
     reduce,
-    validate_activation,
+    validate_common,
     validate_positive,
-    validate_reduction,
 )
 from seglosses.losses.dice import _check_smooth, _dice_values
 
@@ -438,6 +438,22 @@ def _validate_alpha(alpha: float) -> float:
     return alpha
 
 
+def _cldice_settings(settings: dict) -> dict:
+    """The one validator of :func:`soft_cldice_loss`'s settings, shared by :class:`SoftclDiceLoss`."""
+    validate_common(settings)
+    settings["iterations"] = _validate_iterations(settings["iterations"])
+    settings["smooth"] = validate_positive("smooth", settings["smooth"])
+    return settings
+
+
+def _dice_cldice_settings(settings: dict) -> dict:
+    """The one validator of :func:`dice_cldice_loss`'s settings, shared by :class:`DiceclDiceLoss`."""
+    _cldice_settings(settings)
+    settings["smooth_nr"], settings["smooth_dr"] = _check_smooth(settings["smooth_nr"], settings["smooth_dr"])
+    settings["alpha"] = _validate_alpha(settings["alpha"])
+    return settings
+
+
 def soft_skeleton(x: torch.Tensor, iterations: int = 3) -> torch.Tensor:
     r"""Soft skeleton of (B, C, *spatial) maps (Shit et al., CVPR 2021), with a memory-light backward.
 
@@ -568,10 +584,8 @@ def soft_cldice_loss(
         >>> soft_cldice_loss(logits, labels, softmax=True, to_onehot_y=True, reduction="none").shape
         torch.Size([2, 2])
     """
-    validate_reduction(reduction)
-    validate_activation(sigmoid, softmax, other_act)
-    iterations = _validate_iterations(iterations)
-    smooth = validate_positive("smooth", smooth)
+    settings = _cldice_settings(given(locals()))
+    iterations, smooth = settings["iterations"], settings["smooth"]
     probs, target = prepare(
         input, target, include_background=include_background, to_onehot_y=to_onehot_y,
         sigmoid=sigmoid, softmax=softmax, other_act=other_act, spatial_dims=SPATIAL_DIMS,
@@ -629,12 +643,9 @@ def dice_cldice_loss(
         >>> 0 <= float(loss) <= 1
         True
     """
-    validate_reduction(reduction)
-    validate_activation(sigmoid, softmax, other_act)
-    smooth_nr, smooth_dr = _check_smooth(smooth_nr, smooth_dr)
-    iterations = _validate_iterations(iterations)
-    smooth = validate_positive("smooth", smooth)
-    alpha = _validate_alpha(alpha)
+    settings = _dice_cldice_settings(given(locals()))
+    smooth_nr, smooth_dr, iterations = settings["smooth_nr"], settings["smooth_dr"], settings["iterations"]
+    smooth, alpha = settings["smooth"], settings["alpha"]
     probs, target = prepare(
         input, target, include_background=include_background, to_onehot_y=to_onehot_y,
         sigmoid=sigmoid, softmax=softmax, other_act=other_act, spatial_dims=SPATIAL_DIMS,
@@ -673,13 +684,7 @@ class SoftclDiceLoss(SettingsModule):
         batch: bool = False,
     ) -> None:
         super().__init__()
-        validate_reduction(reduction)
-        validate_activation(sigmoid, softmax, other_act)
-        self._keep(dict(
-            include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid, softmax=softmax,
-            other_act=other_act, reduction=reduction, iterations=_validate_iterations(iterations),
-            smooth=validate_positive("smooth", smooth), batch=batch,
-        ))
+        self._keep(_cldice_settings(given(locals())))
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``input`` (B, C, *spatial) logits, ``target`` (B, 1 or C, *spatial); see :func:`soft_cldice_loss`."""
@@ -715,15 +720,7 @@ class DiceclDiceLoss(SettingsModule):
         alpha: float = 0.5,
     ) -> None:
         super().__init__()
-        validate_reduction(reduction)
-        validate_activation(sigmoid, softmax, other_act)
-        smooth_nr, smooth_dr = _check_smooth(smooth_nr, smooth_dr)
-        self._keep(dict(
-            include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid, softmax=softmax,
-            other_act=other_act, reduction=reduction, smooth_nr=smooth_nr, smooth_dr=smooth_dr, batch=batch,
-            iterations=_validate_iterations(iterations), smooth=validate_positive("smooth", smooth),
-            alpha=_validate_alpha(alpha),
-        ))
+        self._keep(_dice_cldice_settings(given(locals())))
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``input`` (B, C, *spatial) logits, ``target`` (B, 1 or C, *spatial); see :func:`dice_cldice_loss`."""

@@ -16,12 +16,12 @@ from monai.losses.utils import compute_tp_fp_fn
 
 from seglosses.losses._common import (
     SettingsModule,
+    given,
     prepare,
     reduce,
     upcast,
-    validate_activation,
+    validate_common,
     validate_positive,
-    validate_reduction,
 )
 
 __all__ = ["DiceCELoss", "DiceLoss", "dice_ce_loss", "dice_loss"]
@@ -64,6 +64,24 @@ def _check_smooth(smooth_nr: float, smooth_dr: float) -> tuple[float, float]:
         validate_positive("smooth_nr", smooth_nr, allow_zero=True),
         validate_positive("smooth_dr", smooth_dr, allow_zero=True),
     )
+
+
+def _dice_settings(settings: dict) -> dict:
+    """The one validator of :func:`dice_loss`'s settings, shared by :class:`DiceLoss`: checked and normalised."""
+    validate_common(settings)
+    settings["smooth_nr"], settings["smooth_dr"] = _check_smooth(settings["smooth_nr"], settings["smooth_dr"])
+    settings["weight"] = _validate_weight(settings["weight"])
+    return settings
+
+
+def _dice_ce_settings(settings: dict) -> dict:
+    """The one validator of :func:`dice_ce_loss`'s settings, shared by :class:`DiceCELoss`."""
+    _dice_settings(settings)
+    for name in ("lambda_dice", "lambda_ce", "label_smoothing"):
+        settings[name] = validate_positive(name, settings[name], allow_zero=True)
+    if settings["label_smoothing"] > 1:
+        raise ValueError(f"Expected `label_smoothing` to be in [0, 1], but got {settings['label_smoothing']}.")
+    return settings
 
 
 def _dice_values(
@@ -162,16 +180,16 @@ def dice_loss(
         >>> dice_loss(logits, labels, softmax=True, to_onehot_y=True, reduction="none").shape
         torch.Size([2, 3])
     """
-    validate_reduction(reduction)
-    validate_activation(sigmoid, softmax, other_act)
-    smooth_nr, smooth_dr = _check_smooth(smooth_nr, smooth_dr)
+    settings = _dice_settings(given(locals()))
+    smooth_nr, smooth_dr = settings["smooth_nr"], settings["smooth_dr"]
+    class_weight: torch.Tensor | None = settings["weight"]
     probs, target = prepare(
         input, target, include_background=include_background, to_onehot_y=to_onehot_y,
         sigmoid=sigmoid, softmax=softmax, other_act=other_act, spatial_dims=None,
     )
     values = _dice_values(
         probs, target, squared_pred=squared_pred, jaccard=jaccard, smooth_nr=smooth_nr, smooth_dr=smooth_dr,
-        batch=batch, weight=_validate_weight(weight), soft_label=soft_label,
+        batch=batch, weight=class_weight, soft_label=soft_label,
     )
     return reduce(values, reduction)
 
@@ -266,19 +284,15 @@ def dice_ce_loss(
         >>> float(dice_ce_loss(logits, labels, softmax=True, to_onehot_y=True)) > 0
         True
     """
-    validate_reduction(reduction)
-    validate_activation(sigmoid, softmax, other_act)
-    smooth_nr, smooth_dr = _check_smooth(smooth_nr, smooth_dr)
-    lambda_dice = validate_positive("lambda_dice", lambda_dice, allow_zero=True)
-    lambda_ce = validate_positive("lambda_ce", lambda_ce, allow_zero=True)
-    label_smoothing = validate_positive("label_smoothing", label_smoothing, allow_zero=True)
-    if label_smoothing > 1:
-        raise ValueError(f"Expected `label_smoothing` to be in [0, 1], but got {label_smoothing}.")
-    weight = _validate_weight(weight)
-    if weight is not None and weight.dim() == 1 and weight.numel() != input.shape[1]:
+    settings = _dice_ce_settings(given(locals()))
+    smooth_nr, smooth_dr = settings["smooth_nr"], settings["smooth_dr"]
+    class_weight: torch.Tensor | None = settings["weight"]
+    lambda_dice, lambda_ce = settings["lambda_dice"], settings["lambda_ce"]
+    label_smoothing = settings["label_smoothing"]
+    if class_weight is not None and class_weight.dim() == 1 and class_weight.numel() != input.shape[1]:
         raise ValueError(
             f"Expected `weight` to have one value per channel of `input` ({input.shape[1]}), "
-            f"but got {weight.numel()} values."
+            f"but got {class_weight.numel()} values."
         )
     # Upcast once: both terms then send their gradients through one cast, summed in float32 before it.
     input = upcast(input)
@@ -286,12 +300,15 @@ def dice_ce_loss(
         input, target, include_background=include_background, to_onehot_y=to_onehot_y,
         sigmoid=sigmoid, softmax=softmax, other_act=other_act, spatial_dims=None,
     )
-    dice_weight = weight[1:] if weight is not None and weight.dim() == 1 and probs.shape[1] < input.shape[1] else weight
+    dice_weight = (
+        class_weight[1:] if class_weight is not None and class_weight.dim() == 1 and probs.shape[1] < input.shape[1]
+        else class_weight
+    )
     dice = _dice_values(
         probs, onehot, squared_pred=squared_pred, jaccard=jaccard, smooth_nr=smooth_nr, smooth_dr=smooth_dr,
         batch=batch, weight=dice_weight,
     )
-    ce = _cross_entropy_per_sample(input, target, weight, label_smoothing)
+    ce = _cross_entropy_per_sample(input, target, class_weight, label_smoothing)
     if batch:
         ce = ce.mean(0, keepdim=True)
     return reduce(lambda_dice * dice + lambda_ce * ce[:, None].to(dice.dtype), reduction)
@@ -327,15 +344,7 @@ class DiceLoss(SettingsModule):
         soft_label: bool = False,
     ) -> None:
         super().__init__()
-        validate_reduction(reduction)
-        validate_activation(sigmoid, softmax, other_act)
-        smooth_nr, smooth_dr = _check_smooth(smooth_nr, smooth_dr)
-        self._keep(dict(
-            include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid, softmax=softmax,
-            other_act=other_act, squared_pred=squared_pred, jaccard=jaccard, reduction=reduction,
-            smooth_nr=smooth_nr, smooth_dr=smooth_dr, batch=batch, weight=_validate_weight(weight),
-            soft_label=soft_label,
-        ))
+        self._keep(_dice_settings(given(locals())))
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``input`` (B, C, *spatial) logits, ``target`` (B, 1 or C, *spatial); see :func:`dice_loss`."""
@@ -373,20 +382,7 @@ class DiceCELoss(SettingsModule):
         label_smoothing: float = 0.0,
     ) -> None:
         super().__init__()
-        validate_reduction(reduction)
-        validate_activation(sigmoid, softmax, other_act)
-        smooth_nr, smooth_dr = _check_smooth(smooth_nr, smooth_dr)
-        lambda_dice = validate_positive("lambda_dice", lambda_dice, allow_zero=True)
-        lambda_ce = validate_positive("lambda_ce", lambda_ce, allow_zero=True)
-        label_smoothing = validate_positive("label_smoothing", label_smoothing, allow_zero=True)
-        if label_smoothing > 1:
-            raise ValueError(f"Expected `label_smoothing` to be in [0, 1], but got {label_smoothing}.")
-        self._keep(dict(
-            include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid, softmax=softmax,
-            other_act=other_act, squared_pred=squared_pred, jaccard=jaccard, reduction=reduction,
-            smooth_nr=smooth_nr, smooth_dr=smooth_dr, batch=batch, weight=_validate_weight(weight),
-            lambda_dice=lambda_dice, lambda_ce=lambda_ce, label_smoothing=label_smoothing,
-        ))
+        self._keep(_dice_ce_settings(given(locals())))
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``input`` (B, C, *spatial) logits, ``target`` (B, 1 or C, *spatial); see :func:`dice_ce_loss`."""

@@ -21,7 +21,14 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from seglosses.losses._common import SettingsModule, prepare, reduce, validate_activation, validate_positive, validate_reduction
+from seglosses.losses._common import (
+    SettingsModule,
+    given,
+    prepare,
+    reduce,
+    validate_common,
+    validate_positive,
+)
 from seglosses.transforms.mip import validate_axes
 
 __all__ = ["MIPLoss", "mip_loss"]
@@ -120,6 +127,17 @@ def _tversky_values(
     return torch.where(positive, safe**gamma, torch.zeros_like(loss))
 
 
+def _mip_settings(settings: dict) -> dict:
+    """The one validator of :func:`mip_loss`'s settings, shared by :class:`MIPLoss` (``alpha``/``beta``/``gamma``
+    stay as given: None means the region's default)."""
+    validate_common(settings)
+    for name in ("smooth_nr", "smooth_dr"):
+        settings[name] = validate_positive(name, settings[name], allow_zero=True)
+    validate_axes(settings["axes"])
+    _validate_region(settings["region"], settings["alpha"], settings["beta"], settings["gamma"])
+    return settings
+
+
 def mip_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -200,12 +218,10 @@ def mip_loss(
         >>> mip_loss(logits, labels, sigmoid=True, axes=(-3, -2, -1), reduction="none").shape
         torch.Size([2, 1])
     """
-    validate_reduction(reduction)
-    validate_activation(sigmoid, softmax, other_act)
-    smooth_nr = validate_positive("smooth_nr", smooth_nr, allow_zero=True)
-    smooth_dr = validate_positive("smooth_dr", smooth_dr, allow_zero=True)
-    axes = validate_axes(axes)
-    alpha, beta, gamma = _validate_region(region, alpha, beta, gamma)
+    settings = _mip_settings(given(locals()))
+    smooth_nr, smooth_dr = settings["smooth_nr"], settings["smooth_dr"]
+    axes = validate_axes(axes)  # as spatial indices 0, 1, 2 (the settings keep them as given)
+    alpha, beta, gamma = _validate_region(region, alpha, beta, gamma)  # the region's values of unset parameters
     if region == "dice":
         smooth_nr, smooth_dr = smooth_nr / 2, smooth_dr / 2
     if target_mips is not None:
@@ -275,17 +291,7 @@ class MIPLoss(SettingsModule):
         batch: bool = False,
     ) -> None:
         super().__init__()
-        validate_reduction(reduction)
-        validate_activation(sigmoid, softmax, other_act)
-        validate_axes(axes)
-        _validate_region(region, alpha, beta, gamma)
-        self._keep(dict(
-            axes=axes, region=region, alpha=alpha, beta=beta, gamma=gamma,
-            include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid, softmax=softmax,
-            other_act=other_act, reduction=reduction, batch=batch,
-            smooth_nr=validate_positive("smooth_nr", smooth_nr, allow_zero=True),
-            smooth_dr=validate_positive("smooth_dr", smooth_dr, allow_zero=True),
-        ))
+        self._keep(_mip_settings(given(locals())))
 
     def forward(
         self,

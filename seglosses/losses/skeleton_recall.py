@@ -17,12 +17,12 @@ import torch
 from seglosses._arrays import to_numpy
 from seglosses.losses._common import (
     SettingsModule,
+    given,
     one_hot,
     prepare,
     reduce,
-    validate_activation,
+    validate_common,
     validate_positive,
-    validate_reduction,
 )
 from seglosses.transforms.skeleton import skeleton_tube
 
@@ -67,6 +67,14 @@ def _skeleton_values_check(skeleton: torch.Tensor, n_classes: int) -> tuple[list
                 )
 
     return flags, check
+
+
+def _recall_settings(settings: dict) -> dict:
+    """The one validator of :func:`skeleton_recall_loss`'s settings, shared by :class:`SkeletonRecallLoss`."""
+    validate_common(settings)
+    for name in ("smooth_nr", "smooth_dr"):
+        settings[name] = validate_positive(name, settings[name], allow_zero=True)
+    return settings
 
 
 @torch.compiler.disable  # host work (scikit-image): outside any compiled graph
@@ -149,10 +157,8 @@ def skeleton_recall_loss(
         >>> float(skeleton_recall_loss(perfect, target, sigmoid=True)) < 1e-6
         True
     """
-    validate_reduction(reduction)
-    validate_activation(sigmoid, softmax, other_act)
-    smooth_nr = validate_positive("smooth_nr", smooth_nr, allow_zero=True)
-    smooth_dr = validate_positive("smooth_dr", smooth_dr, allow_zero=True)
+    settings = _recall_settings(given(locals()))
+    smooth_nr, smooth_dr = settings["smooth_nr"], settings["smooth_dr"]
     extra_check = None
     if skeleton is not None and isinstance(input, torch.Tensor) and isinstance(target, torch.Tensor):
         _validate_skeleton_shape(skeleton, target)
@@ -212,14 +218,7 @@ class SkeletonRecallLoss(SettingsModule):
         batch: bool = False,
     ) -> None:
         super().__init__()
-        validate_reduction(reduction)
-        validate_activation(sigmoid, softmax, other_act)
-        self._keep(dict(
-            include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid, softmax=softmax,
-            other_act=other_act, reduction=reduction, batch=batch,
-            smooth_nr=validate_positive("smooth_nr", smooth_nr, allow_zero=True),
-            smooth_dr=validate_positive("smooth_dr", smooth_dr, allow_zero=True),
-        ))
+        self._keep(_recall_settings(given(locals())))
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, skeleton: torch.Tensor | None = None) -> torch.Tensor:
         """``input`` (B, C, *spatial) logits, ``target`` and ``skeleton`` (B, 1 or C, *spatial); see
