@@ -4,17 +4,17 @@ The one registry of loss names and their default settings, shared by ``seglosses
 and users: a spec is ``term(+term)*`` with ``term = [weight*]name``, e.g. ``"dice_ce"``,
 ``"dice_ce+0.5*cldice"``, ``"dice_ce+0.01*betti_matching"``.
 
-=================  ==========================================================================================
-name               loss and default settings (besides the shared ``to_onehot_y``/``softmax``/``sigmoid``)
-=================  ==========================================================================================
-``dice``           :class:`DiceLoss`
-``dice_ce``        :class:`DiceCELoss`
-``cldice``         :class:`SoftclDiceLoss` (``iterations=10``)
-``dice_cldice``    :class:`DiceclDiceLoss` (``iterations=10, alpha=0.5``)
-``skeleton_recall`` :class:`SkeletonRecallLoss` (``include_background=False``)
-``betti_matching`` :class:`BettiMatchingLoss` (``include_background=False``)
-``mip``            :class:`MIPLoss` (``include_background=False``; ``axes=(-1,)``)
-=================  ==========================================================================================
+===================  ========================================================================================
+name                 loss and default settings (besides the shared ``to_onehot_y``/``softmax``/``sigmoid``)
+===================  ========================================================================================
+``dice``             :class:`DiceLoss`
+``dice_ce``          :class:`DiceCELoss`
+``cldice``           :class:`SoftclDiceLoss` (``iterations=10``)
+``dice_cldice``      :class:`DiceclDiceLoss` (``iterations=10, alpha=0.5``)
+``skeleton_recall``  :class:`SkeletonRecallLoss` (``include_background=False``)
+``betti_matching``   :class:`BettiMatchingLoss` (``include_background=False``)
+``mip``              :class:`MIPLoss` (``include_background=False``; ``axes=(-1,)``)
+===================  ========================================================================================
 
 Per-term settings override the defaults by keyword: ``CombinedLoss("dice_ce+cldice", cldice={"iterations": 5})``.
 """

@@ -1,8 +1,8 @@
 """Dice and Dice + cross-entropy losses: MONAI's arithmetic behind seglosses' conventions.
 
-The values are MONAI's (``monai.losses.DiceLoss`` does the Dice arithmetic after our validation); what this
-module adds is the package's conventions: every input is checked with a message that names the argument,
-NaN/Inf logits are rejected, and ``reduction="none"`` returns one value per (sample, class) of shape (B, C)
+The values are MONAI's, to the bit: the Dice arithmetic is MONAI's ``DiceLoss`` written out on its own
+``compute_tp_fp_fn`` (MONAI's forward breaks a ``torch.compile`` graph). What this module adds is the package's
+conventions: every input is checked with a message that names the argument, NaN/Inf logits are rejected, and ``reduction="none"`` returns one value per (sample, class) of shape (B, C)
 instead of MONAI's (B, C, 1, 1[, 1]).
 """
 
@@ -263,8 +263,9 @@ def dice_ce_loss(
     Args:
         input: (B, C, *spatial) logits, any number of spatial axes (1D, 2D, 3D, ...), as MONAI.
         target: (B, 1, *spatial) class indices with ``to_onehot_y``, otherwise (B, C, *spatial) one-hot or soft labels.
-        include_background, to_onehot_y, sigmoid, softmax, other_act, squared_pred, jaccard, smooth_nr,
-            smooth_dr, batch: as in :func:`dice_loss` (the activation is only used by the Dice term).
+        include_background, to_onehot_y, sigmoid, softmax, other_act: as in :func:`dice_loss` (the activation
+            is only used by the Dice term).
+        squared_pred, jaccard, smooth_nr, smooth_dr, batch: as in :func:`dice_loss`.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``, see above.
         weight: class weights for both terms (the Dice term drops the background's weight without
             ``include_background``, as MONAI does).

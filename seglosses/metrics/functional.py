@@ -17,8 +17,8 @@ cldice                      1.0         0.0         0.0            as Dice, on t
 topology_precision          1.0         1.0         0.0            nothing predicted: nothing wrong
 topology_sensitivity        1.0         0.0         1.0            nothing to find: nothing missed
 betti_number_errors         zeros       b(G)        b(P)           the Betti numbers of an empty mask are 0
-local_betti_errors          zeros       as above, per tile, averaged
-betti_matching_error        zeros       all bars of the non-empty side are unmatched
+local_betti_errors          zeros       as above    as above       per tile, averaged over the tiles
+betti_matching_error        zeros       b(G)        b(P)           all bars of the non-empty side are unmatched
 hd95                        0.0         NaN         NaN            no surface to measure from: NaN is the honest
                                                                    answer (aggregations skip it)
 ==========================  ==========  ==========  =============  ===============================================
