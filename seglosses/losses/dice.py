@@ -2,8 +2,9 @@
 
 The values are MONAI's, to the bit: the Dice arithmetic is MONAI's ``DiceLoss`` written out on its own
 ``compute_tp_fp_fn`` (MONAI's forward breaks a ``torch.compile`` graph). What this module adds is the package's
-conventions: every input is checked with a message that names the argument, NaN/Inf logits are rejected, and ``reduction="none"`` returns one value per (sample, class) of shape (B, C)
-instead of MONAI's (B, C, 1, 1[, 1]).
+conventions: every input is checked with a message that names the argument, NaN/Inf logits are rejected,
+and ``reduction="none"`` returns one value per (sample, class) of shape (B, C) instead of MONAI's
+(B, C, 1, 1[, 1]).
 """
 
 from __future__ import annotations
