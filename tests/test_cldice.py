@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from monai.losses.cldice import soft_skel
 from packaging.version import Version
 
-import seglosses.losses.cldice as cldice_module
+import seglosses.ops.soft as cldice_module
 from seglosses.losses import DiceclDiceLoss, SoftclDiceLoss, dice_cldice_loss, soft_cldice_loss, soft_skeleton
 
 TINY = 1e-30  # MONAI's harmonic-mean term, made negligible (MONAI requires it to be positive)

@@ -234,7 +234,7 @@ class LocalBettiErrorMetric(_TopologyMetric):
 
 
 class ClDiceMetric(_PerCaseMetric):
-    """clDice per case and class with scikit-image skeletons (``cldice``). An empty ground truth gives NaN
+    """clDice per case and class on the package's binary skeleton (``cldice``). An empty ground truth gives NaN
     (skipped by ``aggregate``) with ``ignore_empty=True``, the default as in MONAI's ``DiceMetric``; with
     False, ``cldice``'s values (1.0 when both masks are empty, 0.0 when one is)."""
 

@@ -27,7 +27,7 @@ from monai.utils import TransformBackends, convert_to_dst_type
 from scipy import ndimage as ndi
 
 from seglosses._arrays import check_real, to_numpy
-from seglosses.transforms.skeleton import _skeleton
+from seglosses.ops.skeleton import binary_skeleton
 
 __all__ = ["SkeletonSamplingWeights", "SkeletonSamplingWeightsd", "skeleton_sampling_weights"]
 
@@ -73,7 +73,7 @@ def skeleton_sampling_weights(
     foreground = label > 0
     if not foreground.any():
         return weights
-    skeleton = _skeleton(foreground)
+    skeleton = binary_skeleton(foreground)
     neighbours = ndi.convolve(skeleton.astype(np.uint8), np.ones((3,) * label.ndim, np.uint8), mode="constant") - 1
     weights[skeleton] = skeleton_weight
     weights[skeleton & (neighbours <= 1)] = endpoint_weight

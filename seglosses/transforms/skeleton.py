@@ -3,7 +3,8 @@
 The tube of a class is its binary skeleton (``skimage.morphology.skeletonize``: Zhang's thinning in 2D,
 Lee's in 3D) dilated ``radius`` times with the face-connected cross (4-neighbours in 2D, 6 in 3D), i.e. every
 pixel within city-block distance ``radius`` of the skeleton, then intersected with the class so the tube stays
-inside it (objects that scikit-image's 3D thinning deletes entirely keep their centre, see ``_skeleton``).
+inside it (objects that scikit-image's 3D thinning deletes entirely keep their centre, see
+:func:`seglosses.ops.binary_skeleton`, the skeleton the clDice metric uses too).
 ``radius=2`` is the paper's tube (nnU-Net's ``SkeletonTransform`` dilates twice with the same cross).
 
 One deliberate difference: the paper's code skeletonizes the union of all foreground classes and labels the
@@ -26,9 +27,9 @@ from monai.config.type_definitions import NdarrayOrTensor
 from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends, convert_to_dst_type, ensure_tuple, ensure_tuple_rep
 from scipy import ndimage as ndi
-from skimage.morphology import skeletonize
 
 from seglosses._arrays import check_real, to_numpy
+from seglosses.ops.skeleton import binary_skeleton
 
 __all__ = ["SkeletonTube", "SkeletonTubed", "skeleton_tube"]
 
@@ -39,26 +40,6 @@ def _validate_radius(radius: int) -> int:
     return int(radius)
 
 
-def _skeleton(mask: np.ndarray) -> np.ndarray:
-    """scikit-image's skeleton of a boolean ``mask``, with a centre kept for every object thinning deleted.
-
-    scikit-image's 3D thinning (Lee et al. 1994) deletes some objects entirely, for instance rods whose
-    cross-section is even and symmetric (scikit-image issue #3757, open). Such an object would have no
-    tube and be ignored by the loss, so it gets the pixels farthest from its boundary instead.
-    """
-    skeleton = skeletonize(mask)
-    components, n = ndi.label(mask, structure=np.ones((3,) * mask.ndim, dtype=bool))
-    kept = np.zeros(n + 1, dtype=bool)
-    kept[components[skeleton]] = True
-    for index, box in enumerate(ndi.find_objects(components), start=1):
-        if kept[index]:
-            continue
-        inside = components[box] == index
-        distance = ndi.distance_transform_edt(np.pad(inside, 1))[(slice(1, -1),) * mask.ndim]
-        skeleton[box] |= inside & (distance == distance[inside].max())
-    return skeleton
-
-
 def _class_tube(mask: np.ndarray, radius: int) -> np.ndarray:
     """Boolean tube of one binary ``mask`` (1D, 2D or 3D): skeleton, ``radius`` cross dilations, kept inside
     ``mask``. A 1D mask is thinned as a one-row image: a segment, one pixel thick already, is its own skeleton."""
@@ -66,7 +47,7 @@ def _class_tube(mask: np.ndarray, radius: int) -> np.ndarray:
         return _class_tube(mask[None], radius)[0]
     if not mask.any():
         return np.zeros(mask.shape, dtype=bool)
-    tube = _skeleton(mask)
+    tube = binary_skeleton(mask)
     if radius:
         tube = ndi.binary_dilation(tube, structure=ndi.generate_binary_structure(mask.ndim, 1), iterations=radius)
     return tube & mask
