@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from seglosses._report import write_csv
 from seglosses.losses import LOSS_NAMES, CombinedLoss, parse_spec
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -49,11 +49,7 @@ def parse_loss(spec: str, *, mip_axes: tuple[int, ...] = (-1,)):
 
 def write_results(rows: list[dict], out: Path, title: str) -> None:
     """Per-case CSV plus a printed mean ± std of every numeric column."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out, rows)
     print(f"\n{title}:")
     for column in rows[0]:
         values = [r[column] for r in rows]

@@ -30,6 +30,7 @@ __all__ = [
     "case_figure",
     "diagram_figure",
     "metric_label",
+    "ringed_agreement",
     "summary_figure",
 ]
 
@@ -47,6 +48,24 @@ def agreement_rgb(prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
     rgb[prediction & target] = AGREEMENT["prediction and target"]
     rgb[prediction & ~target] = AGREEMENT["prediction only"]
     rgb[~prediction & target] = AGREEMENT["target only"]
+    return rgb
+
+
+def ringed_agreement(prediction: np.ndarray, target: np.ndarray, construction: str = "T") -> np.ndarray:
+    """(H, W, 3) uint8 agreement map of a 2D pair with each unmatched feature of the Betti matching ringed by a
+    5x5 square in its ``UNMATCHED`` colour: the raster form of :func:`case_figure`, numpy only (the demo's
+    figure; no matplotlib needed)."""
+    from seglosses.topology import betti_matching
+
+    rgb = agreement_rgb(prediction, target)
+    m = cast("BettiMatching", betti_matching(prediction.astype(np.float64), target.astype(np.float64),
+                                             construction=construction))
+    for xy, _, who in _unmatched(m, prediction.shape):
+        for r, c in xy:
+            r0, r1 = max(r - 2, 0), min(r + 3, prediction.shape[0])
+            c0, c1 = max(c - 2, 0), min(c + 3, prediction.shape[1])
+            rgb[r0:r1, [c0, c1 - 1]] = UNMATCHED[who]
+            rgb[[r0, r1 - 1], c0:c1] = UNMATCHED[who]
     return rgb
 
 

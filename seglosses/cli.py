@@ -6,8 +6,6 @@ Each subcommand is registered by a small ``add_*`` function that declares its ar
 from __future__ import annotations
 
 import argparse
-import csv
-import math
 import os
 import re
 import signal
@@ -20,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from seglosses._progress import progress_bar
+from seglosses._report import write_csv
+from seglosses._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION
 from seglosses.io import IMAGE_SUFFIXES, case_name, read_image
 from seglosses.metrics.functional import METRIC_NAMES, evaluate_case
-from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION
 
 __all__ = ["main"]
 
@@ -252,13 +251,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for row in rows:
         columns += [c for c in row if c not in ("case", "status", "error", "figures") and c not in columns]
     columns.sort(key=column_order)  # 2D and 3D cases mixed: betti_error_2 beside betti_error_1, not after hd95
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["case", "status", "error", *columns], restval="")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) and not math.isnan(v) else v)
-                             for k, v in row.items() if k != "figures"})
+    write_csv(out, rows, ["case", "status", "error", *columns])  # a row's "figures" are for the report only
     print(summarise(rows, columns))
     for row in rows:
         if row["status"] != "ok":

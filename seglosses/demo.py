@@ -114,32 +114,15 @@ def evaluate(predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     return dict(zip(("dice", "cldice", "betti0_error", "betti1_error", "betti_matching_error"), values))
 
 
-def error_overlay(prediction: np.ndarray, label: np.ndarray) -> np.ndarray:
-    """RGB (H, W, 3) uint8 in the colour code of ``seglosses evaluate``'s figures (``seglosses._plots``): correct
-    foreground white, extra pixels red, missed pixels blue, and the unmatched topological features (Betti
-    matching) ringed in yellow (prediction's) or cyan (target's)."""
-    from seglosses._plots import UNMATCHED, agreement_rgb
-    from seglosses.topology import BettiMatching, betti_matching
-
-    rgb = agreement_rgb(prediction, label)
-    m = cast(BettiMatching, betti_matching(prediction.astype(np.float64), label.astype(np.float64)))
-    for d in m.dims:
-        for cells, who in ((m.unmatched_prediction_cells(d), "prediction"), (m.unmatched_target_cells(d), "target")):
-            for cell in cells[:, 0]:
-                r, c = np.unravel_index(cell, prediction.shape)
-                r0, r1, c0, c1 = max(r - 2, 0), min(r + 3, prediction.shape[0]), max(c - 2, 0), min(c + 3, prediction.shape[1])
-                rgb[r0:r1, [c0, c1 - 1]] = UNMATCHED[who]
-                rgb[[r0, r1 - 1], c0:c1] = UNMATCHED[who]
-    return rgb
-
-
 def figure(images: np.ndarray, labels: np.ndarray, predictions: dict[str, np.ndarray], rows: int = 4) -> np.ndarray:
     """Rows of cases: image | label | one error overlay per loss, scaled x4, separated by grey lines."""
+    from seglosses._plots import ringed_agreement
+
     tiles = []
     for i in range(min(rows, len(images))):
         grey = (np.clip(images[i], 0, 1) * 255).astype(np.uint8)
         panels = [np.repeat(grey[..., None], 3, -1), np.repeat(labels[i][..., None].astype(np.uint8) * 255, 3, -1)]
-        panels += [error_overlay(p[i], labels[i]) for p in predictions.values()]
+        panels += [ringed_agreement(p[i], labels[i]) for p in predictions.values()]
         separator = np.full((images.shape[1], 2, 3), 128, np.uint8)
         row = np.concatenate([x for panel in panels for x in (panel, separator)][:-1], axis=1)
         tiles += [row, np.full((2, row.shape[1], 3), 128, np.uint8)]
@@ -190,11 +173,10 @@ def run_demo(args: argparse.Namespace) -> int:
         cells = [f"{row['steps']:>9d}", f"{row['seconds']:>9.1f}", f"{row['dice']:>9.3f}", f"{row['cldice']:>9.3f}"]
         cells += [f"{row[c]:>13.2f}" for c in columns[4:]]
         print(f"{name:<16}" + "".join(cells))
+    from seglosses._report import write_csv
+
     out.mkdir(parents=True, exist_ok=True)
-    with open(table_path, "w") as handle:
-        handle.write("loss," + ",".join(columns) + "\n")
-        for name, row in results.items():
-            handle.write(name + "," + ",".join(f"{row[c]:.6g}" for c in columns) + "\n")
+    write_csv(table_path, [{"loss": name, **row} for name, row in results.items()], ["loss", *columns])
     imsave(str(figure_path), figure(test_images[:, 0].numpy(), test_labels[:, 0].numpy() > 0, predictions),
            check_contrast=False)
     print(f"\nwrote {table_path} and {figure_path} (image | label | {' | '.join(predictions)}: white correct, red extra, "

@@ -132,12 +132,12 @@ def test_metric_labels_and_column_order():
 
 
 def test_demo_figure_uses_the_same_colour_code():
-    from seglosses.demo import error_overlay
+    from seglosses._plots import ringed_agreement
 
     g = wall_pair(2, (32, 48))
     p = g.copy()
     p[0:2, 0:10] = ~p[0:2, 0:10]
-    overlay = error_overlay(p, g)
+    overlay = ringed_agreement(p, g)
     plain = agreement_rgb(p, g)
     same = np.all(overlay == plain, axis=-1)
     assert same.mean() > 0.8  # everything but the rings

@@ -214,3 +214,21 @@ def test_metric_classes_refuse_empty_batches():
         BettiErrorMetric()([], [])
     with pytest.raises(ValueError, match=r"Expected `y_pred` to be non-empty"):
         BettiErrorMetric()(torch.zeros(0, 1, 4, 4), torch.zeros(0, 1, 4, 4))
+
+
+def test_one_checks_module_one_rule_for_flags_given_as_numbers():
+    """True is a mistake where a number or a count belongs, in every part of the package alike (the losses' old
+    validator took it for 1, the sampling weights refused it)."""
+    import seglosses
+    from seglosses.transforms import SkeletonSamplingWeights, SkeletonTube
+
+    for make in (
+        lambda: seglosses.DiceLoss(smooth_nr=True),
+        lambda: seglosses.DiceclDiceLoss(alpha=True),
+        lambda: SkeletonSamplingWeights(junction_weight=True),
+    ):
+        with pytest.raises(TypeError, match=r"Expected `\w+` to be a number, but got bool"):
+            make()
+    for make in (lambda: seglosses.SoftclDiceLoss(iterations=True), lambda: SkeletonTube(radius=True)):
+        with pytest.raises(ValueError, match=r"Expected `\w+` to be a non-negative integer, but got True"):
+            make()

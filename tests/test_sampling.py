@@ -90,7 +90,7 @@ def test_works_in_a_data_loader():
 
 
 def test_bad_settings_are_named():
-    with pytest.raises(ValueError, match="Expected `background_weight` to be > 0"):
+    with pytest.raises(ValueError, match="Expected `background_weight` to be a finite number > 0"):
         SkeletonSamplingWeights(background_weight=0)
     with pytest.raises(ValueError, match="Expected `junction_weight` to be a finite number"):
         SkeletonSamplingWeights(junction_weight=float("nan"))

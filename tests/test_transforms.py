@@ -311,7 +311,7 @@ def test_mip_target_errors():
         MIPTarget(num_classes=2)(torch.zeros(2, 4, 4, 4))
     with pytest.raises(ValueError, match=r"Expected `label` class indices in \[0, 2\), but got values in \[0, 2\]"):
         MIPTarget(num_classes=2)(torch.tensor([0, 2]).view(1, 2, 1, 1).expand(1, 2, 2, 2))
-    with pytest.raises(ValueError, match=r"Expected `num_classes` to be None or a positive integer, but got 0"):
+    with pytest.raises(ValueError, match=r"Expected `num_classes` to be a positive integer or None, but got 0"):
         MIPTargetd(keys="label", num_classes=0)
     with pytest.raises(ValueError, match="spatial axes of a 3D volume"):
         MIPTargetd(keys="label", axes=(-4,))

@@ -23,27 +23,7 @@ from collections.abc import Callable
 import torch
 
 from seglosses._checks import value_checks_enabled
-
-REDUCTIONS = ("none", "mean", "sum")
-
-
-def validate_reduction(reduction: str) -> str:
-    """Return ``reduction`` if it is one of ``REDUCTIONS``; raise ``ValueError`` otherwise."""
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"Expected `reduction` to be one of {REDUCTIONS}, but got {reduction!r}.")
-    return reduction
-
-
-def validate_activation(sigmoid: bool, softmax: bool, other_act: Callable | None) -> None:
-    """At most one of ``sigmoid``, ``softmax`` and ``other_act`` may be set."""
-    if other_act is not None and not callable(other_act):
-        raise TypeError(f"Expected `other_act` to be callable or None, but got {type(other_act).__name__}.")
-    chosen = [name for name, on in (("sigmoid", sigmoid), ("softmax", softmax), ("other_act", other_act is not None)) if on]
-    if len(chosen) > 1:
-        raise ValueError(
-            "Expected at most one of `sigmoid`, `softmax` and `other_act` to be set, "
-            f"but got {', '.join(f'`{c}`' for c in chosen)}."
-        )
+from seglosses._validation import check_activation, check_reduction
 
 
 def given(namespace: dict) -> dict:
@@ -57,22 +37,9 @@ def given(namespace: dict) -> dict:
 
 def validate_common(settings: dict) -> dict:
     """The settings every loss has: ``reduction`` and at most one activation."""
-    validate_reduction(settings["reduction"])
-    validate_activation(settings["sigmoid"], settings["softmax"], settings["other_act"])
+    check_reduction(settings["reduction"])
+    check_activation(settings["sigmoid"], settings["softmax"], settings["other_act"])
     return settings
-
-
-def validate_positive(name: str, value: float, *, allow_zero: bool = False) -> float:
-    """Check that a smoothing term, weight or similar scalar is finite and positive."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"Expected `{name}` to be a number, but got {type(value).__name__}.") from None
-    ok = value >= 0 if allow_zero else value > 0
-    if not ok or value != value or value in (float("inf"), float("-inf")):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"Expected `{name}` to be a finite number {bound}, but got {value}.")
-    return value
 
 
 HALF_DTYPES = (torch.float16, torch.bfloat16)

@@ -18,6 +18,7 @@ from typing import cast
 import numpy as np
 import torch
 
+from seglosses._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, MAX_MATCHING_PIXELS, check_choice, check_size
 from seglosses.losses._common import (
     SettingsModule,
     given,
@@ -26,7 +27,6 @@ from seglosses.losses._common import (
     validate_common,
 )
 from seglosses.topology import BettiMatching, betti_matching
-from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, MAX_MATCHING_PIXELS, check_choice, check_size
 
 __all__ = ["BettiMatchingLoss", "betti_matching_loss"]
 

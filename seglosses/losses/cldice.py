@@ -9,22 +9,22 @@ from collections.abc import Callable
 
 import torch
 
+from seglosses._validation import check_count, check_number, check_smoothing
 from seglosses.losses._common import (
     SettingsModule,
     given,
     prepare,
     reduce,
     validate_common,
-    validate_positive,
 )
-from seglosses.losses.dice import _check_smooth, _dice_values
-from seglosses.ops.soft import SPATIAL_DIMS, _validate_iterations, skeleton_overlaps, soft_skeleton
+from seglosses.losses.dice import dice_values
+from seglosses.ops.soft import SPATIAL_DIMS, skeleton_overlaps, soft_skeleton
 
 __all__ = ["DiceclDiceLoss", "SoftclDiceLoss", "dice_cldice_loss", "soft_cldice_loss", "soft_skeleton"]
 
 
 def _validate_alpha(alpha: float) -> float:
-    alpha = validate_positive("alpha", alpha, allow_zero=True)
+    alpha = check_number("alpha", alpha, allow_zero=True)
     if alpha > 1:
         raise ValueError(f"Expected `alpha` to be a number in [0, 1], but got {alpha}.")
     return alpha
@@ -33,15 +33,15 @@ def _validate_alpha(alpha: float) -> float:
 def _cldice_settings(settings: dict) -> dict:
     """The one validator of :func:`soft_cldice_loss`'s settings, shared by :class:`SoftclDiceLoss`."""
     validate_common(settings)
-    settings["iterations"] = _validate_iterations(settings["iterations"])
-    settings["smooth"] = validate_positive("smooth", settings["smooth"])
+    settings["iterations"] = check_count("iterations", settings["iterations"])
+    settings["smooth"] = check_number("smooth", settings["smooth"], allow_zero=False)
     return settings
 
 
 def _dice_cldice_settings(settings: dict) -> dict:
     """The one validator of :func:`dice_cldice_loss`'s settings, shared by :class:`DiceclDiceLoss`."""
     _cldice_settings(settings)
-    settings["smooth_nr"], settings["smooth_dr"] = _check_smooth(settings["smooth_nr"], settings["smooth_dr"])
+    settings["smooth_nr"], settings["smooth_dr"] = check_smoothing(settings["smooth_nr"], settings["smooth_dr"])
     settings["alpha"] = _validate_alpha(settings["alpha"])
     return settings
 
@@ -188,7 +188,7 @@ def dice_cldice_loss(
         input, target, include_background=include_background, to_onehot_y=to_onehot_y,
         sigmoid=sigmoid, softmax=softmax, other_act=other_act, spatial_dims=SPATIAL_DIMS,
     )
-    dice = _dice_values(probs, target, smooth_nr=smooth_nr, smooth_dr=smooth_dr, batch=batch)
+    dice = dice_values(probs, target, smooth_nr=smooth_nr, smooth_dr=smooth_dr, batch=batch)
     cldice = _cldice_values(probs, target, iterations=iterations, smooth=smooth, batch=batch)
     return reduce((1.0 - alpha) * dice + alpha * cldice.to(dice.dtype), reduction)
 

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from monai.losses.utils import compute_tp_fp_fn
 
+from seglosses._validation import check_number, check_smoothing
 from seglosses.losses._common import (
     SettingsModule,
     given,
@@ -22,7 +23,6 @@ from seglosses.losses._common import (
     reduce,
     upcast,
     validate_common,
-    validate_positive,
 )
 
 __all__ = ["DiceCELoss", "DiceLoss", "dice_ce_loss", "dice_loss"]
@@ -60,17 +60,10 @@ def _weight_for(weight: torch.Tensor | None, n_channels: int, like: torch.Tensor
     return weight.to(device=like.device, dtype=like.dtype)
 
 
-def _check_smooth(smooth_nr: float, smooth_dr: float) -> tuple[float, float]:
-    return (
-        validate_positive("smooth_nr", smooth_nr, allow_zero=True),
-        validate_positive("smooth_dr", smooth_dr, allow_zero=True),
-    )
-
-
 def _dice_settings(settings: dict) -> dict:
     """The one validator of :func:`dice_loss`'s settings, shared by :class:`DiceLoss`: checked and normalised."""
     validate_common(settings)
-    settings["smooth_nr"], settings["smooth_dr"] = _check_smooth(settings["smooth_nr"], settings["smooth_dr"])
+    settings["smooth_nr"], settings["smooth_dr"] = check_smoothing(settings["smooth_nr"], settings["smooth_dr"])
     settings["weight"] = _validate_weight(settings["weight"])
     return settings
 
@@ -79,13 +72,13 @@ def _dice_ce_settings(settings: dict) -> dict:
     """The one validator of :func:`dice_ce_loss`'s settings, shared by :class:`DiceCELoss`."""
     _dice_settings(settings)
     for name in ("lambda_dice", "lambda_ce", "label_smoothing"):
-        settings[name] = validate_positive(name, settings[name], allow_zero=True)
+        settings[name] = check_number(name, settings[name], allow_zero=True)
     if settings["label_smoothing"] > 1:
         raise ValueError(f"Expected `label_smoothing` to be in [0, 1], but got {settings['label_smoothing']}.")
     return settings
 
 
-def _dice_values(
+def dice_values(
     probs: torch.Tensor,
     target: torch.Tensor,
     *,
@@ -188,7 +181,7 @@ def dice_loss(
         input, target, include_background=include_background, to_onehot_y=to_onehot_y,
         sigmoid=sigmoid, softmax=softmax, other_act=other_act, spatial_dims=None,
     )
-    values = _dice_values(
+    values = dice_values(
         probs, target, squared_pred=squared_pred, jaccard=jaccard, smooth_nr=smooth_nr, smooth_dr=smooth_dr,
         batch=batch, weight=class_weight, soft_label=soft_label,
     )
@@ -306,7 +299,7 @@ def dice_ce_loss(
         class_weight[1:] if class_weight is not None and class_weight.dim() == 1 and probs.shape[1] < input.shape[1]
         else class_weight
     )
-    dice = _dice_values(
+    dice = dice_values(
         probs, onehot, squared_pred=squared_pred, jaccard=jaccard, smooth_nr=smooth_nr, smooth_dr=smooth_dr,
         batch=batch, weight=dice_weight,
     )

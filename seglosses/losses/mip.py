@@ -21,13 +21,13 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from seglosses._validation import check_number
 from seglosses.losses._common import (
     SettingsModule,
     given,
     prepare,
     reduce,
     validate_common,
-    validate_positive,
 )
 from seglosses.transforms.mip import validate_axes
 
@@ -53,7 +53,7 @@ def _validate_region(
                 )
         return 0.5, 0.5, 1.0
     alpha, beta, gamma = (
-        FOCAL_TVERSKY_DEFAULTS[name] if value is None else validate_positive(name, value, allow_zero=name != "gamma")
+        FOCAL_TVERSKY_DEFAULTS[name] if value is None else check_number(name, value, allow_zero=name != "gamma")
         for name, value in given.items()
     )
     return alpha, beta, gamma
@@ -132,7 +132,7 @@ def _mip_settings(settings: dict) -> dict:
     stay as given: None means the region's default)."""
     validate_common(settings)
     for name in ("smooth_nr", "smooth_dr"):
-        settings[name] = validate_positive(name, settings[name], allow_zero=True)
+        settings[name] = check_number(name, settings[name], allow_zero=True)
     validate_axes(settings["axes"])
     _validate_region(settings["region"], settings["alpha"], settings["beta"], settings["gamma"])
     return settings

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import torch
 
 from seglosses._arrays import to_numpy
+from seglosses._validation import check_number
 from seglosses.losses._common import (
     SettingsModule,
     given,
@@ -22,7 +23,6 @@ from seglosses.losses._common import (
     prepare,
     reduce,
     validate_common,
-    validate_positive,
 )
 from seglosses.transforms.skeleton import skeleton_tube
 
@@ -73,7 +73,7 @@ def _recall_settings(settings: dict) -> dict:
     """The one validator of :func:`skeleton_recall_loss`'s settings, shared by :class:`SkeletonRecallLoss`."""
     validate_common(settings)
     for name in ("smooth_nr", "smooth_dr"):
-        settings[name] = validate_positive(name, settings[name], allow_zero=True)
+        settings[name] = check_number(name, settings[name], allow_zero=True)
     return settings
 
 

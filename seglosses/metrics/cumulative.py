@@ -24,6 +24,7 @@ from monai.metrics.utils import do_metric_reduction
 from monai.utils import MetricReduction
 
 from seglosses._arrays import to_numpy
+from seglosses._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, check_choice
 from seglosses.metrics.functional import (
     betti_matching_error,
     betti_number_errors,
@@ -32,7 +33,6 @@ from seglosses.metrics.functional import (
     validate_tile_size,
 )
 from seglosses.topology import betti_matching
-from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, check_choice
 
 __all__ = ["BettiErrorMetric", "BettiMatchingErrorMetric", "ClDiceMetric", "LocalBettiErrorMetric"]
 

@@ -34,9 +34,9 @@ import numpy as np
 import torch
 
 from seglosses._arrays import to_numpy
+from seglosses._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, check_choice
 from seglosses.ops.skeleton import binary_skeleton
 from seglosses.topology import BettiMatching, betti_matching, betti_numbers
-from seglosses.topology._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, check_choice
 
 __all__ = [
     "METRIC_NAMES",

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch.autograd.function import once_differentiable
 
+from seglosses._validation import check_count
 from seglosses.losses._common import compiling
 
 __all__ = ["SPATIAL_DIMS", "skeleton_overlaps", "soft_skeleton"]
@@ -416,13 +417,6 @@ class _SkeletonOverlaps(torch.autograd.Function):
         return grads[0], grads[1], None
 
 
-def _validate_iterations(iterations: int) -> int:
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-        raise ValueError(f"Expected `iterations` to be a non-negative integer, but got {iterations!r}.")
-    return iterations
-
-
-
 def soft_skeleton(x: torch.Tensor, iterations: int = 3) -> torch.Tensor:
     r"""Soft skeleton of (B, C, *spatial) maps (Shit et al., CVPR 2021), with a memory-light backward.
 
@@ -454,8 +448,8 @@ def soft_skeleton(x: torch.Tensor, iterations: int = 3) -> torch.Tensor:
             f"Expected `x` to be 3D (B, C, N), 4D (B, C, H, W) or 5D (B, C, H, W, D), but got shape {tuple(x.shape)}."
         )
     if compiling():
-        return _traced_skeleton(x, _validate_iterations(iterations))
-    return _SoftSkeleton.apply(x, _validate_iterations(iterations))
+        return _traced_skeleton(x, check_count("iterations", iterations))
+    return _SoftSkeleton.apply(x, check_count("iterations", iterations))
 
 
 def _traced_skeleton(x: torch.Tensor, iterations: int) -> torch.Tensor:
@@ -475,7 +469,7 @@ def skeleton_overlaps(probs: torch.Tensor, target: torch.Tensor, iterations: int
     Under ``torch.compile`` the skeletons are traced as plain tensor ops (MONAI's ``soft_skel`` formulation, the
     same values), which the compiler fuses; memory is then the compiler's, not this op's.
     """
-    iterations = _validate_iterations(iterations)
+    iterations = check_count("iterations", iterations)
     if compiling():
         dims = tuple(range(2, probs.dim()))
         skel_p, skel_t = _traced_skeleton(probs, iterations), _traced_skeleton(target, iterations)

@@ -1,4 +1,4 @@
-"""Input checks shared by every function of the topology engine's Python face.
+"""The conversion of images for the topology engine's Python face (the checks are :mod:`seglosses._validation`'s).
 
 Validation, dtype and layout fixes happen here in Python; the compiled core receives C-contiguous
 float64 arrays of rank 2 or 3 and never has to defend itself against bad input.
@@ -9,30 +9,15 @@ from __future__ import annotations
 import numpy as np
 
 from seglosses._arrays import check_real, to_numpy
-
-FILTRATIONS = ("superlevel", "sublevel")
-CONSTRUCTIONS = ("T", "V")
-DEFAULT_CONSTRUCTION = "T"
-
-# The compiled core numbers pixels and ranks with 32-bit integers. A barcode needs fewer than 2**32 - 1 pixels; a
-# Betti matching numbers the cells of three images' filtrations together and needs 3 * pixels + 3 < 2**32 - 1.
-MAX_PIXELS = 2**32 - 2
-MAX_MATCHING_PIXELS = (2**32 - 5) // 3  # 1,431,655,763
-
-
-def check_size(n_pixels: int, name: str, limit: int = MAX_PIXELS, what: str = "the topology engine") -> None:
-    """Refuse an image of more than ``limit`` pixels, before anything is copied or converted."""
-    if n_pixels > limit:
-        raise ValueError(
-            f"Expected `{name}` to have at most {limit:,} pixels ({what} numbers them with 32-bit integers), "
-            f"but got {n_pixels:,}."
-        )
-
-
-def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ValueError(f"Expected `{name}` to be one of {choices}, but got {value!r}.")
-    return value
+from seglosses._validation import (  # noqa: F401 - the engine's names, re-exported for its modules
+    CONSTRUCTIONS,
+    DEFAULT_CONSTRUCTION,
+    FILTRATIONS,
+    MAX_MATCHING_PIXELS,
+    MAX_PIXELS,
+    check_choice,
+    check_size,
+)
 
 
 def as_image(

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from seglosses._validation import check_threads
+from seglosses.topology._jobs import run_jobs, split_batch
 from seglosses.topology._validation import (
     CONSTRUCTIONS,
     DEFAULT_CONSTRUCTION,
@@ -34,7 +36,6 @@ from seglosses.topology._validation import (
     MAX_MATCHING_PIXELS,
     check_choice,
 )
-from seglosses.topology.persistence import _check_threads, _run_jobs, _split_batch
 
 COMPARISONS = ("union",)
 
@@ -245,9 +246,9 @@ def betti_matching(
     check_choice("filtration", filtration, FILTRATIONS)
     check_choice("construction", construction, CONSTRUCTIONS)
     check_choice("comparison", comparison, COMPARISONS)
-    threads = _check_threads(num_threads)
-    predictions, batch_p = _split_batch(prediction, "prediction", MAX_MATCHING_PIXELS, "a Betti matching")
-    targets, batch_t = _split_batch(target, "target", MAX_MATCHING_PIXELS, "a Betti matching")
+    threads = check_threads(num_threads)
+    predictions, batch_p = split_batch(prediction, "prediction", MAX_MATCHING_PIXELS, "a Betti matching")
+    targets, batch_t = split_batch(target, "target", MAX_MATCHING_PIXELS, "a Betti matching")
     if batch_p != batch_t or len(predictions) != len(targets):
         raise ValueError(
             f"Expected `prediction` and `target` to be both single images or batches of one length, but got "
@@ -260,5 +261,5 @@ def betti_matching(
                 f"Expected `prediction` and `target` to have the same shape{where}, but got {p.shape} and {g.shape}."
             )
     jobs = list(zip(predictions, targets))
-    results = _run_jobs(lambda job, k: _one_matching(job[0], job[1], filtration, construction, k), jobs, threads)
+    results = run_jobs(lambda job, k: _one_matching(job[0], job[1], filtration, construction, k), jobs, threads)
     return results if batch_p else results[0]

@@ -22,17 +22,16 @@ volume data", arXiv:2005.12692, 2020.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from seglosses._validation import check_threads
+from seglosses.topology._jobs import check_device, run_jobs, split_batch
 from seglosses.topology._validation import (
     CONSTRUCTIONS,
     DEFAULT_CONSTRUCTION,
     FILTRATIONS,
-    MAX_PIXELS,
     as_image,
     check_choice,
 )
@@ -148,53 +147,6 @@ def _bar_order(values: np.ndarray, cells: np.ndarray, filtration: str) -> np.nda
     return np.lexsort((cells[:, 1], cells[:, 0], sign * values[:, 0], -length, finite))
 
 
-def _check_threads(num_threads: int | None) -> int:
-    if num_threads is None:
-        return os.cpu_count() or 1
-    if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)) or num_threads < 1:
-        raise ValueError(f"Expected `num_threads` to be a positive integer or None, but got {num_threads!r}.")
-    return int(num_threads)
-
-
-def _run_jobs(run, jobs: list, threads: int) -> list:
-    """``[run(job, k) for job in jobs]`` on ``threads`` threads in all: a pool over the jobs, and each
-    call given ``k`` threads of its own when there are fewer jobs than threads (one large volume still
-    uses every core). The compiled core releases the GIL, so the pool's threads run in parallel."""
-    if threads == 1 or len(jobs) == 1:
-        return [run(job, threads) for job in jobs]
-    per_job = max(1, threads // len(jobs))
-    with ThreadPoolExecutor(max_workers=min(threads, len(jobs))) as pool:
-        return list(pool.map(lambda job: run(job, per_job), jobs))
-
-
-def _check_device(image, name: str) -> None:
-    device = getattr(image, "device", None)
-    if device is not None and getattr(device, "type", "cpu") != "cpu":
-        raise ValueError(
-            f"Expected `{name}` to be a CPU tensor (the CUDA backend is not built yet; pass "
-            f"`{name}.cpu()`), but got a tensor on {device}."
-        )
-
-
-def _split_batch(
-    image, name: str, max_pixels: int = MAX_PIXELS, what: str = "the topology engine"
-) -> tuple[list[np.ndarray], bool]:
-    """Return the images of ``image`` as float64 arrays, and whether it was a batch (size checked before the copy)."""
-    if isinstance(image, (list, tuple)):
-        if len(image) == 0:
-            raise ValueError(
-                f"Expected `{name}` to be a non-empty list of images, but got an empty {type(image).__name__}."
-            )
-        for i, item in enumerate(image):
-            _check_device(item, f"{name}[{i}]")
-        return [as_image(item, f"{name}[{i}]", max_pixels=max_pixels, what=what) for i, item in enumerate(image)], True
-    _check_device(image, name)
-    arr = as_image(image, name, allow_batch=True, max_pixels=max_pixels, what=what)
-    if arr.ndim == 4:
-        return list(arr), True
-    return [arr], False
-
-
 def _sublevel(image: np.ndarray, construction: str, backend: str, threads: int = 1):
     if backend == "gudhi":
         from seglosses.topology._gudhi import sublevel_persistence
@@ -275,9 +227,9 @@ def persistence(
     check_choice("filtration", filtration, FILTRATIONS)
     check_choice("construction", construction, CONSTRUCTIONS)
     check_choice("backend", backend, BACKENDS)
-    threads = _check_threads(num_threads)
-    images, is_batch = _split_batch(image, "image")
-    barcodes = _run_jobs(lambda im, k: _one_barcode(im, filtration, construction, backend, k), images, threads)
+    threads = check_threads(num_threads)
+    images, is_batch = split_batch(image, "image")
+    barcodes = run_jobs(lambda im, k: _one_barcode(im, filtration, construction, backend, k), images, threads)
     return barcodes if is_batch else barcodes[0]
 
 
@@ -308,7 +260,7 @@ def betti_numbers(mask, *, construction: str = DEFAULT_CONSTRUCTION, backend: st
     """
     check_choice("construction", construction, CONSTRUCTIONS)
     check_choice("backend", backend, BACKENDS)
-    _check_device(mask, "mask")
+    check_device(mask, "mask")
     arr = as_image(mask, "mask")
     if not np.isin(arr, (0.0, 1.0)).all():
         raise ValueError(f"Expected `mask` to be binary (bool or 0/1), but got values {np.unique(arr)[:5].tolist()}.")

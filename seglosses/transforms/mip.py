@@ -38,6 +38,8 @@ from monai.data.meta_obj import get_track_meta
 from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends, convert_to_tensor, ensure_tuple
 
+from seglosses._validation import check_optional_count
+
 __all__ = ["MIPTarget", "MIPTargetd", "validate_axes"]
 
 
@@ -66,14 +68,6 @@ def validate_axes(axes: int | Sequence[int]) -> tuple[int, ...]:
             f"Expected `axes` to name distinct spatial axes, but got {tuple(items)!r} (the same axis twice)."
         )
     return spatial
-
-
-def _validate_num_classes(num_classes: int | None) -> int | None:
-    if num_classes is not None and (
-        isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1
-    ):
-        raise ValueError(f"Expected `num_classes` to be None or a positive integer, but got {num_classes!r}.")
-    return None if num_classes is None else int(num_classes)
 
 
 class MIPTarget(Transform):
@@ -111,7 +105,7 @@ class MIPTarget(Transform):
 
     def __init__(self, axes: int | Sequence[int] = (-1,), num_classes: int | None = None) -> None:
         self.axes = validate_axes(axes)
-        self.num_classes = _validate_num_classes(num_classes)
+        self.num_classes = check_optional_count("num_classes", num_classes, minimum=1)
 
     def __call__(self, label: NdarrayOrTensor) -> tuple[torch.Tensor, ...]:
         """``label`` (C, H, W, D) → one (C', H, W, D) broadcast projection per axis."""

@@ -27,17 +27,10 @@ from monai.utils import TransformBackends, convert_to_dst_type
 from scipy import ndimage as ndi
 
 from seglosses._arrays import check_real, to_numpy
+from seglosses._validation import check_number
 from seglosses.ops.skeleton import binary_skeleton
 
 __all__ = ["SkeletonSamplingWeights", "SkeletonSamplingWeightsd", "skeleton_sampling_weights"]
-
-
-def _check_weight(name: str, value: float, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not np.isfinite(value):
-        raise ValueError(f"Expected `{name}` to be a finite number, but got {value!r}.")
-    if value < 0 or (positive and value == 0):
-        raise ValueError(f"Expected `{name}` to be {'> 0' if positive else '>= 0'}, but got {value!r}.")
-    return float(value)
 
 
 def skeleton_sampling_weights(
@@ -98,10 +91,10 @@ class SkeletonSamplingWeights(Transform):
         background_weight: float = 1e-3,
     ) -> None:
         self.weights = dict(
-            skeleton_weight=_check_weight("skeleton_weight", skeleton_weight),
-            junction_weight=_check_weight("junction_weight", junction_weight),
-            endpoint_weight=_check_weight("endpoint_weight", endpoint_weight),
-            background_weight=_check_weight("background_weight", background_weight, positive=True),
+            skeleton_weight=check_number("skeleton_weight", skeleton_weight),
+            junction_weight=check_number("junction_weight", junction_weight),
+            endpoint_weight=check_number("endpoint_weight", endpoint_weight),
+            background_weight=check_number("background_weight", background_weight, allow_zero=False),
         )
 
     def __call__(self, label: NdarrayOrTensor) -> NdarrayOrTensor:

@@ -29,15 +29,10 @@ from monai.utils import TransformBackends, convert_to_dst_type, ensure_tuple, en
 from scipy import ndimage as ndi
 
 from seglosses._arrays import check_real, to_numpy
+from seglosses._validation import check_count
 from seglosses.ops.skeleton import binary_skeleton
 
 __all__ = ["SkeletonTube", "SkeletonTubed", "skeleton_tube"]
-
-
-def _validate_radius(radius: int) -> int:
-    if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)) or radius < 0:
-        raise ValueError(f"Expected `radius` to be a non-negative integer, but got {radius!r}.")
-    return int(radius)
 
 
 def _class_tube(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -87,7 +82,7 @@ def skeleton_tube(label: np.ndarray, *, radius: int = 2, include_background: boo
     if not isinstance(label, np.ndarray):
         raise TypeError(f"Expected `label` to be a numpy array, but got {type(label).__name__}.")
     check_real(label, "label")
-    radius = _validate_radius(radius)
+    radius = check_count("radius", radius)
     if label.ndim not in (2, 3, 4):
         raise ValueError(
             "Expected `label` to be channel-first 1D (C, N), 2D (C, H, W) or 3D (C, H, W, D), "
@@ -140,7 +135,7 @@ class SkeletonTube(Transform):
     backend = [TransformBackends.NUMPY]
 
     def __init__(self, radius: int = 2, include_background: bool = False) -> None:
-        self.radius = _validate_radius(radius)
+        self.radius = check_count("radius", radius)
         self.include_background = bool(include_background)
 
     def __call__(self, label: NdarrayOrTensor) -> NdarrayOrTensor:
