@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seglosses._report import write_csv
+from seglosses.io import write_csv
 from seglosses.losses import LOSS_NAMES, CombinedLoss, parse_spec
 
 REPOSITORY = Path(__file__).resolve().parents[1]

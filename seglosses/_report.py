@@ -18,7 +18,7 @@ import numpy as np
 
 from seglosses._plots import higher_is_better, metric_label
 
-__all__ = ["write_csv", "write_report"]
+__all__ = ["write_report"]
 
 _STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; }
@@ -80,25 +80,6 @@ _SCRIPT = """
   table.setAttribute("data-ready", "1");
 })();
 """
-
-
-def write_csv(path: Path, rows: list[dict], columns: list[str] | None = None) -> Path:
-    """The one CSV writer of the command line, the demo and the examples: one row per dict, ``columns`` (default:
-    every key, in first-seen order) as the header, floats to 6 significant digits, missing values empty."""
-    import csv
-
-    if columns is None:
-        columns = []
-        for row in rows:
-            columns += [key for key in row if key not in columns]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, restval="", extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) and not math.isnan(v) else v) for k, v in row.items()})
-    return path
 
 
 def _number(value) -> str:

@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from seglosses._progress import progress_bar
-from seglosses._report import write_csv
 from seglosses._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION
-from seglosses.io import IMAGE_SUFFIXES, case_name, read_image
+from seglosses.io import IMAGE_SUFFIXES, case_name, read_image, write_csv
 from seglosses.metrics.functional import METRIC_NAMES, evaluate_case
 
 __all__ = ["main"]

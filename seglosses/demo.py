@@ -173,7 +173,7 @@ def run_demo(args: argparse.Namespace) -> int:
         cells = [f"{row['steps']:>9d}", f"{row['seconds']:>9.1f}", f"{row['dice']:>9.3f}", f"{row['cldice']:>9.3f}"]
         cells += [f"{row[c]:>13.2f}" for c in columns[4:]]
         print(f"{name:<16}" + "".join(cells))
-    from seglosses._report import write_csv
+    from seglosses.io import write_csv
 
     out.mkdir(parents=True, exist_ok=True)
     write_csv(table_path, [{"loss": name, **row} for name, row in results.items()], ["loss", *columns])
