@@ -246,12 +246,15 @@ def test_num_classes_takes_class_index_maps():
         BettiErrorMetric(num_classes=0)
 
 
-def test_betti_matching_metric_batches_equal_the_function_per_case():
+def test_topology_metrics_batch_equal_the_functions_per_case():
     rng = np.random.default_rng(3)
     y = torch.as_tensor(rng.random((3, 2, 16, 16)) > 0.6)
     p = torch.as_tensor(rng.random((3, 2, 16, 16)) > 0.6)
     batched = BettiMatchingErrorMetric(num_threads=2)(p, y)
     expected = [[betti_matching_error(p[b, c].numpy(), y[b, c].numpy()) for c in range(2)] for b in range(3)]
+    assert torch.equal(batched, torch.as_tensor(np.asarray(expected, dtype=np.float32)))
+    batched = BettiErrorMetric(num_threads=2)(p, y)
+    expected = [[betti_number_errors(p[b, c].numpy(), y[b, c].numpy()) for c in range(2)] for b in range(3)]
     assert torch.equal(batched, torch.as_tensor(np.asarray(expected, dtype=np.float32)))
 
 

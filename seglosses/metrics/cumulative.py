@@ -10,12 +10,14 @@ Per-case values are (B, C) for clDice and (B, C, K) for the per-dimension errors
 (B, C) with ``per_dimension=False`` (the dimensions summed: ``aggregate().item()`` then works as with MONAI's
 metrics); the reduction averages over the cases (``"mean_batch"`` keeps classes and dimensions apart). MONAI's
 ``ignore_empty`` (NaN for an empty ground truth, skipped) and ``num_classes`` (class-index maps as input) are
-taken as ``DiceMetric`` takes them. The Betti matching metric hands a whole batch to the engine at once.
+taken as ``DiceMetric`` takes them. The Betti error and Betti matching metrics hand a whole batch to the engine
+at once (threaded, ``num_threads``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -32,7 +34,7 @@ from seglosses.metrics.functional import (
     local_betti_errors,
     validate_tile_size,
 )
-from seglosses.topology import betti_matching
+from seglosses.topology import Barcode, betti_matching, persistence
 
 __all__ = ["BettiErrorMetric", "BettiMatchingErrorMetric", "ClDiceMetric", "LocalBettiErrorMetric"]
 
@@ -184,8 +186,26 @@ class BettiErrorMetric(_TopologyMetric):
         tensor([0., 0.])
     """
 
+    def __init__(self, *args, num_threads: int | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.num_threads = num_threads
+
     def _case(self, prediction, target):
         return betti_number_errors(prediction, target, construction=self.construction)
+
+    def _cases(self, predictions, targets):
+        """Every mask of the batch in one engine call, spread over ``num_threads`` (default: all cores): the
+        Betti numbers are the essential classes of each mask at level 1 (as ``betti_numbers``)."""
+        masks = [m.astype(np.float64) for m in (*predictions, *targets)]
+        barcodes = cast(list[Barcode], persistence(
+            masks, filtration="superlevel", construction=self.construction, num_threads=self.num_threads
+        ))
+        betti = [
+            np.array([((v[:, 0] == 1.0) & (v[:, 1] < 1.0)).sum() for v in map(b.intervals, b.dims)], dtype=np.int64)
+            for b in barcodes
+        ]
+        n = len(predictions)
+        return [np.abs(betti[n + i] - betti[i]) for i in range(n)]
 
 
 class BettiMatchingErrorMetric(_TopologyMetric):
