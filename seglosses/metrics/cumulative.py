@@ -17,7 +17,6 @@ at once (threaded, ``num_threads``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
 
 import numpy as np
 import torch
@@ -30,11 +29,13 @@ from seglosses._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, check_cho
 from seglosses.metrics.functional import (
     betti_matching_error,
     betti_number_errors,
+    betti_numbers_of,
     cldice,
     local_betti_errors,
+    local_betti_errors_of,
     validate_tile_size,
 )
-from seglosses.topology import Barcode, betti_matching, persistence
+from seglosses.topology import betti_matching
 
 __all__ = ["BettiErrorMetric", "BettiMatchingErrorMetric", "ClDiceMetric", "LocalBettiErrorMetric"]
 
@@ -194,16 +195,8 @@ class BettiErrorMetric(_TopologyMetric):
         return betti_number_errors(prediction, target, construction=self.construction)
 
     def _cases(self, predictions, targets):
-        """Every mask of the batch in one engine call, spread over ``num_threads`` (default: all cores): the
-        Betti numbers are the essential classes of each mask at level 1 (as ``betti_numbers``)."""
-        masks = [m.astype(np.float64) for m in (*predictions, *targets)]
-        barcodes = cast(list[Barcode], persistence(
-            masks, filtration="superlevel", construction=self.construction, num_threads=self.num_threads
-        ))
-        betti = [
-            np.array([((v[:, 0] == 1.0) & (v[:, 1] < 1.0)).sum() for v in map(b.intervals, b.dims)], dtype=np.int64)
-            for b in barcodes
-        ]
+        """Every mask of the batch in one engine call, spread over ``num_threads`` (default: all cores)."""
+        betti = betti_numbers_of([*predictions, *targets], self.construction, self.num_threads)
         n = len(predictions)
         return [np.abs(betti[n + i] - betti[i]) for i in range(n)]
 
@@ -245,12 +238,18 @@ class LocalBettiErrorMetric(_TopologyMetric):
         construction: str = DEFAULT_CONSTRUCTION,
         **kwargs,
     ) -> None:
+        self.num_threads = kwargs.pop("num_threads", None)
         super().__init__(include_background, reduction, get_not_nans, construction, **kwargs)
         validate_tile_size(tile_size)
         self.tile_size = tile_size
 
     def _case(self, prediction, target):
         return local_betti_errors(prediction, target, tile_size=self.tile_size, construction=self.construction)
+
+    def _cases(self, predictions, targets):
+        """Every tile of every case of the batch in one engine call."""
+        sizes = validate_tile_size(self.tile_size, predictions[0].ndim) if predictions else ()
+        return local_betti_errors_of(list(zip(predictions, targets)), sizes, self.construction, self.num_threads)
 
 
 class ClDiceMetric(_PerCaseMetric):
