@@ -31,6 +31,7 @@ TOPOLOGY_LOSSES = {
     "cldice": "Dice + cross-entropy + 0.5 * (Dice + clDice)",
     "skeleton_recall": "Dice + cross-entropy + Skeleton Recall",
     "betti_matching": "Dice + cross-entropy + 0.01 * Betti matching",
+    "hutopo": "Dice + cross-entropy + 0.01 * HuTopo (persistence diagrams, Hu et al. 2019)",
 }
 # The same losses as seglosses.losses.CombinedLoss specs (its registry holds the names and defaults); the demo's
 # clDice runs 5 iterations on its thin 64x64 vessels. A sum over features, Betti matching gets a small weight
@@ -40,6 +41,7 @@ SPECS = {
     "cldice": ("dice_ce+dice_cldice", {"dice_cldice": {"iterations": 5, "alpha": 0.5}}),
     "skeleton_recall": ("dice_ce+skeleton_recall", {}),
     "betti_matching": ("dice_ce+0.01*betti_matching", {}),
+    "hutopo": ("dice_ce+0.01*hutopo", {}),
 }
 
 

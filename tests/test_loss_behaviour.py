@@ -72,6 +72,11 @@ LOSSES = {
             "BettiMatchingLoss", dict(num_threads=1), has_batch=False, bounded=False,
             edge_values={**_ZERO_ON_AGREEMENT, ("full", "empty"): 2.0, ("empty", "full"): 2.0},
         ),
+        # Only the essential components differ: one unmatched point (1, 0) or label feature, 1/2 (b - d)^2 = 1/2.
+        LossSpec(
+            "HuTopoLoss", dict(num_threads=1), has_batch=False, bounded=False,
+            edge_values={**_ZERO_ON_AGREEMENT, ("full", "empty"): 0.5, ("empty", "full"): 0.5},
+        ),
         LossSpec(
             "MIPLoss", dict(axes=(-3, -2, -1)), dims=(3,),
             edge_values={**_ZERO_ON_AGREEMENT, ("full", "empty"): 1.0, ("empty", "full"): 1.0},

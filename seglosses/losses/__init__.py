@@ -7,6 +7,7 @@ from seglosses.losses.betti_matching import BettiMatchingLoss, betti_matching_lo
 from seglosses.losses.cldice import DiceclDiceLoss, SoftclDiceLoss, dice_cldice_loss, soft_cldice_loss, soft_skeleton
 from seglosses.losses.combined import LOSS_NAMES, CombinedLoss, parse_spec
 from seglosses.losses.dice import DiceCELoss, DiceLoss, dice_ce_loss, dice_loss
+from seglosses.losses.hutopo import HuTopoLoss, hutopo_loss
 from seglosses.losses.mip import MIPLoss, mip_loss
 from seglosses.losses.skeleton_recall import SkeletonRecallLoss, skeleton_recall_loss
 
@@ -19,12 +20,14 @@ __all__: list[str] = [
     "DiceCELoss",
     "DiceLoss",
     "DiceclDiceLoss",
+    "HuTopoLoss",
     "MIPLoss",
     "SkeletonRecallLoss",
     "SoftclDiceLoss",
     "dice_ce_loss",
     "dice_cldice_loss",
     "dice_loss",
+    "hutopo_loss",
     "mip_loss",
     "skeleton_recall_loss",
     "soft_cldice_loss",

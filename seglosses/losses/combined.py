@@ -13,6 +13,7 @@ name                 loss and default settings (besides the shared ``to_onehot_y
 ``dice_cldice``      :class:`DiceclDiceLoss` (``iterations=10, alpha=0.5``)
 ``skeleton_recall``  :class:`SkeletonRecallLoss` (``include_background=False``)
 ``betti_matching``   :class:`BettiMatchingLoss` (``include_background=False``)
+``hutopo``           :class:`HuTopoLoss` (``include_background=False``)
 ``mip``              :class:`MIPLoss` (``include_background=False``; ``axes=(-1,)``)
 ===================  ========================================================================================
 
@@ -31,6 +32,7 @@ from torch import nn
 from seglosses.losses.betti_matching import BettiMatchingLoss
 from seglosses.losses.cldice import DiceclDiceLoss, SoftclDiceLoss
 from seglosses.losses.dice import DiceCELoss, DiceLoss
+from seglosses.losses.hutopo import HuTopoLoss
 from seglosses.losses.mip import MIPLoss
 from seglosses.losses.skeleton_recall import SkeletonRecallLoss
 
@@ -43,6 +45,7 @@ _REGISTRY: dict[str, tuple[type[nn.Module], dict]] = {
     "dice_cldice": (DiceclDiceLoss, {"iterations": 10, "alpha": 0.5}),
     "skeleton_recall": (SkeletonRecallLoss, {"include_background": False}),
     "betti_matching": (BettiMatchingLoss, {"include_background": False}),
+    "hutopo": (HuTopoLoss, {"include_background": False}),
     "mip": (MIPLoss, {"include_background": False}),
 }
 LOSS_NAMES = tuple(_REGISTRY)
