@@ -47,9 +47,9 @@ def _validate_dim_weights(dim_weights: Sequence[float] | None, n_dims: int) -> n
     return weights
 
 
-def _betti_settings(settings: dict) -> dict:
-    """The one validator of :func:`betti_matching_loss`'s settings, shared by :class:`BettiMatchingLoss`;
-    ``dim_weights`` are checked for their number against the images on each call."""
+def topology_settings(settings: dict) -> dict:
+    """The settings of the persistent-homology losses (Betti matching, HuTopo): the common ones, ``construction``
+    and ``dim_weights`` (checked for their number against the images on each call)."""
     validate_common(settings)
     check_choice("construction", settings["construction"], CONSTRUCTIONS)
     weights = settings["dim_weights"]
@@ -59,6 +59,19 @@ def _betti_settings(settings: dict) -> dict:
         _validate_dim_weights(weights, len(weights))
         settings["dim_weights"] = tuple(float(w) for w in weights)
     return settings
+
+
+def check_probabilities(host_probs: np.ndarray) -> None:
+    """Refuse values outside [0, 1] in the host copy of the maps (read there: no extra synchronisation)."""
+    low, high = host_probs.min(), host_probs.max()
+    if low < 0 or high > 1:
+        raise ValueError(
+            "Expected `input` to be probabilities in [0, 1] after the activation (set `sigmoid` or `softmax` for "
+            f"logits), but got values in [{low:g}, {high:g}]."
+        )
+
+
+_betti_settings = topology_settings  # the one validator of betti_matching_loss and BettiMatchingLoss
 
 
 class _Terms:
@@ -104,12 +117,7 @@ def _terms(
     dtype, device = flat_probs.dtype, flat_probs.device
     host_probs = flat_probs.to("cpu", torch.float64).numpy()
     host_labels = flat_labels.to("cpu", torch.float64).numpy()
-    low, high = host_probs.min(), host_probs.max()  # on the host copy already made: no extra synchronisation
-    if low < 0 or high > 1:
-        raise ValueError(
-            "Expected `input` to be probabilities in [0, 1] after the activation (set `sigmoid` or `softmax` for "
-            f"logits), but got values in [{low:g}, {high:g}]."
-        )
+    check_probabilities(host_probs)
     matchings = cast(list[BettiMatching], betti_matching(
         [p.reshape(spatial) for p in host_probs], [g.reshape(spatial) for g in host_labels],
         filtration="superlevel", construction=construction, num_threads=num_threads,

@@ -34,14 +34,12 @@ import numpy as np
 import torch
 
 from seglosses._validation import (
-    CONSTRUCTIONS,
     DEFAULT_CONSTRUCTION,
     MAX_PIXELS,
-    check_choice,
     check_size,
 )
-from seglosses.losses._common import SettingsModule, given, prepare, reduce, validate_common
-from seglosses.losses.betti_matching import _validate_dim_weights
+from seglosses.losses._common import SettingsModule, given, prepare, reduce
+from seglosses.losses.betti_matching import _validate_dim_weights, check_probabilities, topology_settings
 from seglosses.topology import Barcode, persistence
 
 __all__ = ["HuTopoLoss", "hutopo_loss", "label_matching"]
@@ -75,17 +73,7 @@ def _label_counts(barcode: Barcode) -> list[int]:
     return [int(((v[:, 0] == 1.0) & (v[:, 1] < 1.0)).sum()) for v in map(barcode.intervals, barcode.dims)]
 
 
-def _hutopo_settings(settings: dict) -> dict:
-    """The one validator of :func:`hutopo_loss`'s settings, shared by :class:`HuTopoLoss`."""
-    validate_common(settings)
-    check_choice("construction", settings["construction"], CONSTRUCTIONS)
-    weights = settings["dim_weights"]
-    if weights is not None:
-        if not isinstance(weights, Sequence):
-            raise TypeError(f"Expected `dim_weights` to be a sequence of numbers, but got {weights!r}.")
-        _validate_dim_weights(weights, len(weights))
-        settings["dim_weights"] = tuple(float(w) for w in weights)
-    return settings
+_hutopo_settings = topology_settings  # the one validator of hutopo_loss and HuTopoLoss
 
 
 @torch.compiler.disable  # the engine runs on host copies: outside any compiled graph
@@ -98,12 +86,7 @@ def _terms(
     dtype, device = flat_probs.dtype, flat_probs.device
     host_probs = flat_probs.to("cpu", torch.float64).numpy()
     host_labels = flat_labels.to("cpu", torch.float64).numpy()
-    low, high = host_probs.min(), host_probs.max()
-    if low < 0 or high > 1:
-        raise ValueError(
-            "Expected `input` to be probabilities in [0, 1] after the activation (set `sigmoid` or `softmax` for "
-            f"logits), but got values in [{low:g}, {high:g}]."
-        )
+    check_probabilities(host_probs)
     if not np.isin(host_labels, (0.0, 1.0)).all():
         raise ValueError("Expected `target` to be binary (one-hot, class indices or 0/1 masks) for the HuTopo loss, "
                          "but got soft labels.")
