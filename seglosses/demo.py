@@ -29,9 +29,11 @@ DESCRIPTION = __doc__.split("\n\n")[0].replace("``", "")  # the docstring's firs
 
 TOPOLOGY_LOSSES = {
     "cldice": "Dice + cross-entropy + 0.5 * (Dice + clDice)",
+    "cbdice": "Dice + cross-entropy + 0.5 * cbDice (centreline-boundary Dice, Shi et al. 2024)",
     "skeleton_recall": "Dice + cross-entropy + Skeleton Recall",
     "betti_matching": "Dice + cross-entropy + 0.01 * Betti matching",
     "hutopo": "Dice + cross-entropy + 0.01 * HuTopo (persistence diagrams, Hu et al. 2019)",
+    "topograph": "Dice + cross-entropy + 0.1 * Topograph (critical regions of the overlay graph, Lux et al. 2025)",
 }
 # The same losses as seglosses.losses.CombinedLoss specs (its registry holds the names and defaults); the demo's
 # clDice runs 5 iterations on its thin 64x64 vessels. A sum over features, Betti matching gets a small weight
@@ -39,9 +41,11 @@ TOPOLOGY_LOSSES = {
 SPECS = {
     "dice_ce": ("dice_ce", {}),
     "cldice": ("dice_ce+dice_cldice", {"dice_cldice": {"iterations": 5, "alpha": 0.5}}),
+    "cbdice": ("dice_ce+0.5*cbdice", {"cbdice": {"iterations": 5}}),
     "skeleton_recall": ("dice_ce+skeleton_recall", {}),
     "betti_matching": ("dice_ce+0.01*betti_matching", {}),
     "hutopo": ("dice_ce+0.01*hutopo", {}),
+    "topograph": ("dice_ce+0.1*topograph", {}),
 }
 
 

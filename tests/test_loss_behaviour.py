@@ -62,6 +62,11 @@ LOSSES = {
             "DiceclDiceLoss", dict(iterations=2), dims=(1, 2, 3),
             edge_values={**_ZERO_ON_AGREEMENT, ("full", "empty"): 0.5, ("empty", "full"): 0.5},
         ),
+        # As clDice: constant maps have empty soft skeletons, so both weighted ratios are 1.
+        LossSpec(
+            "cbDiceLoss", dict(iterations=2), dims=(2, 3),
+            edge_values={**_ZERO_ON_AGREEMENT, ("full", "empty"): 0.0, ("empty", "full"): 0.0},
+        ),
         # An empty tube gives 0; a full target's tube is missed entirely by an empty prediction.
         LossSpec(
             "SkeletonRecallLoss", dims=(1, 2, 3),
@@ -76,6 +81,11 @@ LOSSES = {
         LossSpec(
             "HuTopoLoss", dict(num_threads=1), has_batch=False, bounded=False,
             edge_values={**_ZERO_ON_AGREEMENT, ("full", "empty"): 0.5, ("empty", "full"): 0.5},
+        ),
+        # A constant prediction against a constant target is one region of the overlay: no graph, no loss.
+        LossSpec(
+            "TopographLoss", dims=(2,), has_batch=False, bounded=False,
+            edge_values={**_ZERO_ON_AGREEMENT, ("full", "empty"): 0.0, ("empty", "full"): 0.0},
         ),
         LossSpec(
             "MIPLoss", dict(axes=(-3, -2, -1)), dims=(3,),

@@ -11,9 +11,11 @@ name                 loss and default settings (besides the shared ``to_onehot_y
 ``dice_ce``          :class:`DiceCELoss`
 ``cldice``           :class:`SoftclDiceLoss` (``iterations=10``)
 ``dice_cldice``      :class:`DiceclDiceLoss` (``iterations=10, alpha=0.5``)
+``cbdice``           :class:`cbDiceLoss` (``include_background=False``; ``iterations=10``)
 ``skeleton_recall``  :class:`SkeletonRecallLoss` (``include_background=False``)
 ``betti_matching``   :class:`BettiMatchingLoss` (``include_background=False``)
 ``hutopo``           :class:`HuTopoLoss` (``include_background=False``)
+``topograph``        :class:`TopographLoss` (``include_background=False``; 2D)
 ``mip``              :class:`MIPLoss` (``include_background=False``; ``axes=(-1,)``)
 ===================  ========================================================================================
 
@@ -30,11 +32,13 @@ import torch
 from torch import nn
 
 from seglosses.losses.betti_matching import BettiMatchingLoss
+from seglosses.losses.cbdice import cbDiceLoss
 from seglosses.losses.cldice import DiceclDiceLoss, SoftclDiceLoss
 from seglosses.losses.dice import DiceCELoss, DiceLoss
 from seglosses.losses.hutopo import HuTopoLoss
 from seglosses.losses.mip import MIPLoss
 from seglosses.losses.skeleton_recall import SkeletonRecallLoss
+from seglosses.losses.topograph import TopographLoss
 
 __all__ = ["LOSS_NAMES", "CombinedLoss", "parse_spec"]
 
@@ -43,9 +47,11 @@ _REGISTRY: dict[str, tuple[type[nn.Module], dict]] = {
     "dice_ce": (DiceCELoss, {}),
     "cldice": (SoftclDiceLoss, {"iterations": 10}),
     "dice_cldice": (DiceclDiceLoss, {"iterations": 10, "alpha": 0.5}),
+    "cbdice": (cbDiceLoss, {"include_background": False}),
     "skeleton_recall": (SkeletonRecallLoss, {"include_background": False}),
     "betti_matching": (BettiMatchingLoss, {"include_background": False}),
     "hutopo": (HuTopoLoss, {"include_background": False}),
+    "topograph": (TopographLoss, {"include_background": False}),
     "mip": (MIPLoss, {"include_background": False}),
 }
 LOSS_NAMES = tuple(_REGISTRY)

@@ -1,7 +1,9 @@
-"""Fetch the Betti-Matching-3D test oracle (compiled module inside the `topolosses` 0.2.0 wheel).
+"""Fetch the test oracles inside the `topolosses` 0.2.0 wheel: Betti-Matching-3D (its compiled module) and
+Topograph (the authors' `topograph_loss.py`, `losses/utils.py` and their compiled helper).
 
-Only the single self-contained extension module is extracted, into tests/oracles/_bin/; nothing is
-installed. Installing topolosses itself would pull torchvision, OpenCV and POT and may replace torch.
+Only those files are extracted, into tests/oracles/_bin/ (the Topograph files under their package path,
+tests/oracles/_bin/topolosses/...); nothing is installed. Installing topolosses itself would pull torchvision,
+OpenCV and POT and may replace torch.
 Usage: python tests/oracles/fetch_betti_matching.py
 """
 
@@ -16,13 +18,16 @@ from pathlib import Path
 
 WHEEL = "topolosses==0.2.0"
 MEMBER_PREFIX = "topolosses/losses/betti_matching/src/betti_matching"
+TOPOGRAPH_MEMBERS = ("topolosses/losses/utils.py", "topolosses/losses/topograph/src/topograph_loss.py",
+                     "topolosses/losses/topograph/src/_topograph")
 DEST = Path(__file__).resolve().parent / "_bin"
 
 
 def main() -> int:
     # This interpreter's own build only: a checkout reused by another Python version keeps that one's too.
-    if sorted(DEST.glob(f"betti_matching{importlib.machinery.EXTENSION_SUFFIXES[0]}")):
-        print(f"Betti-Matching-3D oracle already in {DEST}")
+    topograph = DEST / TOPOGRAPH_MEMBERS[1]
+    if sorted(DEST.glob(f"betti_matching{importlib.machinery.EXTENSION_SUFFIXES[0]}")) and topograph.is_file():
+        print(f"Betti-Matching-3D and Topograph oracles already in {DEST}")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", tmp, WHEEL]
@@ -36,7 +41,11 @@ def main() -> int:
             DEST.mkdir(parents=True, exist_ok=True)
             target = DEST / Path(members[0]).name
             target.write_bytes(zf.read(members[0]))
-    print(f"Betti-Matching-3D oracle written to {target}")
+            for name in zf.namelist():
+                if name.startswith(TOPOGRAPH_MEMBERS):
+                    (DEST / name).parent.mkdir(parents=True, exist_ok=True)
+                    (DEST / name).write_bytes(zf.read(name))
+    print(f"Betti-Matching-3D oracle written to {target}, Topograph's under {DEST / 'topolosses'}")
     return 0
 
 
