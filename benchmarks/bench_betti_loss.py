@@ -40,6 +40,7 @@ LOSSES = {  # name -> (class, settings besides the common ones)
     "BettiMatching": ("BettiMatchingLoss", {"threads": True}),
     "HuTopo": ("HuTopoLoss", {"threads": True}),
     "Topograph": ("TopographLoss", {}),
+    "Warping": ("WarpingLoss", {}),
 }
 TWO_D_ONLY = {"Topograph"}
 REFERENCE = "DiceclDice(10)"

@@ -33,6 +33,7 @@ TOPOLOGY_LOSSES = {
     "skeleton_recall": "Dice + cross-entropy + Skeleton Recall",
     "betti_matching": "Dice + cross-entropy + 0.01 * Betti matching",
     "hutopo": "Dice + cross-entropy + 0.01 * HuTopo (persistence diagrams, Hu et al. 2019)",
+    "warping": "Dice + cross-entropy + Warping (cross-entropy on critical pixels, Hu 2022)",
     "topograph": "Dice + cross-entropy + 0.1 * Topograph (critical regions of the overlay graph, Lux et al. 2025)",
 }
 # The same losses as seglosses.losses.CombinedLoss specs (its registry holds the names and defaults); the demo's
@@ -46,6 +47,7 @@ SPECS = {
     "betti_matching": ("dice_ce+0.01*betti_matching", {}),
     "hutopo": ("dice_ce+0.01*hutopo", {}),
     "topograph": ("dice_ce+0.1*topograph", {}),
+    "warping": ("dice_ce+warping", {}),
 }
 
 

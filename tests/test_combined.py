@@ -33,7 +33,7 @@ def test_spec_parsing_and_its_errors():
                          ("-1*cldice", ">= 0"), ("inf*dice", "finite"), ("dice+dice", "once")):
         with pytest.raises(ValueError, match=message):
             parse_spec(bad)
-    assert set(LOSS_NAMES) == {"dice", "dice_ce", "cldice", "dice_cldice", "cbdice", "skeleton_recall", "betti_matching", "hutopo", "topograph", "mip"}
+    assert set(LOSS_NAMES) == {"dice", "dice_ce", "cldice", "dice_cldice", "cbdice", "skeleton_recall", "betti_matching", "hutopo", "topograph", "warping", "mip"}
 
 
 def test_the_sum_equals_its_terms_with_the_registry_defaults():

@@ -87,6 +87,13 @@ LOSSES = {
             "TopographLoss", dims=(2,), has_batch=False, bounded=False,
             edge_values={**_ZERO_ON_AGREEMENT, ("full", "empty"): 0.0, ("empty", "full"): 0.0},
         ),
+        # Constant maps that disagree: nothing can be warped (no pixel of an empty map can be added, the last pixel
+        # of a full one cannot be removed), so every pixel is critical: the cross-entropy of a certain mistake.
+        LossSpec(
+            "WarpingLoss", has_batch=False, bounded=False,
+            edge_values={**_ZERO_ON_AGREEMENT, ("full", "empty"): CE_OF_A_CERTAIN_MISTAKE,
+                         ("empty", "full"): CE_OF_A_CERTAIN_MISTAKE},
+        ),
         LossSpec(
             "MIPLoss", dict(axes=(-3, -2, -1)), dims=(3,),
             edge_values={**_ZERO_ON_AGREEMENT, ("full", "empty"): 1.0, ("empty", "full"): 1.0},

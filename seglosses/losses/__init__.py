@@ -12,6 +12,7 @@ from seglosses.losses.hutopo import HuTopoLoss, hutopo_loss
 from seglosses.losses.mip import MIPLoss, mip_loss
 from seglosses.losses.skeleton_recall import SkeletonRecallLoss, skeleton_recall_loss
 from seglosses.losses.topograph import TopographLoss, topograph_loss
+from seglosses.losses.warping import WarpingLoss, warping_loss
 
 __all__: list[str] = [
     "BettiMatchingLoss",
@@ -29,6 +30,7 @@ __all__: list[str] = [
     "SkeletonRecallLoss",
     "SoftclDiceLoss",
     "TopographLoss",
+    "WarpingLoss",
     "dice_ce_loss",
     "dice_cldice_loss",
     "dice_loss",
@@ -38,4 +40,5 @@ __all__: list[str] = [
     "soft_cldice_loss",
     "soft_skeleton",
     "topograph_loss",
+    "warping_loss",
 ]

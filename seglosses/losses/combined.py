@@ -16,6 +16,7 @@ name                 loss and default settings (besides the shared ``to_onehot_y
 ``betti_matching``   :class:`BettiMatchingLoss` (``include_background=False``)
 ``hutopo``           :class:`HuTopoLoss` (``include_background=False``)
 ``topograph``        :class:`TopographLoss` (``include_background=False``; 2D)
+``warping``          :class:`WarpingLoss` (``include_background=False``)
 ``mip``              :class:`MIPLoss` (``include_background=False``; ``axes=(-1,)``)
 ===================  ========================================================================================
 
@@ -39,6 +40,7 @@ from seglosses.losses.hutopo import HuTopoLoss
 from seglosses.losses.mip import MIPLoss
 from seglosses.losses.skeleton_recall import SkeletonRecallLoss
 from seglosses.losses.topograph import TopographLoss
+from seglosses.losses.warping import WarpingLoss
 
 __all__ = ["LOSS_NAMES", "CombinedLoss", "parse_spec"]
 
@@ -52,6 +54,7 @@ _REGISTRY: dict[str, tuple[type[nn.Module], dict]] = {
     "betti_matching": (BettiMatchingLoss, {"include_background": False}),
     "hutopo": (HuTopoLoss, {"include_background": False}),
     "topograph": (TopographLoss, {"include_background": False}),
+    "warping": (WarpingLoss, {"include_background": False}),
     "mip": (MIPLoss, {"include_background": False}),
 }
 LOSS_NAMES = tuple(_REGISTRY)
