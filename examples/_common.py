@@ -131,8 +131,10 @@ def autocast(device: str, enabled: bool):
     return contextlib.nullcontext()
 
 
-def add_common_arguments(parser: argparse.ArgumentParser, *, dataset: str, out: str, steps: int, batch: int) -> None:
-    """The options every training example shares (data, loss, schedule, device, output, --quick)."""
+def add_common_arguments(parser: argparse.ArgumentParser, *, dataset: str, out: str, steps: int | None,
+                         batch: int | None) -> None:
+    """The options every training example shares (data, loss, schedule, device, output, --quick). ``steps`` or
+    ``batch`` None: the option defaults to None, for the script to fill in (e.g. from a protocol)."""
     import torch
 
     parser.add_argument("--data", help=f"folder holding {dataset}/ (default: $SEGLOSSES_DATA, ../shared/data)")
@@ -140,8 +142,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, dataset: str, out: 
                         help="losses by name with weights (seglosses.losses.CombinedLoss), e.g. dice_ce, "
                         "dice_ce+0.5*cldice, dice_ce+0.01*betti_matching, dice_ce+skeleton_recall, dice_ce+0.5*mip; "
                         f"names: {', '.join(LOSS_NAMES)}")
-    parser.add_argument("--steps", type=int, default=steps, help=f"training steps (default {steps})")
-    parser.add_argument("--batch", type=int, default=batch, help=f"patches per step (default {batch})")
+    given = lambda value: "the protocol's" if value is None else value  # noqa: E731
+    parser.add_argument("--steps", type=int, default=steps, help=f"training steps (default {given(steps)})")
+    parser.add_argument("--batch", type=int, default=batch, help=f"patches per step (default {given(batch)})")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA (the full GPU mode)")
     parser.add_argument("--seed", type=int, default=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import sys
 import zipfile
 from pathlib import Path
 
@@ -20,12 +21,14 @@ def load(relative: str):
     path = REPOSITORY / relative
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
 
 @pytest.mark.parametrize(
-    "script", ["examples/train_topomortar.py", "data_scripts/prepare_topomortar.py", "data_scripts/make_synthetic.py"]
+    "script", ["examples/train_topomortar.py", "examples/topomortar_small.py", "examples/topomortar_table.py",
+               "data_scripts/prepare_topomortar.py", "data_scripts/make_synthetic.py"]
 )
 def test_help(script, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -46,11 +49,15 @@ def test_train_topomortar_rejects_an_unknown_loss(tmp_path):
         load("examples/train_topomortar.py").main(["--loss", "dice_ce+0.5*nope", "--out", str(tmp_path)])
 
 
-def make_fake_topomortar(root: Path, n_train: int = 3, n_val: int = 2) -> Path:
-    """A TopoMortar-like tree from generated brick walls: 512x512 RGB images, {0, 255} labels, splits files."""
+def make_fake_topomortar(root: Path, n_train: int = 3, n_val: int = 2, n_small: int | None = None,
+                         n_test: int = 0) -> Path:
+    """A TopoMortar-like tree from generated brick walls: 512x512 RGB images, {0, 255} labels, splits files (the
+    small training set is the first ``n_small`` training images), dataset_types.txt (test images alternate
+    between in-distribution and "shadows")."""
     data = root / "topomortar"
     splits = {"train": [f"{i:03d}" for i in range(1, n_train + 1)],
-              "val": [f"{i:03d}" for i in range(51, 51 + n_val)]}
+              "val": [f"{i:03d}" for i in range(51, 51 + n_val)],
+              "test": [f"{i:03d}" for i in range(71, 71 + n_test)]}
     for split, ids in splits.items():
         for i, case in enumerate(ids):
             image, label, _ = brick_wall((512, 512), brick=(40, 90), mortar=8, seed=i)
@@ -60,12 +67,17 @@ def make_fake_topomortar(root: Path, n_train: int = 3, n_val: int = 2) -> Path:
             (data / split / "images").mkdir(parents=True, exist_ok=True)
             rgb = (np.repeat(np.clip(image, 0, 1)[..., None], 3, -1) * 255).astype(np.uint8)
             write_png(data / split / "images" / f"{case}.png", rgb)
-    text = "1:\n" + "".join(
-        f"  {split}:\n" + "".join(f"  - dataset/{split}/images/{case}.png\n" for case in ids)
-        for split, ids in splits.items()
-    )
-    (data / "splits.yaml").write_text(text)
-    (data / "splits_small.yaml").write_text(text)
+
+    def splits_text(parts: dict) -> str:
+        return "1:\n" + "".join(f"  {split}:\n" + "".join(f"  - dataset/{split}/images/{case}.png\n" for case in ids)
+                                for split, ids in parts.items() if ids)
+
+    (data / "splits.yaml").write_text(splits_text(splits))
+    small = dict(splits, train=splits["train"][: n_small if n_small is not None else n_train])
+    (data / "splits_small.yaml").write_text(splits_text(small))
+    groups = {case: "indistr" for case in splits["train"] + splits["val"]}
+    groups.update({case: ("indistr", "shadows")[i % 2] for i, case in enumerate(splits["test"])})
+    (data / "dataset_types.txt").write_text("ID,group\n" + "".join(f"{c},{g}\n" for c, g in groups.items()))
     return data
 
 
@@ -80,6 +92,121 @@ def test_train_topomortar_tiny_run_on_generated_walls(tmp_path):
     assert len(rows) == 1 and 0 <= float(rows[0]["dice"]) <= 1 and "betti_matching_error" in rows[0]
     with pytest.raises(SystemExit):  # the results file is not replaced without --overwrite
         example.main(argv)
+
+
+SMALL = ["--protocol", "small", "--steps", "4", "--batch", "2", "--patch", "32", "--features", "4", "--val-cases", "1"]
+
+
+def test_topomortar_holdout_is_outside_training_and_groups_are_read(tmp_path):
+    example = load("examples/train_topomortar.py")
+    data = make_fake_topomortar(tmp_path, n_train=4, n_small=2, n_test=4)
+    assert example.holdout_ids(data) == ["003", "004"]  # the large set's images outside the small one
+    groups = example.read_groups(data)
+    assert [groups[c] for c in ("071", "072", "073", "074")] == ["indistr", "shadows", "indistr", "shadows"]
+    assert example.read_split(data / "splits.yaml", "test") == ["071", "072", "073", "074"]
+
+
+@pytest.mark.data
+def test_topomortar_real_holdout_and_groups(data_root):
+    root = data_root / "topomortar"
+    if not (root / "dataset_types.txt").is_file():
+        pytest.skip("no TopoMortar data")
+    example = load("examples/train_topomortar.py")
+    held_out = example.holdout_ids(root)
+    assert len(held_out) == 10 and not set(held_out) & set(example.read_split(root / "splits_small.yaml", "train"))
+    assert set(held_out) <= set(example.read_split(root / "splits.yaml", "train"))
+    groups = example.read_groups(root)
+    counts = {g: list(groups.values()).count(g) for g in set(groups.values())}
+    assert counts == {"indistr": 120, "angles": 50, "colors": 50, "graffiti": 50, "objects": 50, "occlusion": 50,
+                      "shadows": 50}
+    assert all(groups[f"{i:03d}"] == "indistr" for i in range(1, 121))
+
+
+def test_topomortar_small_protocol_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    import torch
+
+    make_fake_topomortar(tmp_path, n_train=3, n_small=2)
+    example = load("examples/train_topomortar.py")
+    common = ["--data", str(tmp_path), *SMALL, "--checkpoint-every", "2", "--loss", "dice_ce+0.5*skeleton_recall"]
+    assert example.main([*common, "--out", str(tmp_path / "straight")]) == 0
+    straight = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
+
+    save = example.save_checkpoint
+
+    def crash_after_step_2(path, *args):
+        save(path, *args)
+        if args[4] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(example, "save_checkpoint", crash_after_step_2)
+    with pytest.raises(KeyboardInterrupt):
+        example.main([*common, "--out", str(tmp_path / "resumed")])
+    assert not (tmp_path / "resumed" / "results.csv").exists()
+    monkeypatch.setattr(example, "save_checkpoint", save)
+    assert example.main([*common, "--out", str(tmp_path / "resumed"), "--resume"]) == 0
+    resumed = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)
+    assert straight["step"] == resumed["step"] == 4
+    for name, tensor in straight["net"].items():
+        assert torch.equal(tensor, resumed["net"][name]), name
+    # the same predictions, and a resume with other settings is refused
+    assert (tmp_path / "straight" / "results.csv").read_text() == (tmp_path / "resumed" / "results.csv").read_text()
+    with pytest.raises(SystemExit):
+        example.main([*common, "--seed", "3", "--out", str(tmp_path / "resumed"), "--resume"])
+
+
+def test_topomortar_predictions_are_scored_alike_by_seglosses_evaluate(tmp_path):
+    from seglosses.cli import main as cli
+
+    data = make_fake_topomortar(tmp_path, n_train=3, n_val=2, n_small=2)
+    example = load("examples/train_topomortar.py")
+    out = tmp_path / "run"
+    assert example.main(["--data", str(tmp_path), *SMALL, "--val-cases", "2", "--out", str(out)]) == 0
+    assert sorted(p.name for p in (out / "predictions").iterdir()) == ["051.png", "052.png"]
+    assert cli(["evaluate", "--pred", str(out / "predictions"), "--gt", str(data / "val" / "accurate"),
+                "--out", str(tmp_path / "evaluate.csv"), "--quiet"]) == 0
+    ours = {r["case"]: r for r in csv.DictReader(open(out / "results.csv"))}
+    theirs = {r["case"]: r for r in csv.DictReader(open(tmp_path / "evaluate.csv"))}
+    assert set(ours) == set(theirs)
+    for case, row in ours.items():
+        for column in ("dice", "betti_error_0", "betti_error_1", "betti_matching_error", "hd95"):
+            assert float(row[column]) == pytest.approx(float(theirs[case][column]), rel=1e-5, nan_ok=True), column
+
+
+def test_topomortar_table_summarises_seeds_and_chooses_weights(tmp_path, capsys):
+    import json
+
+    table = load("examples/topomortar_table.py")
+    for loss, seed, bm in [("dice_ce", 0, 5.0), ("dice_ce", 1, 7.0), ("dice_ce+0.5*cldice", 0, 3.0),
+                           ("dice_ce+1*cldice", 0, 4.0)]:
+        folder = tmp_path / f"{loss}-{seed}"
+        folder.mkdir()
+        (folder / "run.json").write_text(json.dumps({"loss": loss, "seed": seed, "split": "holdout", "seconds": 60}))
+        rows = [{"case": "041", "dice": 0.9, "cldice": 0.8, "betti_error_0": 1, "betti_error_1": 2,
+                 "betti_matching_error": bm - 1, "hd95": 2},
+                {"case": "042", "dice": 0.8, "cldice": 0.8, "betti_error_0": 1, "betti_error_1": 2,
+                 "betti_matching_error": bm + 1, "hd95": 2}]
+        with open(folder / "results.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    runs = [table.read_run(f) for f in sorted(tmp_path.iterdir())]
+    assert table.choose(runs) == {"cldice": "dice_ce+0.5*cldice"}
+    assert table.main([str(f) for f in sorted(tmp_path.iterdir())] + ["--choose"]) == 0
+    printed = capsys.readouterr().out
+    assert "| dice_ce | 2 | 0.850 ± 0.000 |" in printed and "6.00 ± 1.41" in printed  # std over seeds, ddof 1
+
+
+@pytest.mark.slow
+def test_topomortar_paper_protocol_runs_a_few_steps(tmp_path):
+    make_fake_topomortar(tmp_path, n_train=2, n_val=1)
+    example = load("examples/train_topomortar.py")
+    out = tmp_path / "paper"
+    argv = ["--data", str(tmp_path), "--protocol", "paper", "--steps", "2", "--batch", "1", "--out", str(out),
+            "--loss", "dice_ce+0.5*skeleton_recall"]
+    assert example.main(argv) == 0
+    state = __import__("torch").load(out / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 2 and state["settings"]["protocol"] == "paper"
+    assert len(list(csv.DictReader(open(out / "results.csv")))) == 1 and (out / "predictions" / "051.png").is_file()
 
 
 @pytest.mark.data
