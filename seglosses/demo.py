@@ -122,19 +122,59 @@ def evaluate(predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     return dict(zip(("dice", "cldice", "betti0_error", "betti1_error", "betti_matching_error"), values))
 
 
-def figure(images: np.ndarray, labels: np.ndarray, predictions: dict[str, np.ndarray], rows: int = 4) -> np.ndarray:
-    """Rows of cases: image | label | one error overlay per loss, scaled x4, separated by grey lines."""
-    from seglosses._plots import ringed_agreement
+def figure(images: np.ndarray, labels: np.ndarray, predictions: dict[str, np.ndarray], rows: int = 4,
+           titles: dict[str, str] | None = None) -> np.ndarray:
+    """Rows of cases: image | label | one error overlay per loss, scaled x4, separated by grey lines, under a row
+    of column headers and above a colour legend (drawn with Pillow, which scikit-image already requires)."""
+    from PIL import Image, ImageDraw, ImageFont
 
+    from seglosses._plots import AGREEMENT, UNMATCHED, ringed_agreement
+
+    scale, separator = 4, 2
     tiles = []
     for i in range(min(rows, len(images))):
         grey = (np.clip(images[i], 0, 1) * 255).astype(np.uint8)
         panels = [np.repeat(grey[..., None], 3, -1), np.repeat(labels[i][..., None].astype(np.uint8) * 255, 3, -1)]
         panels += [ringed_agreement(p[i], labels[i]) for p in predictions.values()]
-        separator = np.full((images.shape[1], 2, 3), 128, np.uint8)
-        row = np.concatenate([x for panel in panels for x in (panel, separator)][:-1], axis=1)
-        tiles += [row, np.full((2, row.shape[1], 3), 128, np.uint8)]
-    return np.kron(np.concatenate(tiles[:-1], axis=0), np.ones((4, 4, 1), np.uint8))
+        gap = np.full((images.shape[1], separator, 3), 128, np.uint8)
+        row = np.concatenate([x for panel in panels for x in (panel, gap)][:-1], axis=1)
+        tiles += [row, np.full((separator, row.shape[1], 3), 128, np.uint8)]
+    grid = np.kron(np.concatenate(tiles[:-1], axis=0), np.ones((scale, scale, 1), np.uint8))
+
+    font = ImageFont.load_default(size=15)
+    entries = [("both", AGREEMENT["prediction and target"], False), ("extra", AGREEMENT["prediction only"], False),
+               ("missed", AGREEMENT["target only"], False), ("unmatched: predicted", UNMATCHED["prediction"], True),
+               ("unmatched: label", UNMATCHED["target"], True)]
+    # The legend's entries left to right, wrapped to the figure's width.
+    lines: list[list[tuple[int, str, tuple[int, int, int], bool]]] = [[]]
+    x = 8
+    for text, colour, ring in entries:
+        step = 28 + int(font.getlength(text))
+        if lines[-1] and x + step > grid.shape[1]:
+            lines.append([])
+            x = 8
+        lines[-1].append((x, text, colour, ring))
+        x += step
+    header, line_height = 28, 26
+    canvas = Image.new("RGB", (grid.shape[1], header + grid.shape[0] + line_height * len(lines) + 4), (255, 255, 255))
+    canvas.paste(Image.fromarray(grid), (0, header))
+    draw = ImageDraw.Draw(canvas)
+    titles = titles or {}
+    columns = ["image", "label", *(titles.get(name, name) for name in predictions)]
+    width = images.shape[2] * scale
+    for k, text in enumerate(columns):
+        centre = k * (width + separator * scale) + width // 2
+        draw.text((centre, header // 2), text, fill=(0, 0, 0), font=font, anchor="mm")
+    for n, line in enumerate(lines):
+        y = header + grid.shape[0] + line_height * n + line_height // 2 + 2
+        for x, text, colour, ring in line:
+            box = (x, y - 7, x + 14, y + 7)
+            if ring:
+                draw.ellipse(box, outline=colour, width=3)
+            else:
+                draw.rectangle(box, fill=colour, outline=(0, 0, 0))
+            draw.text((x + 20, y), text, fill=(0, 0, 0), font=font, anchor="lm")
+    return np.asarray(canvas)
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -185,8 +225,9 @@ def run_demo(args: argparse.Namespace) -> int:
 
     out.mkdir(parents=True, exist_ok=True)
     write_csv(table_path, [{"loss": name, **row} for name, row in results.items()], ["loss", *columns])
-    imsave(str(figure_path), figure(test_images[:, 0].numpy(), test_labels[:, 0].numpy() > 0, predictions),
-           check_contrast=False)
+    titles = {"dice_ce": "Dice + CE", args.loss: f"+ {args.loss}"}
+    imsave(str(figure_path), figure(test_images[:, 0].numpy(), test_labels[:, 0].numpy() > 0, predictions,
+                                    titles=titles), check_contrast=False)
     print(f"\nwrote {table_path} and {figure_path} (image | label | {' | '.join(predictions)}: white correct, red extra, "
           "blue missed; unmatched features ringed yellow (predicted) or cyan (missed))")
     return 0

@@ -131,6 +131,21 @@ def test_metric_labels_and_column_order():
         "dice", "betti_error_0", "betti_error_2", "betti_matching_error_0", "betti_matching_error", "hd95"]
 
 
+def test_demo_figure_has_column_headers_and_a_colour_legend():
+    from seglosses.demo import figure
+
+    rng = np.random.default_rng(0)
+    labels = rng.random((2, 16, 16)) > 0.5
+    picture = figure(rng.random((2, 16, 16)), labels, {"dice_ce": labels, "cldice": ~labels},
+                     titles={"dice_ce": "Dice + CE", "cldice": "+ cldice"})
+    grid_height = 2 * 16 * 4 + 2 * 4  # two rows of 16 px panels x4 and one separator
+    header, legend = picture[:28], picture[28 + grid_height:]
+    assert (header < 100).any() and (header == 255).mean() > 0.5  # black header text on white
+    assert legend.shape[0] > 26  # a narrow figure wraps its legend onto several lines
+    for colour in (*AGREEMENT.values(), *UNMATCHED.values()):  # every colour of the code in the legend
+        assert (np.abs(legend.astype(int) - colour).sum(-1) < 30).any(), colour
+
+
 def test_demo_figure_uses_the_same_colour_code():
     from seglosses._plots import ringed_agreement
 
