@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Every GPU check of the project in one run (about 8 minutes on one H200): the GPU-marked tests, the loss timing
+# and memory table, the examples' --device cuda --amp for a few hundred steps, and DDP over NCCL. Sections whose
+# code has not landed skip themselves. Output: everything on stdout, and $OUT/gpu_check.log when $OUT is set.
+#
+#   bash benchmarks/gpu_check.sh            # from the repository root, with the package installed (pip install .)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+LOG=${OUT:+$OUT/gpu_check.log}
+exec > >(tee ${LOG:-/dev/null}) 2>&1
+status=0
+section() { echo; echo "=== $1 ($(date +%T))"; }
+run() { timeout "$1" "${@:2}" || { echo "FAILED ($?): ${*:2}"; status=1; }; }
+
+section "device"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+python -c "import torch, seglosses; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'available', torch.cuda.is_available(), 'seglosses', seglosses.__version__)"
+
+section "GPU-marked tests"
+run 240 python -m pytest -q -m gpu -p no:cacheprovider tests
+
+section "losses: ms per training step and share of the step; peak CUDA memory"
+run 180 python benchmarks/bench_gpu.py --steps 10
+
+DATA=${SEGLOSSES_DATA:-../shared/data}
+section "examples, --device cuda --amp"
+if [ -f "$DATA/topomortar/splits.yaml" ]; then
+    run 150 python examples/train_topomortar.py --protocol paper --device cuda --amp --steps 200 --val-cases 2 \
+        --loss "dice_ce+0.5*cldice" --out "${TMPDIR:-/tmp}/gpu-topomortar" --overwrite
+else
+    echo "no TopoMortar data in $DATA: skipped"
+fi
+if [ -d "$DATA/drive" ]; then
+    run 90 python examples/train_drive.py --device cuda --amp --steps 200 --loss "dice_ce+skeleton_recall" \
+        --out "${TMPDIR:-/tmp}/gpu-drive" --overwrite
+fi
+if [ -d "$DATA/vesselnn" ]; then
+    run 120 python examples/train_vessels3d.py --device cuda --amp --steps 200 --loss "dice_ce+0.5*mip" \
+        --out "${TMPDIR:-/tmp}/gpu-vessels3d" --overwrite
+fi
+
+section "DDP over NCCL, one process"
+if [ -f "$DATA/topomortar/splits.yaml" ]; then
+    run 120 torchrun --nproc_per_node 1 examples/train_topomortar.py --device cuda --quick --steps 50 \
+        --out "${TMPDIR:-/tmp}/gpu-ddp" --overwrite
+fi
+
+section "done: status $status"
+exit $status
