@@ -53,9 +53,9 @@ def table(runs: list[dict]) -> str:
         cells = []
         for column in COLUMNS:
             values = np.array([m[column] for m in members])
-            spread = values.std(ddof=1) if len(values) > 1 else float("nan")
             digits = 3 if column in ("dice", "cldice") else 2
-            cells.append(f"{values.mean():.{digits}f} ± {spread:.{digits}f}")
+            spread = f" ± {values.std(ddof=1):.{digits}f}" if len(values) > 1 else ""
+            cells.append(f"{values.mean():.{digits}f}{spread}")
         minutes = np.mean([m["seconds"] for m in members]) / 60
         lines.append(f"| {loss} | {len(members)} | " + " | ".join(cells) + f" | {minutes:.1f} |")
     return "\n".join(lines)

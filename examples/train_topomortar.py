@@ -348,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
     total = args.steps
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: (1 - min(step, total - 1) / total) ** 0.9)
-    use_scaler = protocol.amp and args.amp and str(distributed.device).startswith("cuda")
+    use_scaler = protocol.amp and str(distributed.device).startswith("cuda")  # the paper's fp16, scaled
     scaler = torch.amp.GradScaler("cuda") if use_scaler else None
     first = 1
     if args.resume:

@@ -5,7 +5,7 @@ Needs no data and no GPU. The same network is trained from the same seed on the 
 both are evaluated on held-out trees (Dice, clDice, Betti-number errors, Betti matching error) and a figure shows
 the predictions with their topological errors marked.
 
-    seglosses demo                         # 600 steps per run, about 2 minutes on 2 CPU cores
+    seglosses demo                         # 600 steps per run, about a minute on 2 CPU cores
     seglosses demo --loss betti_matching --minutes 2
     seglosses demo --quick                 # seconds: a smoke test
 """
@@ -221,6 +221,7 @@ def run_demo(args: argparse.Namespace) -> int:
         cells = [f"{row['steps']:>9d}", f"{row['seconds']:>9.1f}", f"{row['dice']:>9.3f}", f"{row['cldice']:>9.3f}"]
         cells += [f"{row[c]:>13.2f}" for c in columns[4:]]
         print(f"{name:<16}" + "".join(cells))
+    print("\n" + verdict(args.loss, results["dice_ce"], results[args.loss]))
     from seglosses.io import write_csv
 
     out.mkdir(parents=True, exist_ok=True)
@@ -233,6 +234,20 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def verdict(name: str, base: dict, topo: dict) -> str:
+    """One sentence on this run's numbers: what the topology loss did to the topological errors and to Dice."""
+    def change(key: str) -> str:
+        before, after = base[key], topo[key]
+        if round(before, 2) == round(after, 2):
+            return f"stayed at {after:.2f}"
+        share = f" ({(after - before) / before:+.0%})" if before > 0 else ""
+        return f"went from {before:.2f} to {after:.2f}{share}"
+
+    return (f"Adding {name} to Dice + CE: the Betti matching error per case {change('betti_matching_error')}, "
+            f"Betti-0 {change('betti0_error')}, Betti-1 {change('betti1_error')}; Dice {topo['dice']:.3f} "
+            f"(Dice + CE alone {base['dice']:.3f}).")
+
+
 def add_demo(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo", help="train with and without a topology loss on generated vessels and compare",
@@ -241,13 +256,14 @@ def add_demo(subparsers) -> None:
     add_arguments(parser)
 
 
-DEFAULTS = dict(steps=600, minutes=0.0, size=64, train_cases=48, test_cases=16, batch=8)
+DEFAULTS = dict(steps=600, minutes=0.0, size=64, train_cases=48, test_cases=64, batch=8)
 QUICK = dict(steps=3, minutes=0.0, size=32, train_cases=8, test_cases=4, batch=4)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--loss", choices=list(TOPOLOGY_LOSSES), default="cldice",
-                        help="topology loss added to Dice + CE in the second run (default cldice)")
+    parser.add_argument("--loss", choices=list(TOPOLOGY_LOSSES), default="topograph",
+                        help="topology loss added to Dice + CE in the second run (default topograph: the one that "
+                        "lowered the Betti matching error on every seed of the README's comparison)")
     parser.add_argument("--steps", type=int,
                         help="training steps per run (default 600, 3 with --quick; results repeat exactly per --seed "
                         "on one machine)")
@@ -259,7 +275,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seed of the generated data and of the training (default 0)")
     parser.add_argument("--size", type=int, help="image side in pixels (default 64, 32 with --quick)")
     parser.add_argument("--train-cases", type=int, help="generated training images (default 48, 8 with --quick)")
-    parser.add_argument("--test-cases", type=int, help="generated held-out images (default 16, 4 with --quick)")
+    parser.add_argument("--test-cases", type=int, help="generated held-out images (default 64, 4 with --quick)")
     parser.add_argument("--batch", type=int, help="images per training step (default 8, 4 with --quick)")
     parser.add_argument("--out", default="seglosses-demo", help="folder for results.csv and predictions.png")
     parser.add_argument("--overwrite", action="store_true", help="replace results already in --out")

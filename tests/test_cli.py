@@ -193,7 +193,8 @@ def test_demo_quick_writes_table_and_figure_and_refuses_to_overwrite(tmp_path, c
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "dice_ce" in printed and "cldice" in printed
+    assert "dice_ce" in printed and "topograph" in printed  # the default topology loss
+    assert "Adding topograph to Dice + CE: the Betti matching error per case" in printed  # this run's verdict
     assert (out / "predictions.png").is_file()
     table = (out / "results.csv").read_text().splitlines()
     assert table[0].startswith("loss,steps") and len(table) == 3
