@@ -1,7 +1,7 @@
 """The small TopoMortar protocol end to end on the CPU: the weight sweep on the holdout images, the choice of weights,
 three seeds per loss on the validation images, and the table (the one in the README).
 
-    python examples/topomortar_small.py --out topomortar-small            # about 2.5 hours on 2 cores
+    python examples/topomortar_small.py --out topomortar-small            # about 2 hours on 2 cores (23 runs)
     python examples/topomortar_small.py --out topomortar-small --jobs 1   # one run at a time
 
 Runs already finished in --out (their run.json exists) are not run again, so an interrupted call resumes. Each run
@@ -50,7 +50,7 @@ def run_all(jobs: list[tuple[str, str, int]], out: Path, workers: int, extra: li
         command = [sys.executable, str(HERE / "train_topomortar.py"), "--protocol", "small", "--split", split,
                    "--seed", str(seed), "--loss", loss, "--out", str(target), "--overwrite", *extra]
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        with open(target.with_suffix(".log"), "w") as log:
+        with open(target.parent / f"{target.name}.log", "w") as log:  # (names hold dots: not with_suffix)
             print(f"  {split} seed {seed}: {loss}", flush=True)
             subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env, check=True)
         return target

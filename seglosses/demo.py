@@ -169,8 +169,8 @@ def figure(images: np.ndarray, labels: np.ndarray, predictions: dict[str, np.nda
         y = header + grid.shape[0] + line_height * n + line_height // 2 + 2
         for x, text, colour, ring in line:
             box = (x, y - 7, x + 14, y + 7)
-            if ring:
-                draw.ellipse(box, outline=colour, width=3)
+            if ring:  # the figure's rings are square
+                draw.rectangle(box, outline=colour, width=3)
             else:
                 draw.rectangle(box, fill=colour, outline=(0, 0, 0))
             draw.text((x + 20, y), text, fill=(0, 0, 0), font=font, anchor="lm")
