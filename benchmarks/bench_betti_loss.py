@@ -28,6 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from inputs import make_input, vessel_mask  # noqa: E402
+from memory import reset_peak, status_kib  # noqa: E402
 
 import seglosses  # noqa: E402
 
@@ -56,13 +57,6 @@ def batch(shape: tuple[int, ...], n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return logits, target
 
 
-def _status(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
 def child(name: str, kind: str, repeats: int, threads: int | None) -> dict:
     """One (loss, input) in this process: seconds (median) and peak extra bytes."""
     if threads:
@@ -76,10 +70,10 @@ def child(name: str, kind: str, repeats: int, threads: int | None) -> dict:
     tiny = tuple(slice(0, 8) for _ in SHAPES[kind][0])
     loss(logits[(slice(None), slice(None), *tiny)].clone().requires_grad_(), target[(slice(None), slice(None), *tiny)]).backward()
     x = logits.clone().requires_grad_()  # (the tiny pass above did the lazy imports, outside the measurement)
-    Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark
-    before = _status("VmRSS")
+    reset_peak()
+    before = status_kib("VmRSS")
     loss(x, target).backward()  # the first pass: its memory is the peak; its time (first-call costs) is not used
-    peak = _status("VmHWM") - before
+    peak = (status_kib("VmHWM") - before) * 1024
     del x
     times = []
     for _ in range(repeats):

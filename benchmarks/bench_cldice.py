@@ -29,16 +29,12 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from memory import reset_peak, status_kib  # noqa: E402
 
 CONFIGS = ("monai-dice", "dice", "monai-cldice", "cldice")
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} not found in /proc/self/status")
 
 
 def _make_loss(config: str, iterations: int):
@@ -68,16 +64,15 @@ def run_one(config: str, shape: list[int], iterations: int, repeats: int) -> dic
     labels = torch.randint(0, shape[1], (shape[0], 1, *shape[2:]), generator=generator)
     target = torch.zeros(shape).scatter_(1, labels, 1.0)
     del labels
-    with open("/proc/self/clear_refs", "w") as clear_refs:
-        clear_refs.write("5")
-    baseline = _status_kib("VmRSS")
+    reset_peak()
+    baseline = status_kib("VmRSS")
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         (grad,) = torch.autograd.grad(loss_fn(logits, target), logits)
         times.append(time.perf_counter() - start)
         del grad
-    peak = _status_kib("VmHWM")
+    peak = status_kib("VmHWM")
     return {"extra_mb": (peak - baseline) / 1024, "seconds": times}
 
 

@@ -73,6 +73,8 @@ from seglosses.metrics import METRIC_NAMES, evaluate_case  # noqa: E402
 from seglosses.transforms import SkeletonTube  # noqa: E402
 
 HOLDOUT_SIZE = 10
+# The options a checkpoint records, and --resume checks (run.json records these and the split).
+CHECKPOINT_SETTINGS = ("loss", "protocol", "seed", "labels", "train_set", "steps")
 SUMMARY_COLUMNS = ("dice", "cldice", "betti_error_0", "betti_error_1", "betti_matching_error", "hd95")
 
 
@@ -239,7 +241,7 @@ def save_checkpoint(path: Path, net, optimiser, scheduler, scaler, step: int, ar
     module = getattr(net, "module", net)
     state = {"step": step, "net": module.state_dict(), "optimiser": optimiser.state_dict(),
              "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler else None,
-             "settings": {k: getattr(args, k) for k in ("loss", "protocol", "seed", "labels", "train_set", "steps")}}
+             "settings": {k: getattr(args, k) for k in CHECKPOINT_SETTINGS}}
     partial = path.with_suffix(".partial")
     torch.save(state, partial)
     os.replace(partial, path)
@@ -413,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     if not distributed.main:
         return 0
     seconds = time.perf_counter() - start
-    settings = {k: getattr(args, k) for k in ("loss", "protocol", "split", "seed", "labels", "train_set", "steps")}
+    settings = {k: getattr(args, k) for k in (*CHECKPOINT_SETTINGS, "split")}
     (out.parent / "run.json").write_text(json.dumps({**settings, "seconds": round(seconds, 1)}, indent=1) + "\n")
     write_results(rows, out, f"{args.split} ({len(rows)} images, loss {args.loss}, protocol {args.protocol}, "
                   f"{args.labels} labels, {args.train_set} set, seed {args.seed}; "

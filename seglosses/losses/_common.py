@@ -23,7 +23,7 @@ from collections.abc import Callable
 import torch
 
 from seglosses._checks import value_checks_enabled
-from seglosses._validation import check_activation, check_reduction
+from seglosses._validation import CONSTRUCTIONS, check_activation, check_choice, check_reduction
 
 
 def given(namespace: dict) -> dict:
@@ -40,6 +40,27 @@ def validate_common(settings: dict) -> dict:
     check_reduction(settings["reduction"])
     check_activation(settings["sigmoid"], settings["softmax"], settings["other_act"])
     return settings
+
+
+def construction_settings(settings: dict) -> dict:
+    """The common settings and ``construction`` (``"T"`` or ``"V"``): every topology loss has both."""
+    validate_common(settings)
+    check_choice("construction", settings["construction"], CONSTRUCTIONS)
+    return settings
+
+
+def per_binary_map(probs: torch.Tensor, target: torch.Tensor, function: Callable, dtype) -> torch.Tensor:
+    """``function(prediction, label)`` on every (sample, class) map of ``probs`` and ``target``, both binarised at
+    1/2 and copied to the host as bool arrays; the (B, C, *spatial) results stacked as a CPU tensor of ``dtype``
+    (a NumPy dtype). For the losses that find their pixels on binary maps (Topograph, Warping)."""
+    import numpy as np
+
+    predictions = (probs.detach() > 0.5).cpu().numpy()
+    labels = (target.detach() > 0.5).cpu().numpy()
+    out = np.zeros(predictions.shape, dtype)
+    for index in np.ndindex(*predictions.shape[:2]):
+        out[index] = function(predictions[index], labels[index])
+    return torch.from_numpy(out)
 
 
 HALF_DTYPES = (torch.float16, torch.bfloat16)

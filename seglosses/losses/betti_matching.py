@@ -18,13 +18,13 @@ from typing import cast
 import numpy as np
 import torch
 
-from seglosses._validation import CONSTRUCTIONS, DEFAULT_CONSTRUCTION, MAX_MATCHING_PIXELS, check_choice, check_size
+from seglosses._validation import DEFAULT_CONSTRUCTION, MAX_MATCHING_PIXELS, check_size
 from seglosses.losses._common import (
     SettingsModule,
+    construction_settings,
     given,
     prepare,
     reduce,
-    validate_common,
 )
 from seglosses.topology import BettiMatching, betti_matching
 
@@ -50,8 +50,7 @@ def _validate_dim_weights(dim_weights: Sequence[float] | None, n_dims: int) -> n
 def topology_settings(settings: dict) -> dict:
     """The settings of the persistent-homology losses (Betti matching, HuTopo): the common ones, ``construction``
     and ``dim_weights`` (checked for their number against the images on each call)."""
-    validate_common(settings)
-    check_choice("construction", settings["construction"], CONSTRUCTIONS)
+    construction_settings(settings)
     weights = settings["dim_weights"]
     if weights is not None:
         if not isinstance(weights, Sequence):

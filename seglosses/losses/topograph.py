@@ -37,20 +37,13 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from seglosses._validation import DEFAULT_CONSTRUCTION, check_choice
-from seglosses.losses._common import SettingsModule, given, prepare, reduce, validate_common
+from seglosses._validation import DEFAULT_CONSTRUCTION
+from seglosses.losses._common import SettingsModule, construction_settings, given, per_binary_map, prepare, reduce
 
 __all__ = ["TopographLoss", "topograph_loss", "critical_regions"]
 
 _TN, _FP, _FN, _TP = 0, 1, 2, 3
-_CONSTRUCTIONS = ("T", "V")
-
-
-def _topograph_settings(settings: dict) -> dict:
-    """The one validator of :func:`topograph_loss`'s settings, shared by :class:`TopographLoss`."""
-    validate_common(settings)
-    settings["construction"] = check_choice("construction", settings["construction"], _CONSTRUCTIONS)
-    return settings
+_topograph_settings = construction_settings  # the one validator of topograph_loss and TopographLoss
 
 
 def _components(edges: np.ndarray, n: int) -> np.ndarray:
@@ -166,18 +159,18 @@ def critical_regions(prediction: np.ndarray, label: np.ndarray, construction: st
     return numbering[node[region]]
 
 
+def _weights_of(prediction: np.ndarray, label: np.ndarray, construction: str) -> np.ndarray:
+    """1/|R| on the pixels of each critical region R of one binary map pair, 0 elsewhere."""
+    regions = critical_regions(prediction, label, construction)
+    if not regions.any():
+        return np.zeros(regions.shape)
+    return np.where(regions > 0, 1.0 / np.bincount(regions.ravel())[regions], 0.0)
+
+
 @torch.compiler.disable  # the graph is built on host copies: outside any compiled graph
 def _region_weights(probs: torch.Tensor, target: torch.Tensor, construction: str) -> torch.Tensor:
     """Per pixel of every map, 1/|R| on the pixels of each critical region R and 0 elsewhere (host, float64)."""
-    predictions = (probs.detach() > 0.5).cpu().numpy()
-    labels = (target.detach() > 0.5).cpu().numpy()
-    weights = np.zeros(predictions.shape, np.float64)
-    for index in np.ndindex(*predictions.shape[:2]):
-        regions = critical_regions(predictions[index], labels[index], construction)
-        if regions.any():
-            sizes = np.bincount(regions.ravel())
-            weights[index] = np.where(regions > 0, 1.0 / sizes[regions], 0.0)
-    return torch.from_numpy(weights)
+    return per_binary_map(probs, target, lambda p, g: _weights_of(p, g, construction), np.float64)
 
 
 def topograph_loss(

@@ -37,19 +37,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seglosses._validation import DEFAULT_CONSTRUCTION, check_choice
-from seglosses.losses._common import SettingsModule, given, prepare, reduce, validate_common
+from seglosses._validation import DEFAULT_CONSTRUCTION
+from seglosses.losses._common import SettingsModule, construction_settings, given, per_binary_map, prepare, reduce
 
 __all__ = ["WarpingLoss", "critical_pixels", "warp_towards", "warping_loss"]
 
-_CONSTRUCTIONS = ("T", "V")
-
-
-def _warping_settings(settings: dict) -> dict:
-    """The one validator of :func:`warping_loss`'s settings, shared by :class:`WarpingLoss`."""
-    validate_common(settings)
-    settings["construction"] = check_choice("construction", settings["construction"], _CONSTRUCTIONS)
-    return settings
+_warping_settings = construction_settings  # the one validator of warping_loss and WarpingLoss
 
 
 def _visit(candidates: np.ndarray, distance: np.ndarray) -> np.ndarray:
@@ -109,12 +102,7 @@ def critical_pixels(prediction: np.ndarray, label: np.ndarray, construction: str
 
 @torch.compiler.disable  # the warping runs in the compiled core on host copies: outside any compiled graph
 def _critical(probs: torch.Tensor, target: torch.Tensor, construction: str) -> torch.Tensor:
-    predictions = (probs.detach() > 0.5).cpu().numpy()
-    labels = (target.detach() > 0.5).cpu().numpy()
-    mask = np.zeros(predictions.shape, bool)
-    for index in np.ndindex(*predictions.shape[:2]):
-        mask[index] = critical_pixels(predictions[index], labels[index], construction)
-    return torch.from_numpy(mask)
+    return per_binary_map(probs, target, lambda p, g: critical_pixels(p, g, construction), bool)
 
 
 def _log_probabilities(input: torch.Tensor, probs: torch.Tensor, *, include_background: bool, sigmoid: bool,
