@@ -328,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     from seglosses.demo import add_demo
 
     add_demo(subparsers)
+    from seglosses._nnunet_cli import add_nnunet
+
+    add_nnunet(subparsers)
     return parser
 
 
