@@ -19,6 +19,8 @@ napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 nitpicky = False
 exclude_patterns = ["_build"]
+# seglosses.nnunet is documented without nnU-Net installed (the docs build in the main environment).
+autodoc_mock_imports = ["nnunetv2", "batchgeneratorsv2"]
 html_theme = "alabaster"
 html_title = f"seglosses {release}"
 

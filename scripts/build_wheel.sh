@@ -21,5 +21,7 @@ names = zipfile.ZipFile(sys.argv[1]).namelist()
 assert any(n.startswith("seglosses/_core") and n.endswith(".so") for n in names), "no compiled core"
 assert not any("/csrc/" in n for n in names), "C++ sources in the wheel"
 assert any(n.endswith("licenses/LICENSE") for n in names), "no LICENSE"
+# nnU-Net's external-trainer folder is not a package: it must still ship.
+assert "seglosses/nnunet/external/seglosses_nnunet_trainers.py" in names, "no nnU-Net trainer folder"
 print(f"{sys.argv[1]}: {len(names)} files, core and licence in, no C++ sources")
 PY
