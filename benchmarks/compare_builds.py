@@ -8,7 +8,8 @@ and point at it::
     python benchmarks/compare_builds.py /tmp/oldbuild/_core.cpython-311-x86_64-linux-gnu.so
 
 Inputs: random 3D volumes (a tenth larger ones, some with a singleton axis) and 2D images of uniform noise, three levels, random binary masks
-and smooth binary blobs, each pairing, both constructions, both filtrations (``x`` and ``-x``).
+and smooth binary blobs, each pairing, both constructions, both filtrations (``x`` and ``-x``; ``-x`` also as
+``negate=True``, the current build's negation without a copy, against the other build's ``-x``).
 Exits 1 on the first difference.
 """
 
@@ -76,6 +77,9 @@ def main() -> int:
                         other.betti_matching(x, y, construction),
                     ),
                 }
+                if sign < 0:  # the core's own negation (no copy) against the other build's negated input
+                    checks["persistence negate=True"] = (current.persistence(a, construction, negate=True),
+                                                         other.persistence(x, construction))
                 for name, (ours, theirs) in checks.items():
                     calls += 1
                     if not same(ours, theirs):

@@ -147,19 +147,20 @@ def _bar_order(values: np.ndarray, cells: np.ndarray, filtration: str) -> np.nda
     return np.lexsort((cells[:, 1], cells[:, 0], sign * values[:, 0], -length, finite))
 
 
-def _sublevel(image: np.ndarray, construction: str, backend: str, threads: int = 1):
+def _sublevel(image: np.ndarray, construction: str, backend: str, threads: int = 1, negate: bool = False):
+    """Sublevel persistence of ``image``, or of ``-image`` with ``negate`` (the core reads it negated, no copy)."""
     if backend == "gudhi":
         from seglosses.topology._gudhi import sublevel_persistence
 
-        return sublevel_persistence(image, construction)
+        return sublevel_persistence(-image if negate else image, construction)
     from seglosses import _core
 
-    return _core.persistence(image, CONSTRUCTIONS.index(construction), num_threads=threads)
+    return _core.persistence(image, CONSTRUCTIONS.index(construction), num_threads=threads, negate=negate)
 
 
 def _one_barcode(image: np.ndarray, filtration: str, construction: str, backend: str, threads: int = 1) -> Barcode:
     superlevel = filtration == "superlevel"
-    result = _sublevel(-image if superlevel else image, construction, backend, threads)
+    result = _sublevel(image, construction, backend, threads, negate=superlevel)
     intervals = [-values if superlevel else values for values, _ in result]
     return Barcode(
         intervals,

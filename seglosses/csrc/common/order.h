@@ -57,9 +57,12 @@ inline std::vector<std::uint32_t> radix_order(std::vector<std::uint64_t>& key) {
 }
 
 // Pixel indices sorted by (value, index).
-inline std::vector<std::uint32_t> sort_by_value(const double* values, index_t n) {
+// With `negate`, the order of the negated values (the complemented keys order them so; equal values stay
+// tied), without a negated copy of the values.
+inline std::vector<std::uint32_t> sort_by_value(const double* values, index_t n, bool negate = false) {
   std::vector<std::uint64_t> key(static_cast<std::size_t>(n));
-  for (index_t i = 0; i < n; ++i) key[i] = order_key(values[i]);
+  const std::uint64_t flip = negate ? ~std::uint64_t(0) : 0;
+  for (index_t i = 0; i < n; ++i) key[i] = order_key(values[i]) ^ flip;
   return radix_order(key);
 }
 

@@ -44,21 +44,21 @@ std::vector<std::vector<PixelPair>> barcode(const double* image, const index_t* 
     index_t hw[2], k = 0;  // the two non-flat axes; flat pixel indices are those of the image
     for (int a = 0; a < 3; ++a)
       if (!grid.flat[a]) hw[k++] = grid.shape[a];
-    auto planar_pairs = planar_persistence(image, hw[0], hw[1], c);
+    auto planar_pairs = planar_persistence(image, hw[0], hw[1], c, options.negate);
     for (int d = 0; d < 2; ++d) pairs[d] = std::move(planar_pairs[d]);
   } else if (options.dual && grid.dim == 3 && c == Construction::T && !options.keep_zero_persistence &&
              !options.wide_keys && padded < index_t(0xffffffffu)) {
-    pairs = t_persistence_by_duality(image, shape, opt.threads);
+    pairs = t_persistence_by_duality(image, shape, opt.threads, options.negate);
   } else {
-    Filtration f(image, shape, ndim, c);
+    Filtration f(image, shape, ndim, c, options.negate);
     const PersistenceDiagram diagram =
         compute_persistence(f, options.keep_zero_persistence, options.wide_keys, opt.threads);
     for (int d = 0; d < 3; ++d) {
       pairs[d].reserve(diagram.pairs[d].size());
       for (const PersistencePair& p : diagram.pairs[d])
-        pairs[d].push_back({f.pixel_of_rank[p.birth_rank],
-                            p.death_cell < 0 ? index_t(-1) : index_t(f.pixel_of_rank[p.death_rank]), p.birth,
-                            p.death});
+        pairs[d].push_back({f.pixel_of_rank[p.birth_rank], p.essential ? index_t(-1) : index_t(f.pixel_of_rank[p.death_rank]),
+                            f.sorted_value[p.birth_rank],
+                            p.essential ? std::numeric_limits<double>::infinity() : f.sorted_value[p.death_rank]});
     }
   }
   std::vector<std::vector<PixelPair>> bars(static_cast<std::size_t>(ndim));

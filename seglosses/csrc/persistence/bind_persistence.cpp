@@ -21,7 +21,7 @@ using DimResult = std::tuple<PairArray<double>, PairArray<index_t>>;
 
 std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::device::cpu> image, int construction,
                                    bool keep_zero_persistence, bool wide_keys, bool planar, bool dual,
-                                   int num_threads) {
+                                   int num_threads, bool negate) {
   const int ndim = int(image.ndim());
   if (ndim < 2 || ndim > 3) throw nb::value_error("Expected `image` to be a 2D or 3D array.");
   if (construction != 0 && construction != 1) throw nb::value_error("Expected `construction` to be 0 (T) or 1 (V).");
@@ -40,6 +40,7 @@ std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::d
   options.planar = planar;
   options.dual = dual;
   options.threads = num_threads;
+  options.negate = negate;
   std::vector<std::vector<double>> values(ndim);
   std::vector<std::vector<index_t>> cells(ndim);
   {
@@ -65,11 +66,12 @@ std::vector<DimResult> persistence(nb::ndarray<const double, nb::c_contig, nb::d
 void bind_persistence(nb::module_& m) {
   m.def("persistence", &persistence, nb::arg("image"), nb::arg("construction"),
         nb::arg("keep_zero_persistence") = false, nb::arg("wide_keys") = false, nb::arg("planar") = true,
-        nb::arg("dual") = true, nb::arg("num_threads") = 1,
+        nb::arg("dual") = true, nb::arg("num_threads") = 1, nb::arg("negate") = false,
         "Sublevel persistence of a C-contiguous float64 2D/3D image. Returns, per dimension, "
         "((n, 2) birth/death values, (n, 2) int64 flat pixel indices; -1 for an essential death), "
         "bars ordered by persistence descending, then birth, birth pixel and death pixel. 2D images go to the "
         "union-finds on pixels unless planar=False or zero-persistence pairs are kept; 3D images in T to "
         "construction V of the padded negated image (duality) unless dual=False, wide_keys=True or zero-persistence "
-        "pairs are kept. num_threads: threads for the parts of one 3D image that parallelise.");
+        "pairs are kept. num_threads: threads for the parts of one 3D image that parallelise. negate: the sublevel "
+        "filtration of -image (a superlevel filtration), without a negated copy.");
 }

@@ -27,7 +27,9 @@
 
 namespace seglosses::cubical {
 
-std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* image, const index_t* shape, int threads) {
+std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* image, const index_t* shape, int threads,
+                                                               bool negate) {
+  const auto value = [&](index_t p) { return negate ? -image[p] : image[p]; };
   const index_t n = shape[0] * shape[1] * shape[2];
   const index_t padded_shape[3] = {shape[0] + 2, shape[1] + 2, shape[2] + 2};
   const Grid grid(padded_shape, 3, Construction::V);
@@ -47,12 +49,12 @@ std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* ima
           values[at++] = -std::numeric_limits<double>::infinity();
         }
     // Then the image pixels from the last T-rank to the first, with negated values.
-    const std::vector<std::uint32_t> t_order = sort_by_value(image, n);
+    const std::vector<std::uint32_t> t_order = sort_by_value(image, n, negate);
     for (index_t s = 0; s < n; ++s) {
       const index_t p = t_order[std::size_t(n - 1 - s)];
       const index_t i0 = p / (shape[1] * shape[2]), r = p - i0 * shape[1] * shape[2], i1 = r / shape[2];
       order[std::size_t(shell + s)] = std::uint32_t((i0 + 1) * ps1 + (i1 + 1) * ps2 + (r - i1 * shape[2]) + 1);
-      values[std::size_t(shell + s)] = -image[p];
+      values[std::size_t(shell + s)] = -value(p);
     }
   }
   Filtration dual(grid, std::move(order), std::move(values));
@@ -68,15 +70,15 @@ std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* ima
   for (int k = 0; k < 3; ++k) {
     out[2 - k].reserve(diagram.pairs[k].size());
     for (const PersistencePair& p : diagram.pairs[k]) {
-      if (p.death_cell < 0) continue;  // the shell's component
+      if (p.essential) continue;  // the shell's component
       const index_t death_pixel = pixel(p.death_rank);  // T's birth pixel
       if (index_t(p.birth_rank) < shell) {
         if (k != 2) throw std::logic_error("duality: a pair born in the shell outside dimension 2");
-        out[0].push_back({death_pixel, -1, image[death_pixel], std::numeric_limits<double>::infinity()});
+        out[0].push_back({death_pixel, -1, value(death_pixel), std::numeric_limits<double>::infinity()});
         continue;
       }
       const index_t birth_pixel = pixel(p.birth_rank);  // T's death pixel
-      out[2 - k].push_back({death_pixel, birth_pixel, image[death_pixel], image[birth_pixel]});
+      out[2 - k].push_back({death_pixel, birth_pixel, value(death_pixel), value(birth_pixel)});
     }
   }
   return out;

@@ -16,6 +16,9 @@
 #include "common/working_column.h"
 
 #include <cstdlib>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <memory>
 #include <new>
 #include <type_traits>
@@ -23,25 +26,25 @@
 namespace seglosses::cubical {
 namespace {
 
-// Records a pair, given the ranks of its cells where the caller has them at hand (random reads of the
-// per-cell ranks are a noticeable part of the run).
-void push_pair(std::vector<PersistencePair>& out, const Filtration& f, index_t birth, std::uint32_t birth_rank,
-               index_t death, std::uint32_t death_rank, bool keep_zero) {
+// Records a pair by the ranks of its cells (the callers have them at hand: random reads of the per-cell
+// ranks are a noticeable part of the run). A pair is its two ranks, 12 bytes: its pixels and values are
+// looked up from the ranks by the caller, once, for the pairs that remain.
+void push_pair(std::vector<PersistencePair>& out, const Filtration& f, std::uint32_t birth_rank,
+               std::uint32_t death_rank, bool keep_zero) {
   // Most pairs of noisy images join a cell to another of the same pixel: skip them before any lookup.
-  if (!keep_zero && death >= 0 && birth_rank == death_rank) return;
-  const double b = f.sorted_value[birth_rank];
-  const double d = death < 0 ? std::numeric_limits<double>::infinity() : f.sorted_value[death_rank];
-  if (!keep_zero && b == d) return;
-  out.push_back({birth, death, b, d, birth_rank, death_rank});
+  if (!keep_zero && (birth_rank == death_rank || f.sorted_value[birth_rank] == f.sorted_value[death_rank])) return;
+  out.push_back({birth_rank, death_rank, false});
 }
-void push_pair(std::vector<PersistencePair>& out, const Filtration& f, index_t birth, index_t death, bool keep_zero) {
-  push_pair(out, f, birth, f.rank[birth], death, death < 0 ? 0 : f.rank[death], keep_zero);
+// The essential class born at the cell of rank `birth_rank`.
+void push_essential(std::vector<PersistencePair>& out, std::uint32_t birth_rank) {
+  out.push_back({birth_rank, 0, true});
 }
 
 // An edge left for the H1 reduction, with its rank (so the reduction need not read the rank table at
-// random).
+// random). `Cell` is 32-bit where the grid's cells fit (8 bytes an edge instead of 16).
+template <class Cell>
 struct RankedEdge {
-  index_t cell;
+  Cell cell;
   std::uint32_t rank;
 };
 
@@ -49,9 +52,10 @@ struct RankedEdge {
 // younger root is attached under the older one. `edges` are the edges in filtration order. Edges
 // flagged in `apparent` (paired with a square already, so they cannot merge components) are skipped;
 // the other edges that kill no H0 class are appended to `positive` (if given), in filtration order.
+template <class Cell = index_t>
 void compute_h0(const Filtration& f, const std::vector<index_t>& edges, bool keep_zero,
                 std::vector<PersistencePair>& out, const std::vector<std::uint8_t>& apparent,
-                std::vector<RankedEdge>* positive) {
+                std::vector<RankedEdge<Cell>>* positive) {
   const Grid& g = f.grid;
   const std::array<index_t, 3> ve{(g.extent[0] + 1) / 2, (g.extent[1] + 1) / 2, (g.extent[2] + 1) / 2};
   const std::array<index_t, 3> vstride{ve[1] * ve[2], ve[2], 1};
@@ -65,10 +69,6 @@ void compute_h0(const Filtration& f, const std::vector<index_t>& edges, bool kee
   }
   // Vertex order = (rank, vertex index), the filtration order restricted to vertices.
   const auto older = [&](index_t a, index_t b) { return vrank[a] < vrank[b] || (vrank[a] == vrank[b] && a < b); };
-  const auto vertex_cell = [&](index_t v) {
-    const index_t i0 = v / vstride[0], r = v - i0 * vstride[0], i1 = r / vstride[1];
-    return g.cell(2 * i0, 2 * i1, 2 * (r - i1 * vstride[1]));
-  };
   UnionFind uf(nv);
   for (const index_t e : edges) {
     if (!apparent.empty() && apparent[e]) continue;
@@ -78,22 +78,23 @@ void compute_h0(const Filtration& f, const std::vector<index_t>& edges, bool kee
     const index_t lo = ((k[0] >> 1) * ve[1] + (k[1] >> 1)) * ve[2] + (k[2] >> 1);
     const index_t r0 = uf.find(lo), r1 = uf.find(lo + vstride[a]);
     if (r0 == r1) {
-      if (positive) positive->push_back({e, f.rank[e]});
+      if (positive) positive->push_back({Cell(e), f.rank[e]});
       continue;
     }
     const index_t young = older(r0, r1) ? r1 : r0;
-    push_pair(out, f, vertex_cell(young), vrank[young], e, f.rank[e], keep_zero);
+    push_pair(out, f, vrank[young], f.rank[e], keep_zero);
     uf.attach(young, young == r0 ? r1 : r0);
   }
-  push_pair(out, f, vertex_cell(uf.find(0)), -1, keep_zero);
+  push_essential(out, vrank[uf.find(0)]);
 }
 
 // H0 of the V-construction of a 3D image by union-find over the voxels in rank order, the result of
 // `compute_h0` without sorting the edges: in V an edge takes the rank of its later endpoint, so the
 // edges in filtration order are, voxel by voxel in rank order, the edges to its earlier neighbours in
 // increasing cell index (the neighbours along axis 0, 1, 2 below, then 2, 1, 0 above).
+template <class Cell>
 void compute_h0_vertices(const Filtration& f, bool keep_zero, std::vector<PersistencePair>& out,
-                         const std::vector<std::uint8_t>& apparent, std::vector<RankedEdge>& positive) {
+                         const std::vector<std::uint8_t>& apparent, std::vector<RankedEdge<Cell>>& positive) {
   const Grid& g = f.grid;
   const index_t n = g.num_pixels;
   const std::array<index_t, 3> pstride{g.shape[1] * g.shape[2], g.shape[2], 1};
@@ -135,15 +136,27 @@ void compute_h0_vertices(const Filtration& f, bool keep_zero, std::vector<Persis
       const index_t q = p + side * pstride[a], e = c + side * g.stride[a];
       const index_t r0 = uf.find(p), r1 = uf.find(q);
       if (r0 == r1) {
-        positive.push_back({e, std::uint32_t(r)});
+        positive.push_back({Cell(e), std::uint32_t(r)});
         continue;
       }
       const index_t young = vrank[r0] < vrank[r1] ? r1 : r0;
-      push_pair(out, f, f.pixel_cell(young), vrank[young], e, std::uint32_t(r), keep_zero);
+      push_pair(out, f, vrank[young], std::uint32_t(r), keep_zero);
       uf.attach(young, young == r0 ? r1 : r0);
     }
   }
-  push_pair(out, f, f.pixel_cell(f.pixel_of_rank[0]), -1, keep_zero);  // the oldest voxel never dies
+  push_essential(out, 0);  // the oldest voxel never dies
+}
+
+// The ranks of the top cells, numbered in C order on the grid of top cells.
+std::vector<std::uint32_t> top_ranks(const Filtration& f) {
+  const Grid& g = f.grid;
+  std::vector<std::uint32_t> rank;
+  rank.reserve(std::size_t((g.flat[0] ? 1 : g.extent[0] / 2) * (g.flat[1] ? 1 : g.extent[1] / 2) *
+                           (g.flat[2] ? 1 : g.extent[2] / 2)));
+  for (index_t k0 = g.flat[0] ? 0 : 1; k0 < g.extent[0]; k0 += 2)
+    for (index_t k1 = g.flat[1] ? 0 : 1; k1 < g.extent[1]; k1 += 2)
+      for (index_t k2 = g.flat[2] ? 0 : 1; k2 < g.extent[2]; k2 += 2) rank.push_back(f.rank[g.cell(k0, k1, k2)]);
+  return rank;
 }
 
 // H_{D-1} for the top dimension D by union-find on the dual graph (top cells and one outer cell),
@@ -151,21 +164,23 @@ void compute_h0_vertices(const Filtration& f, bool keep_zero, std::vector<Persis
 // reversed filtration, at its latest top cell, which is kept as its root; the outer cell, at
 // +infinity, is older than every top cell. `skip(i)` says that cells[i] is known to kill a (D-2)-class
 // (an apparent pair), so it joins no two components and need not be looked at.
-// `cell_rank(i)` is the rank of cells[i].
+// `cell_rank(i)` is the rank of cells[i]. `top_rank`, if given, holds the ranks of the top cells (see
+// `top_ranks`); otherwise they are read from the rank table.
 template <class Cell, class CellRank, class Skip>
 void compute_top(const Filtration& f, const std::vector<Cell>& cells, bool keep_zero,
-                 std::vector<PersistencePair>& out, CellRank cell_rank, Skip skip) {
+                 std::vector<PersistencePair>& out, CellRank cell_rank, Skip skip,
+                 std::vector<std::uint32_t>* top_rank = nullptr) {
   const Grid& g = f.grid;
   std::array<index_t, 3> te{};
   for (int a = 0; a < 3; ++a) te[a] = g.flat[a] ? 1 : (g.extent[a] - 1) / 2;
   const std::array<index_t, 3> tstride{te[1] * te[2], te[2], 1};
   const index_t outer = te[0] * te[1] * te[2];
-  const auto top_cell = [&](index_t t) {
-    const index_t i0 = t / tstride[0], r = t - i0 * tstride[0], i1 = r / tstride[1], i2 = r - i1 * tstride[1];
-    return g.cell(g.flat[0] ? 0 : 2 * i0 + 1, g.flat[1] ? 0 : 2 * i1 + 1, g.flat[2] ? 0 : 2 * i2 + 1);
-  };
-  std::vector<std::uint32_t> trank(outer);
-  for (index_t t = 0; t < outer; ++t) trank[t] = f.rank[top_cell(t)];
+  std::vector<std::uint32_t> own_rank;
+  if (!top_rank) {
+    own_rank = top_ranks(f);
+    top_rank = &own_rank;
+  }
+  const std::vector<std::uint32_t>& trank = *top_rank;
   const auto earlier = [&](index_t a, index_t b) {  // in the filtration; the outer cell is last
     if (a == outer || b == outer) return b == outer && a != outer;
     return trank[a] < trank[b] || (trank[a] == trank[b] && a < b);
@@ -185,10 +200,55 @@ void compute_top(const Filtration& f, const std::vector<Cell>& cells, bool keep_
     if (r0 == r1) continue;
     // The component born later in the reversed order (the earlier root) dies here.
     const index_t dying = earlier(r0, r1) ? r0 : r1;
-    push_pair(out, f, s, cell_rank(i), top_cell(dying), trank[dying], keep_zero);
+    push_pair(out, f, cell_rank(i), trank[dying], keep_zero);
     uf.attach(dying, dying == r0 ? r1 : r0);
   }
 }
+
+// The rank of every position of a list of cells in filtration order (ranks non-decreasing along it), in
+// 4 bytes per pixel instead of 4 per cell (a third of the squares' 12 per voxel): the first position of
+// each rank, and per block of 64 positions the rank of its first one. A lookup is a binary search among
+// the ranks of its block, which share one or two cache lines of the first-position table.
+template <class Pos>
+class PositionRanks {
+ public:
+  static constexpr int kShift = 6;
+  // `first[r]`: the first position of rank r, for r = 0..n (first[n]: the number of positions).
+  explicit PositionRanks(std::vector<Pos>&& first) : first_(std::move(first)) {
+    const std::size_t positions = std::size_t(first_.back());
+    if (positions == 0) {
+      hint_.assign(1, 0);
+      return;
+    }
+    const std::size_t blocks = (positions + (std::size_t(1) << kShift) - 1) >> kShift;
+    hint_.resize(blocks + 1);
+    std::uint32_t r = 0;  // rank(p) for the p below: the last r with first[r] <= p (first[n] > p stops it)
+    for (std::size_t b = 0; b <= blocks; ++b) {
+      const std::size_t p = b < blocks ? b << kShift : positions - 1;
+      while (std::size_t(first_[r + 1]) <= p) ++r;
+      hint_[b] = r;  // block b's first position (the last entry: the last position, an upper bound)
+    }
+  }
+  // The rank of position p.
+  std::uint32_t operator[](Pos p) const {
+    const std::size_t b = std::size_t(p) >> kShift;
+    const auto lo = first_.begin() + hint_[b], hi = first_.begin() + hint_[b + 1] + 1;
+    return std::uint32_t(std::upper_bound(lo, hi, p) - first_.begin() - 1);
+  }
+  // The first position of rank >= r.
+  Pos first(std::uint32_t r) const { return first_[std::min<std::size_t>(r, first_.size() - 1)]; }
+  // The rank of p for positions visited downwards: `r` starts at the last rank (ranks() - 1) and is moved
+  // down to p's rank (no search: a sweep over all positions costs one pass over the ranks).
+  std::uint32_t rank_downwards(Pos p, std::uint32_t& r) const {
+    while (first_[r] > p) --r;
+    return r;
+  }
+  std::uint32_t ranks() const { return std::uint32_t(first_.size() - 1); }
+
+ private:
+  std::vector<Pos> first_;
+  std::vector<std::uint32_t> hint_;
+};
 
 // H1 of a 3D grid by coboundary reduction (persistent cohomology), columns = edges in decreasing
 // order, with clearing (an edge that kills an H0 class has zero reduced coboundary), apparent pairs and
@@ -216,8 +276,8 @@ class H1Reduction {
   // `position[c]` is the index of square c in `squares` (see Filtration::cells_in_order), for every
   // cell of the grid (only the squares' entries are read).
   H1Reduction(const Filtration& f, const std::vector<Pos>& squares, const Pos* position,
-              std::vector<std::uint32_t>&& square_rank, bool keep_zero, std::vector<PersistencePair>& out)
-      : f_(f), squares_(squares), keep_zero_(keep_zero), out_(out), position_(position),
+              PositionRanks<Pos>&& square_rank, bool keep_zero, std::vector<PersistencePair>& out)
+      : f_(f), squares_(&squares), num_squares_(squares.size()), keep_zero_(keep_zero), out_(out), position_(position),
         square_rank_(std::move(square_rank)),
         pivot_(static_cast<Owner*>(std::calloc(squares.size() + 1, sizeof(Owner)))) {
     // calloc: all kNone, and large blocks come as zero pages from the system, without a fill pass.
@@ -287,7 +347,9 @@ class H1Reduction {
           const index_t sa = g.stride[axis];
           if (later(s + min_step, e) || later(s - sa, e) || later(s + sa, e)) continue;
           apparent[std::size_t(e)] = 1;
-          pair_with_partner(e, rank[e], cob[0], s, square_rank_[cob[0]], out);
+          // In V a cell's rank is the largest of its vertices', hence of its facets': the largest facet
+          // e of s has s's rank (every apparent pair of V has zero persistence), no lookup needed.
+          pair_with_partner(e, rank[e], cob[0], v_ ? rank[e] : square_rank_[cob[0]], out);
         }
       }
   }
@@ -304,14 +366,17 @@ class H1Reduction {
     const std::array<index_t, 3> ve{(g.extent[0] + 1) / 2, (g.extent[1] + 1) / 2, (g.extent[2] + 1) / 2};
     vstride_ = {ve[1] * ve[2], ve[2], 1};
     dense_.assign(std::size_t(3 * ve[0] * ve[1] * ve[2]), Pos(0));
-    for (std::size_t p = 0; p < squares_.size(); ++p) {
-      const auto k = g.coords(index_t(squares_[p]));
+    const std::vector<Pos>& squares = *squares_;
+    for (std::size_t p = 0; p < squares.size(); ++p) {
+      const auto k = g.coords(index_t(squares[p]));
       const int normal = !(k[0] & 1) ? 0 : !(k[1] & 1) ? 1 : 2;
       dense_[std::size_t(3 * lowest_vertex(k) + normal)] = Pos(p);
     }
     position_ = nullptr;
+    squares_ = nullptr;  // no longer read: the caller may free the squares
   }
   std::uint32_t square_rank(Pos p) const { return square_rank_[p]; }
+  const PositionRanks<Pos>& square_ranks() const { return square_rank_; }
 
   // Reduces the columns of `edges` (neither apparent nor negative), given in filtration order.
   //
@@ -322,7 +387,8 @@ class H1Reduction {
   // among its own squares: those pairs are final. A column whose pivot leaves the chunk is deferred,
   // and the deferred columns are reduced afterwards, from the last chunk down, against every column
   // (in the order of the one-thread sweep, so the pairs are the same).
-  void reduce(const std::vector<RankedEdge>& edges, int threads) {
+  using Edge = RankedEdge<Pos>;
+  void reduce(const std::vector<Edge>& edges, int threads) {
     std::vector<std::size_t> bound{0};  // chunk t is edges[bound[t], bound[t + 1])
     // Two chunks at most: a chunk boundary defers the columns whose pivots cross it to the sequential
     // pass (128^3 noise: two chunks defer 217k of 638k columns, the reduction 2.72 -> 2.35 s; four
@@ -339,14 +405,13 @@ class H1Reduction {
       reduce_columns(edges.rbegin(), edges.rend(), kNoEnd, pool_, out_, nullptr);
       return;
     }
-    std::vector<Pos> first_position(chunks + 1, Pos(squares_.size()));  // chunk t owns [first[t], first[t + 1])
+    std::vector<Pos> first_position(chunks + 1, Pos(num_squares_));  // chunk t owns [first[t], first[t + 1])
     first_position[0] = 0;
     for (std::size_t t = 1; t < chunks; ++t)
-      first_position[t] = Pos(std::lower_bound(square_rank_.begin(), square_rank_.end(), edges[bound[t]].rank) -
-                              square_rank_.begin());
+      first_position[t] = square_rank_.first(edges[bound[t]].rank);
     std::vector<ColumnStore<Pos>> stores(chunks);
     std::vector<std::vector<PersistencePair>> found(chunks);
-    std::vector<std::vector<RankedEdge>> deferred(chunks);
+    std::vector<std::vector<Edge>> deferred(chunks);
     std::vector<std::function<void()>> tasks;
     for (std::size_t t = 0; t < chunks; ++t)
       tasks.emplace_back([&, t] {
@@ -373,7 +438,7 @@ class H1Reduction {
   // not reduced further but appended to `deferred` (kNoEnd: none is).
   template <class It>
   void reduce_columns(It first, It last, Pos end, ColumnStore<Pos>& store, std::vector<PersistencePair>& out,
-                      std::vector<RankedEdge>* deferred) {
+                      std::vector<Edge>* deferred) {
     WorkingColumn<Pos> work;
     constexpr std::ptrdiff_t kAhead = 16;  // edges whose cofacets' positions are prefetched
     for (It it = first; it != last; ++it) {
@@ -386,15 +451,14 @@ class H1Reduction {
       }
       const index_t e = it->cell;
       Pos cob[4];
-      index_t smallest = 0;
-      const int n = raw_coboundary(e, cob, smallest);
+      const int n = raw_coboundary(e, cob);
       if (n == 0) continue;  // no cofacets: cannot happen in a 3D grid
       if (cob[0] >= end) {
         deferred->push_back(*it);
         continue;
       }
       if (pivot_[cob[0]] == kNone) {  // emergent pair: the raw coboundary is already reduced
-        pair_with_partner(e, it->rank, cob[0], smallest, square_rank_[cob[0]], out);
+        pair_with_partner(e, it->rank, cob[0], square_rank_[cob[0]], out);
         continue;
       }
       work.reset(cob, cob + n);
@@ -419,8 +483,7 @@ class H1Reduction {
           work.add(column, column_end);
         } else {  // the partner's raw coboundary, read again from the grid (its first key is `pivot`)
           Pos keys[4];
-          index_t unused;
-          const int k = raw_coboundary(index_t(-(o + 1)), keys, unused);
+          const int k = raw_coboundary(index_t(-(o + 1)), keys);
           if (k > 1) __builtin_prefetch(pivot_.get() + keys[1]);
           work.add(keys, keys + k);
         }
@@ -435,16 +498,16 @@ class H1Reduction {
       // Most pairs of noise have zero persistence: drop them on the ranks, before reading the square.
       const std::uint32_t death_rank = square_rank_[pivot];
       if (keep_zero_ || it->rank != death_rank)
-        push_pair(out, f_, e, it->rank, index_t(squares_[pivot]), death_rank, keep_zero_);
+        push_pair(out, f_, it->rank, death_rank, keep_zero_);
       const auto column = work.finish();
       store.add(column.first, column.second);
     }
   }
 
  private:
-  // The positions of the squares of an edge's coboundary (two to four), sorted; `smallest` is the
-  // first one's cell. Reads the dense numbering (after compact_positions).
-  int raw_coboundary(index_t edge, Pos* dst, index_t& smallest) const {
+  // The positions of the squares of an edge's coboundary (two to four), sorted. Reads the dense numbering
+  // (after compact_positions).
+  int raw_coboundary(index_t edge, Pos* dst) const {
     const Grid& g = f_.grid;
     const auto k = g.coords(edge);
     const int a = (k[0] & 1) ? 0 : (k[1] & 1) ? 1 : 2;  // the edge's axis
@@ -459,7 +522,6 @@ class H1Reduction {
         int i = n++;
         for (; i > 0 && pos < dst[i - 1]; --i) dst[i] = dst[i - 1];
         dst[i] = pos;
-        if (i == 0) smallest = edge + side * g.stride[b];
       }
     }
     return n;
@@ -469,20 +531,22 @@ class H1Reduction {
     return (k[0] >> 1) * vstride_[0] + (k[1] >> 1) * vstride_[1] + (k[2] >> 1);
   }
   // Pairs an edge with the smallest square of its coboundary, at position `pivot`.
-  void pair_with_partner(index_t edge, std::uint32_t edge_rank, Pos pivot, index_t square, std::uint32_t square_rank,
+  void pair_with_partner(index_t edge, std::uint32_t edge_rank, Pos pivot, std::uint32_t square_rank,
                          std::vector<PersistencePair>& out) {
     pivot_[pivot] = Owner(-(edge + 1));
-    push_pair(out, f_, edge, edge_rank, square, square_rank, keep_zero_);
+    push_pair(out, f_, edge_rank, square_rank, keep_zero_);
   }
 
   const Filtration& f_;
-  const std::vector<Pos>& squares_;
+  const bool v_ = f_.grid.construction == Construction::V;
+  const std::vector<Pos>* squares_;  // the squares in filtration order (until compact_positions)
+  std::size_t num_squares_;
   bool keep_zero_;
   std::vector<PersistencePair>& out_;
   const Pos* position_;  // per Khalimsky cell: a square's filtration position (until compact_positions)
   std::vector<Pos> dense_;  // per dense square number: its filtration position (from compact_positions)
   std::array<index_t, 3> vstride_{};
-  std::vector<std::uint32_t> square_rank_;  // per square position: the square's rank
+  PositionRanks<Pos> square_rank_;  // per square position: the square's rank
   struct Free {
     void operator()(void* p) const { std::free(p); }
   };
@@ -495,8 +559,10 @@ class H1Reduction {
 // dimension (two union-finds that only read what the apparent pairs left) run side by side.
 //
 // The squares' positions: with 32-bit positions they are written over the squares' entries of the
-// rank table, which nothing reads as ranks afterwards (the squares' ranks are kept by position), and
-// so cost no memory of their own (a quarter of the Khalimsky grid's cells... 32 bytes per voxel).
+// rank table, which nothing reads as ranks afterwards (the squares' ranks are kept by position, as
+// PositionRanks), and so cost no memory of their own (a quarter of the Khalimsky grid's cells... 32
+// bytes per voxel). What a 3D barcode holds at its peak, the end of the reduction, is in
+// benchmarks/README.md (about 100 bytes per voxel on noise).
 template <class Pos>
 void compute_3d(Filtration& f, bool keep_zero, PersistenceDiagram& diagram, int threads) {
   std::vector<Pos> own_position;
@@ -507,29 +573,54 @@ void compute_3d(Filtration& f, bool keep_zero, PersistenceDiagram& diagram, int 
     own_position.resize(std::size_t(f.grid.num_cells));
     position = &own_position;
   }
-  std::vector<std::uint32_t> square_rank;
-  const std::vector<Pos> squares = f.cells_in_order<Pos, Pos>(2, position, &square_rank);
+  std::vector<Pos> first_of_rank;
+  std::vector<Pos> squares = f.cells_in_order<Pos, Pos>(2, position, &first_of_rank);
+  PositionRanks<Pos> square_rank(std::move(first_of_rank));
   H1Reduction<Pos> h1(f, squares, position->data(), std::move(square_rank), keep_zero, diagram.pairs[1]);
   std::vector<std::uint8_t> apparent(std::size_t(f.grid.num_cells), 0);
   h1.find_apparent_pairs(apparent, threads);
-  std::vector<RankedEdge> positive;  // the edges left for the reduction: neither apparent nor negative
+  std::vector<RankedEdge<Pos>> positive;  // the edges left for the reduction: neither apparent nor negative
+  // In V neither union-find reads the rank table (H0 goes by the pixel order, the top dimension by its
+  // cubes' ranks, taken here): it is freed before them, which keeps the peak of the call down by its
+  // 32 bytes per voxel less the cubes' 4.
+  std::vector<std::uint32_t> cube_rank;
+  const bool v = f.grid.construction == Construction::V;
+  if (v) {
+    cube_rank = top_ranks(f);
+    std::vector<std::uint32_t>().swap(f.rank);
+    std::vector<Pos>().swap(own_position);
+  }
   run_tasks(threads, {
       [&] {
         // A square in an apparent pair kills an H1 class, so it joins no two components of the dual graph.
-        compute_top(f, squares, keep_zero, diagram.pairs[2], [&](std::size_t i) { return h1.square_rank(Pos(i)); },
-                    [&](std::size_t i) { return h1.is_paired(Pos(i)); });
+        // compute_top visits the squares downwards, so their ranks are read by a sweep, not by lookups.
+        std::uint32_t sweep = h1.square_ranks().ranks() - 1;
+        compute_top(f, squares, keep_zero, diagram.pairs[2],
+                    [&](std::size_t i) { return h1.square_ranks().rank_downwards(Pos(i), sweep); },
+                    [&](std::size_t i) { return h1.is_paired(Pos(i)); }, v ? &cube_rank : nullptr);
+        std::vector<std::uint32_t>().swap(cube_rank);
       },
       [&] {
-        if (f.grid.construction == Construction::V)
+        if (v)
           compute_h0_vertices(f, keep_zero, diagram.pairs[0], apparent, positive);
         else
           compute_h0(f, f.cells_in_order(1), keep_zero, diagram.pairs[0], apparent, &positive);
       },
   });
   apparent = {};
-  h1.compact_positions();
-  std::vector<std::uint32_t>().swap(f.rank);  // the rank table is no longer read (nor the positions on it)
+  // The rank table (and the positions written over it) is no longer read: freed before the dense
+  // numbering is made (which reads only the squares), then the squares, whose cells the reduction never
+  // needs (pairs are reported by ranks).
+  std::vector<std::uint32_t>().swap(f.rank);
   std::vector<Pos>().swap(own_position);
+  h1.compact_positions();
+  std::vector<Pos>().swap(squares);
+#if defined(__GLIBC__)
+  // Give the pages of what was freed (the rank table, the union-finds' arrays) back to the system before
+  // the reduction stores its columns: glibc keeps freed blocks below its (adaptive) mmap threshold in the
+  // heap, where they counted in the peak without being reused (128^3 noise: 21 bytes per voxel).
+  malloc_trim(0);
+#endif
   h1.reduce(positive, threads);
 }
 
@@ -540,7 +631,7 @@ PersistenceDiagram compute_persistence(Filtration& f, bool keep_zero_persistence
   const Grid& g = f.grid;
   if (g.dim < 3) {
     const std::vector<index_t> edges = f.cells_in_order(1);
-    compute_h0(f, edges, keep_zero_persistence, diagram.pairs[0], {}, nullptr);
+    compute_h0<index_t>(f, edges, keep_zero_persistence, diagram.pairs[0], {}, nullptr);
     if (g.dim == 2)
       compute_top(f, edges, keep_zero_persistence, diagram.pairs[1], [&](std::size_t i) { return f.rank[edges[i]]; },
                   [](std::size_t) { return false; });

@@ -47,13 +47,13 @@ struct RankedPixels {
   std::vector<double> value;          // value of rank r
   std::vector<std::uint32_t> padded;  // rank per padded pixel, (h + 2) x (w + 2), border n
 
-  RankedPixels(const double* image, index_t rows, index_t cols)
+  RankedPixels(const double* image, index_t rows, index_t cols, bool negate)
       : h(rows), w(cols), wp(cols + 2), n(std::uint32_t(rows * cols)) {
-    const std::vector<std::uint32_t> order = sort_by_value(image, n);
+    const std::vector<std::uint32_t> order = sort_by_value(image, n, negate);
     at.resize(n);
     value.resize(n);
     padded.assign(std::size_t((h + 2) * wp), n);
-    for (std::uint32_t r = 0; r < n; ++r) value[r] = image[order[r]];
+    for (std::uint32_t r = 0; r < n; ++r) value[r] = negate ? -image[order[r]] : image[order[r]];
     for (std::uint32_t r = 0; r < n; ++r) {
       const std::uint32_t q = order[r], i = q / std::uint32_t(w);
       at[r] = std::uint32_t((i + 1) * wp + (q - i * w) + 1);
@@ -164,8 +164,9 @@ void h1_v(const RankedPixels& px, std::vector<PixelPair>& out) {
 
 }  // namespace
 
-std::array<std::vector<PixelPair>, 2> planar_persistence(const double* image, index_t h, index_t w, Construction c) {
-  const RankedPixels px(image, h, w);
+std::array<std::vector<PixelPair>, 2> planar_persistence(const double* image, index_t h, index_t w, Construction c,
+                                                         bool negate) {
+  const RankedPixels px(image, h, w, negate);
   std::array<std::vector<PixelPair>, 2> pairs;
   const index_t wp = px.wp;
   if (c == Construction::V) {
