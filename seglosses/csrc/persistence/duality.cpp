@@ -19,6 +19,12 @@
 // tied and binary images. What it buys: V's H0 by union-find over the voxels in rank order, and V's
 // apparent pairs and reduction, which the T grid loses on plateaus (a random binary 48^3 mask: 0.43 s
 // on the T grid, 0.05 s here).
+//
+// The padded grid is numbered backwards (every axis flipped: padded pixel q is stored at m - 1 - q). The
+// dual order runs T's ranks backwards, and T breaks ties by increasing index, so on a plateau the dual's
+// ranks would fall as the index rises; numbered backwards they rise with it, as in a V image of its own,
+// and the reduction meets the short chains it meets in V (random binary 96^3: 0.248 -> 0.200 s, V
+// 0.189 s). The pairs by pixel do not depend on how the cells are numbered (above), only the work does.
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -45,7 +51,7 @@ std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* ima
         for (index_t i2 = 0; i2 < padded_shape[2]; ++i2, ++q) {
           const bool inside = i0 > 0 && i0 <= shape[0] && i1 > 0 && i1 <= shape[1] && i2 > 0 && i2 <= shape[2];
           if (inside) continue;
-          order[at] = std::uint32_t(q);
+          order[at] = std::uint32_t(m - 1 - q);
           values[at++] = -std::numeric_limits<double>::infinity();
         }
     // Then the image pixels from the last T-rank to the first, with negated values.
@@ -53,7 +59,8 @@ std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* ima
     for (index_t s = 0; s < n; ++s) {
       const index_t p = t_order[std::size_t(n - 1 - s)];
       const index_t i0 = p / (shape[1] * shape[2]), r = p - i0 * shape[1] * shape[2], i1 = r / shape[2];
-      order[std::size_t(shell + s)] = std::uint32_t((i0 + 1) * ps1 + (i1 + 1) * ps2 + (r - i1 * shape[2]) + 1);
+      order[std::size_t(shell + s)] =
+          std::uint32_t(m - 1 - ((i0 + 1) * ps1 + (i1 + 1) * ps2 + (r - i1 * shape[2]) + 1));
       values[std::size_t(shell + s)] = -value(p);
     }
   }
@@ -62,7 +69,7 @@ std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* ima
 
   // The image pixel of a dual rank (of an image pixel, not the shell).
   const auto pixel = [&](std::uint32_t dual_rank) {
-    const index_t q = dual.pixel_of_rank[dual_rank];
+    const index_t q = m - 1 - index_t(dual.pixel_of_rank[dual_rank]);
     const index_t i0 = q / ps1, r = q - i0 * ps1, i1 = r / ps2;
     return ((i0 - 1) * shape[1] + (i1 - 1)) * shape[2] + (r - i1 * ps2) - 1;
   };
