@@ -75,11 +75,11 @@ class TopologyLoss(nn.Module):
         self.skeleton = skeleton
         self.combined: CombinedLoss | None = None
         if terms:
-            names = [name for _, name in parse_spec(terms)]
-            per_term = {name: {"include_background": regions, **settings.get(name, {})} for name in names}
-            unknown = sorted(set(settings) - set(names))
-            if unknown:
-                raise ValueError(f"Expected settings only for the terms of {terms!r}, but got settings for {unknown}.")
+            # include_background follows the layout; a caller's settings override it. CombinedLoss checks the
+            # settings (names outside the spec, values that are not dicts).
+            per_term: dict[str, Any] = {name: {"include_background": regions} for _, name in parse_spec(terms)}
+            for name, extra in settings.items():
+                per_term[name] = {**per_term[name], **extra} if name in per_term and isinstance(extra, dict) else extra
             self.combined = CombinedLoss(terms, to_onehot_y=not regions, softmax=not regions, sigmoid=regions, **per_term)
         if skeleton and (self.combined is None or "skeleton_recall" not in self.combined.weights):
             raise ValueError("Expected skeleton_recall among the terms when the targets carry skeleton channels.")

@@ -169,7 +169,7 @@ std::vector<std::uint32_t> top_ranks(const Filtration& f) {
 template <class Cell, class CellRank, class Skip>
 void compute_top(const Filtration& f, const std::vector<Cell>& cells, bool keep_zero,
                  std::vector<PersistencePair>& out, CellRank cell_rank, Skip skip,
-                 std::vector<std::uint32_t>* top_rank = nullptr) {
+                 const std::vector<std::uint32_t>* top_rank = nullptr) {
   const Grid& g = f.grid;
   std::array<index_t, 3> te{};
   for (int a = 0; a < 3; ++a) te[a] = g.flat[a] ? 1 : (g.extent[a] - 1) / 2;
