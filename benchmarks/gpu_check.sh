@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every GPU check of the project in one run (about 8 minutes on one H200): the GPU-marked tests, the loss timing
+# Every GPU check of the project in one run (about 8 minutes on one H200): the build of the CUDA module, the
+# GPU-marked tests, the CUDA engine's equality and timing (bench_cuda.py), the loss timing
 # and memory table, the examples' --device cuda --amp for a few hundred steps, and DDP over NCCL. Sections whose
 # code has not landed skip themselves. Output: everything on stdout, and $OUT/gpu_check.log when $OUT is set.
 #
@@ -16,8 +17,17 @@ section "device"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 python -c "import torch, seglosses; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'available', torch.cuda.is_available(), 'seglosses', seglosses.__version__)"
 
+section "build: the package with its CUDA module (nvcc, nanobind and scikit-build-core are on the GPU machine)"
+if ! python -c "import seglosses._cuda" 2>/dev/null; then
+    run 300 python -m pip install -q --no-build-isolation --no-deps -Ccmake.define.CMAKE_CUDA_ARCHITECTURES=90 -Cbuild.tool-args=-j16 .
+fi
+python -c "from seglosses import _cuda; print('seglosses._cuda devices:', _cuda.device_count())" || status=1
+
 section "GPU-marked tests"
 run 240 python -m pytest -q -m gpu -p no:cacheprovider tests
+
+section "CUDA engine: equality with the CPU engine on 1,000 random inputs, 16 maps of 512^2 GPU vs all cores"
+run 150 python benchmarks/bench_cuda.py --cases 1000 --batch 16 --side 512
 
 section "losses: ms per training step and share of the step; peak CUDA memory"
 run 180 python benchmarks/bench_gpu.py --steps 10

@@ -398,7 +398,7 @@ def test_bad_images(image, error, match):
     [
         ({"filtration": "up"}, r"Expected `filtration` to be one of \('superlevel', 'sublevel'\), but got 'up'\."),
         ({"construction": "X"}, r"Expected `construction` to be one of \('T', 'V'\), but got 'X'\."),
-        ({"backend": "cuda"}, r"Expected `backend` to be one of \('auto', 'cpu', 'gudhi'\), but got 'cuda'\."),
+        ({"backend": "gpu"}, r"Expected `backend` to be one of \('auto', 'cpu', 'gudhi', 'cuda'\), but got 'gpu'\."),
         ({"num_threads": 0}, r"Expected `num_threads` to be a positive integer or None, but got 0\."),
         ({"num_threads": 1.5}, r"Expected `num_threads` to be a positive integer or None, but got 1\.5\."),
     ],

@@ -37,6 +37,9 @@ from seglosses.topology._validation import (
 )
 
 BACKENDS = ("auto", "cpu", "gudhi")
+# persistence() also takes "cuda" (the GPU engine, seglosses/topology/_cuda.py: 2D CUDA tensors, never
+# chosen by "auto" until it has been verified on a GPU); betti_numbers does not.
+PERSISTENCE_BACKENDS = BACKENDS + ("cuda",)
 
 __all__ = ["Barcode", "persistence", "betti_numbers"]
 
@@ -196,7 +199,9 @@ def persistence(
         filtration: ``"superlevel"`` (a likelihood map: foreground is high) or ``"sublevel"``.
         construction: ``"T"`` (pixels as top cells, 8-/26-connected foreground; the default) or
             ``"V"`` (pixels as vertices, 4-/6-connected).
-        backend: ``"auto"``/``"cpu"`` (the compiled core) or ``"gudhi"`` (the slow reference).
+        backend: ``"auto"``/``"cpu"`` (the compiled core), ``"gudhi"`` (the slow reference) or
+            ``"cuda"`` (experimental: the GPU engine for 2D CUDA tensors, not yet verified on a GPU, so
+            ``"auto"`` never chooses it; see ``seglosses.topology._cuda``).
         num_threads: threads in all (default: all cores): a batch is spread over them, and an image
             (or each image of a batch smaller than ``num_threads``) uses its share inside the engine,
             where the work of one 3D image parallelises (benchmarks/README.md has the figures).
@@ -209,6 +214,8 @@ def persistence(
             3D, empty, of more than 2**32 - 2 pixels (checked before any copy), or holds NaN/Inf, a CUDA
             tensor, or a bad ``num_threads``.
         TypeError: an image of a non-real dtype (complex, strings, objects, datetimes, timedeltas).
+        RuntimeError: ``backend="cuda"`` where seglosses was built without CUDA or there is no device.
+        NotImplementedError: ``backend="cuda"`` with a 3D image.
 
     Example:
         >>> import numpy as np
@@ -227,10 +234,25 @@ def persistence(
     """
     check_choice("filtration", filtration, FILTRATIONS)
     check_choice("construction", construction, CONSTRUCTIONS)
-    check_choice("backend", backend, BACKENDS)
+    check_choice("backend", backend, PERSISTENCE_BACKENDS)
     threads = check_threads(num_threads)
+    if backend == "cuda":
+        return _persistence_on_cuda(image, filtration, construction)
     images, is_batch = split_batch(image, "image")
     barcodes = run_jobs(lambda im, k: _one_barcode(im, filtration, construction, backend, k), images, threads)
+    return barcodes if is_batch else barcodes[0]
+
+
+def _persistence_on_cuda(image, filtration: str, construction: str):
+    """``persistence(..., backend="cuda")``: one CUDA tensor, a list of them or a (B, D, H, W) tensor."""
+    from seglosses.topology._cuda import persistence_cuda
+
+    is_batch = isinstance(image, (list, tuple)) or getattr(image, "ndim", 0) == 4
+    images = list(image) if is_batch else [image]
+    if is_batch and not images:
+        raise ValueError(f"Expected `image` to be a non-empty list of images, but got an empty {type(image).__name__}.")
+    names = [f"image[{i}]" for i in range(len(images))] if is_batch else ["image"]
+    barcodes = persistence_cuda(images, filtration=filtration, construction=construction, names=names)
     return barcodes if is_batch else barcodes[0]
 
 

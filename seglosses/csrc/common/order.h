@@ -7,17 +7,17 @@
 #include <cstring>
 #include <vector>
 
+#include "common/hd.h"
 #include "common/types.h"
 
 namespace seglosses {
 
-// Order-preserving map of a double to unsigned bits (-0.0 is mapped to +0.0 first, so that equal
-// values get equal keys).
+// Order-preserving map of a double to unsigned bits (the per-element function the CUDA kernels share,
+// common/hd.h; -0.0 and +0.0 get one key).
 inline std::uint64_t order_key(double value) {
-  const double v = value == 0.0 ? 0.0 : value;
   std::uint64_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  return (bits >> 63) ? ~bits : bits | (std::uint64_t(1) << 63);
+  std::memcpy(&bits, &value, sizeof bits);
+  return order_key_bits(bits);
 }
 
 // The positions 0..n-1 sorted by key, ties by position: a stable LSD radix sort, 6 passes of 11 bits

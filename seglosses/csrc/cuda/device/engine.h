@@ -1,0 +1,31 @@
+// Host entry points of the CUDA engine (phases.cu), plain C++ so that the nanobind module that calls
+// them is compiled by the host compiler. Images are C-contiguous float64 arrays in device memory (a
+// torch CUDA tensor's data_ptr); work is queued on the caller's stream (torch's current stream).
+// Errors throw std::runtime_error with the CUDA error's text.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace seglosses::gpu {
+
+using index_t = std::int64_t;
+
+// Number of CUDA devices; 0 when there is no driver or no device (never throws).
+int device_count();
+
+// The rank of every Khalimsky cell (C order) into `cell_rank` (device memory, num_cells entries).
+void cell_ranks(const double* image, const index_t* shape, int ndim, bool t_construction, void* stream,
+                std::uint32_t* cell_rank);
+
+// The number of apparent pairs whose first cell has dimension `dim`.
+index_t count_apparent_pairs(const double* image, const index_t* shape, int ndim, bool t_construction, int dim,
+                             void* stream);
+
+// The union-find phases: critical-pixel pairs (birth, death) of H0 or, with `dual`, of the top
+// dimension, with the pairs of equal rank (zero persistence) dropped, appended to `pairs`; returns the
+// essential H0 class's birth pixel (the pixel of rank 0).
+index_t union_find_pixel_pairs(const double* image, const index_t* shape, int ndim, bool t_construction, bool dual,
+                               void* stream, std::vector<index_t>& pairs);
+
+}  // namespace seglosses::gpu

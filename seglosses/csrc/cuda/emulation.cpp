@@ -1,0 +1,189 @@
+// CPU emulation of the GPU engine's phases (phases.h): the kernels' per-element functions run here
+// one element at a time, in the same rounds as on the device, so that tests on a machine without a GPU
+// can prove them equal to the CPU engine (persistence/persistence.cpp). Registered in seglosses._core
+// as private functions `_gpu_*`; the device module seglosses._cuda runs the same functions in kernels.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/tuple.h>
+
+#include <algorithm>
+#include <numeric>
+#include <tuple>
+#include <vector>
+
+#include "cuda/phases.h"
+#include "common/order.h"
+#include "persistence/cubical.h"
+
+namespace nb = nanobind;
+using namespace seglosses::gpu;
+
+namespace {
+
+using Image = nb::ndarray<const double, nb::c_contig, nb::device::cpu>;
+using Pairs = nb::ndarray<nb::numpy, index_t, nb::ndim<2>>;
+using Ranks = nb::ndarray<nb::numpy, std::uint32_t, nb::ndim<1>>;
+
+template <class T, class Array>
+Array to_numpy(std::vector<T>&& data, std::size_t rows, std::size_t cols) {
+  auto* heap = new std::vector<T>(std::move(data));
+  nb::capsule owner(heap, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
+  if constexpr (std::is_same_v<Array, Pairs>)
+    return Array(heap->data(), {rows, cols}, owner);
+  else
+    return Array(heap->data(), {rows}, owner);
+}
+
+Grid grid_of(const Image& image, int construction) {
+  const int ndim = int(image.ndim());
+  if (ndim < 2 || ndim > 3) throw nb::value_error("Expected `image` to be a 2D or 3D array.");
+  if (construction != 0 && construction != 1) throw nb::value_error("Expected `construction` to be 0 (T) or 1 (V).");
+  index_t shape[3];
+  for (int a = 0; a < ndim; ++a) shape[a] = index_t(image.shape(a));
+  const Grid g = make_grid(shape, ndim, construction == 0);
+  if (g.num_cells >= (index_t(1) << 32) || g.num_pixels < 1)
+    throw nb::value_error("Expected `image` to be non-empty with fewer than 2**32 Khalimsky cells.");
+  return g;
+}
+
+// Phase 1. The device sorts (order_key_bits, pixel) pairs with a stable radix sort: the permutation of
+// the CPU engine's stable radix sort by the same keys (common/order.h), which the emulation uses.
+struct Ranked {
+  std::vector<std::uint32_t> pixel_rank, cell_rank;
+  std::vector<std::uint32_t> pixel_of_rank;
+};
+
+Ranked rank_cells(const Grid& g, const double* values) {
+  Ranked out;
+  out.pixel_of_rank = seglosses::sort_by_value(values, g.num_pixels);
+  out.pixel_rank.resize(g.num_pixels);
+  for (index_t r = 0; r < g.num_pixels; ++r) out.pixel_rank[out.pixel_of_rank[r]] = std::uint32_t(r);
+  out.cell_rank.resize(g.num_cells);
+  for (index_t c = 0; c < g.num_cells; ++c) out.cell_rank[c] = cell_rank(g, out.pixel_rank.data(), c);
+  return out;
+}
+
+// Phase 3: Boruvka rounds, each kernel of the device emulated by a loop over its elements.
+std::vector<std::uint8_t> spanning_forest(const Graph& graph) {
+  const index_t nodes = graph.grid.num_cells + (graph.dual ? 1 : 0);
+  std::vector<index_t> parent(nodes), target(nodes);
+  std::iota(parent.begin(), parent.end(), index_t(0));
+  std::vector<Key> cheapest(nodes);
+  std::vector<std::uint8_t> in_forest(graph.grid.num_cells, 0);
+  for (bool hooked = true; hooked;) {
+    hooked = false;
+    std::fill(cheapest.begin(), cheapest.end(), kNoKey);
+    for (index_t e = 0; e < graph.grid.num_cells; ++e)
+      if (graph.is_edge(e))
+        offer_edge(graph, parent.data(), e, [&](index_t r, Key k) { cheapest[r] = std::min(cheapest[r], k); });
+    for (index_t v = 0; v < nodes; ++v) target[v] = hook_target(graph, parent.data(), cheapest.data(), v);
+    for (index_t v = 0; v < nodes; ++v) {
+      const index_t e = hook(graph, parent.data(), target.data(), cheapest.data(), v);
+      if (e != kNoCell) in_forest[e] = 1, hooked = true;
+    }
+    for (index_t v = 0; v < nodes; ++v) compress(parent.data(), v);
+  }
+  return in_forest;
+}
+
+// Pairs (birth cell, death cell) of H0 (dual = false) or of the top dimension (dual = true), zero
+// persistence included, and the essential H0 class's birth cell (-1 for the top dimension).
+std::tuple<std::vector<index_t>, index_t> union_find_pairs(const Grid& g, const std::vector<std::uint32_t>& rank,
+                                                           bool dual) {
+  const Graph graph{g, rank.data(), dual};
+  const std::vector<std::uint8_t> in_forest = spanning_forest(graph);
+  std::vector<index_t> forest;
+  for (index_t e = 0; e < g.num_cells; ++e)
+    if (in_forest[e]) forest.push_back(e);
+  std::sort(forest.begin(), forest.end(), [&](index_t a, index_t b) { return graph.edge_key(a) < graph.edge_key(b); });
+  std::vector<index_t> parent(g.num_cells + 1);
+  std::iota(parent.begin(), parent.end(), index_t(0));
+  std::vector<index_t> pairs;
+  merge_forest(graph, parent.data(), forest.data(), index_t(forest.size()), [&](index_t young, index_t e) {
+    pairs.push_back(dual ? e : young);
+    pairs.push_back(dual ? young : e);
+  });
+  index_t essential = kNoCell;
+  if (!dual) {
+    Key best = kNoKey;
+    for (index_t c = 0; c < g.num_cells; ++c)
+      if (cell_dim(g, c) == 0 && graph.node_key(c) < best) best = graph.node_key(c), essential = c;
+  }
+  return {std::move(pairs), essential};
+}
+
+Ranks gpu_cell_ranks(Image image, int construction) {
+  const Grid g = grid_of(image, construction);
+  Ranked r = rank_cells(g, image.data());
+  const std::size_t n = r.cell_rank.size();
+  return to_numpy<std::uint32_t, Ranks>(std::move(r.cell_rank), n, 1);
+}
+
+Pairs gpu_apparent_pairs(Image image, int construction, int dim) {
+  const Grid g = grid_of(image, construction);
+  const Ranked r = rank_cells(g, image.data());
+  std::vector<index_t> pairs;
+  for (index_t c = 0; c < g.num_cells; ++c) {
+    if (cell_dim(g, c) != dim) continue;
+    const index_t t = apparent_partner(g, r.cell_rank.data(), c);
+    if (t != kNoCell) pairs.push_back(c), pairs.push_back(t);
+  }
+  const std::size_t rows = pairs.size() / 2;
+  return to_numpy<index_t, Pairs>(std::move(pairs), rows, 2);
+}
+
+std::tuple<Pairs, index_t> gpu_union_find_pairs(Image image, int construction, bool dual) {
+  const Grid g = grid_of(image, construction);
+  const Ranked r = rank_cells(g, image.data());
+  auto [pairs, essential] = union_find_pairs(g, r.cell_rank, dual);
+  const std::size_t rows = pairs.size() / 2;
+  return {to_numpy<index_t, Pairs>(std::move(pairs), rows, 2), essential};
+}
+
+// Critical-pixel pairs of nonzero persistence (in rank), the form the device module returns to Python
+// (which reads the values at the pixels): the emulated end-to-end union-find phases.
+std::tuple<Pairs, index_t> gpu_pixel_pairs(Image image, int construction, bool dual) {
+  const Grid g = grid_of(image, construction);
+  const Ranked r = rank_cells(g, image.data());
+  auto [pairs, essential] = union_find_pairs(g, r.cell_rank, dual);
+  std::vector<index_t> pixels;
+  for (std::size_t i = 0; i < pairs.size(); i += 2) {
+    const std::uint32_t rb = r.cell_rank[pairs[i]], rd = r.cell_rank[pairs[i + 1]];
+    if (rb == rd) continue;
+    pixels.push_back(index_t(r.pixel_of_rank[rb]));
+    pixels.push_back(index_t(r.pixel_of_rank[rd]));
+  }
+  const index_t essential_pixel = essential == kNoCell ? kNoCell : index_t(r.pixel_of_rank[r.cell_rank[essential]]);
+  const std::size_t rows = pixels.size() / 2;
+  return {to_numpy<index_t, Pairs>(std::move(pixels), rows, 2), essential_pixel};
+}
+
+// The CPU engine's rank of every Khalimsky cell (its Filtration): the oracle of phase 1.
+Ranks gpu_reference_cell_ranks(Image image, int construction) {
+  const Grid g = grid_of(image, construction);
+  index_t shape[3];
+  for (int a = 0; a < int(image.ndim()); ++a) shape[a] = index_t(image.shape(a));
+  seglosses::cubical::Filtration f(image.data(), shape, int(image.ndim()),
+                                   seglosses::cubical::Construction(construction));
+  std::vector<std::uint32_t> rank = std::move(f.rank);
+  const std::size_t n = std::size_t(g.num_cells);
+  return to_numpy<std::uint32_t, Ranks>(std::move(rank), n, 1);
+}
+
+}  // namespace
+
+void bind_gpu_emulation(nb::module_& m) {
+  m.def("_gpu_cell_ranks", &gpu_cell_ranks, nb::arg("image"), nb::arg("construction"),
+        "Emulated GPU phase 1: the rank of every Khalimsky cell (C order).");
+  m.def("_gpu_apparent_pairs", &gpu_apparent_pairs, nb::arg("image"), nb::arg("construction"), nb::arg("dim"),
+        "Emulated GPU phase 2: (n, 2) (cell, cofacet) apparent pairs whose first cell has dimension `dim`.");
+  m.def("_gpu_union_find_pairs", &gpu_union_find_pairs, nb::arg("image"), nb::arg("construction"),
+        nb::arg("dual"),
+        "Emulated GPU phase 3: ((n, 2) (birth, death) cells of H0 or, with dual, of the top dimension, zero "
+        "persistence included; essential H0 birth cell or -1).");
+  m.def("_gpu_pixel_pairs", &gpu_pixel_pairs, nb::arg("image"), nb::arg("construction"), nb::arg("dual"),
+        "Emulated GPU union-find phase end to end: ((n, 2) critical pixels of nonzero-rank-persistence pairs, "
+        "essential H0 birth pixel or -1).");
+  m.def("_gpu_reference_cell_ranks", &gpu_reference_cell_ranks, nb::arg("image"), nb::arg("construction"),
+        "The CPU engine's rank of every Khalimsky cell (C order), the oracle of _gpu_cell_ranks.");
+}

@@ -1,0 +1,304 @@
+// The per-element logic of the GPU engine's parallel phases, written once as __host__ __device__
+// functions so that the SAME code runs in the CUDA kernels (seglosses._cuda, one thread per element)
+// and sequentially in the CPU module (seglosses._core: the emulation that tests compare with the CPU
+// engine on a machine without a GPU).
+//
+// The complex is the CPU engine's (persistence/cubical.h): cells on the Khalimsky grid, filtration
+// order (rank of the critical pixel, dimension, cell index), so a pairing computed here can be
+// compared cell by cell with `compute_persistence`. Persistence pairs are unique for a total order, so
+// "same pairs" is the right equality.
+//
+// Phases (the design; kernels in device/phases.cu, emulation in emulation.cpp):
+// 1. Ranks. Pixel keys are the order-preserving 64-bit images of the float64 values
+//    (`order_key_bits`, shared with the CPU engine); a stable radix sort of (key, pixel index) pairs (CUB on the device, a stable
+//    sequential sort in emulation) gives each pixel its rank, and every cell's rank is the max (V) or
+//    min (T) of its pixels' ranks (`cell_rank`, one thread per cell).
+// 2. Apparent pairs. (s, t) with t the earliest cofacet of s and s the latest facet of t is a
+//    persistence pair of every reduction in this order (the discrete gradient of Ripser/Ripser++),
+//    found by a local test, one thread per cell (`apparent_partner`): no column needs reducing.
+// 3. Union-find phases: H0 (vertices joined by edges in increasing order) and the top dimension
+//    (top cells plus one outer cell, joined by codimension-1 cells in decreasing order: Alexander
+//    duality). Both are one problem: a graph whose edges and nodes carry distinct 64-bit keys
+//    (`Graph`), processed as Kruskal would, in increasing edge key, where a component is represented
+//    by its smallest node key (the elder rule) and a merging edge kills the component of larger key.
+//    a. The merging edges are exactly the minimum spanning forest for these distinct keys, found by
+//       Boruvka rounds, all data parallel: each component takes its cheapest outgoing edge
+//       (atomicMin on the packed key), each root computes the root across that edge (read-only pass),
+//       then hooks onto it (a 2-cycle, both components choosing the same edge, is broken by hooking
+//       only the larger root index), then pointer jumping flattens the trees. O(log n) rounds;
+//       the host reads one flag per round to stop.
+//    b. The pairing needs the order: the forest's edges (about one per node, a third of all edges
+//       in 3D) are sorted by key and merged Kruskal-style with a union-find that keeps the minimum
+//       node key per component. This pass is sequential (one GPU thread per image; images of a batch
+//       run concurrently); a parallel merge-tree pairing is future work.
+// 4. H1 of 3D images (the boundary-matrix reduction of the remaining columns) has no kernel yet.
+#pragma once
+
+#include <cstdint>
+
+#include "common/hd.h"
+
+namespace seglosses::gpu {
+
+using index_t = std::int64_t;
+using Key = std::uint64_t;
+constexpr Key kNoKey = ~Key(0);
+constexpr index_t kNoCell = -1;
+
+using seglosses::order_key_bits;  // the CPU engine's key (common/hd.h)
+
+// The Khalimsky grid of cubical.h as plain data (device code cannot use its std::array members).
+struct Grid {
+  index_t shape[3];   // image shape padded to three axes
+  index_t extent[3];  // Khalimsky extents
+  index_t stride[3];
+  bool flat[3];
+  bool t_construction;
+  int dim;
+  index_t num_cells;
+  index_t num_pixels;
+};
+
+inline Grid make_grid(const index_t* image_shape, int ndim, bool t_construction) {
+  Grid g{};
+  g.t_construction = t_construction;
+  g.num_pixels = 1;
+  for (int a = 0; a < 3; ++a) g.shape[a] = 1;
+  for (int a = 0; a < ndim && a < 3; ++a) g.shape[3 - ndim + a] = image_shape[a];
+  for (int a = 0; a < 3; ++a) {
+    g.num_pixels *= g.shape[a];
+    g.flat[a] = g.shape[a] <= 1;
+    g.extent[a] = g.flat[a] ? 1 : t_construction ? 2 * g.shape[a] + 1 : 2 * g.shape[a] - 1;
+    g.dim += g.flat[a] ? 0 : 1;
+  }
+  g.stride[2] = 1;
+  g.stride[1] = g.extent[2];
+  g.stride[0] = g.extent[1] * g.extent[2];
+  g.num_cells = g.extent[0] * g.stride[0];
+  return g;
+}
+
+SEGLOSSES_HD void coords(const Grid& g, index_t c, index_t k[3]) {
+  k[0] = c / g.stride[0];
+  const index_t r = c - k[0] * g.stride[0];
+  k[1] = r / g.stride[1];
+  k[2] = r - k[1] * g.stride[1];
+}
+
+SEGLOSSES_HD int cell_dim(const Grid& g, index_t c) {
+  index_t k[3];
+  coords(g, c, k);
+  return int(k[0] & 1) + int(k[1] & 1) + int(k[2] & 1);
+}
+
+// Whether cell c is the cell of a pixel (a vertex in V, a top cell in T), and which pixel.
+SEGLOSSES_HD index_t pixel_of_cell(const Grid& g, index_t c) {
+  index_t k[3];
+  coords(g, c, k);
+  index_t p = 0;
+  for (int a = 0; a < 3; ++a) {
+    index_t i = 0;
+    if (!g.flat[a]) {
+      const bool odd = k[a] & 1;
+      if (odd != g.t_construction) return kNoCell;
+      i = k[a] >> 1;
+    }
+    p = p * g.shape[a] + i;
+  }
+  return p;
+}
+
+SEGLOSSES_HD index_t cell_of_pixel(const Grid& g, index_t p) {
+  index_t c = 0;
+  for (int a = 2; a >= 0; --a) {
+    const index_t i = p % g.shape[a];
+    p /= g.shape[a];
+    if (!g.flat[a]) c += (g.t_construction ? 2 * i + 1 : 2 * i) * g.stride[a];
+  }
+  return c;
+}
+
+// Rank of a cell from the pixel ranks: the max over the vertices (V) or the min over the top cells
+// that contain it (T). Each axis where the cell's parity differs from the pixels' spans two pixels
+// (one at the border in T), so the cell's pixels are a box of at most 2^3.
+SEGLOSSES_HD std::uint32_t cell_rank(const Grid& g, const std::uint32_t* pixel_rank, index_t c) {
+  index_t k[3], lo[3], hi[3];
+  coords(g, c, k);
+  for (int a = 0; a < 3; ++a) {
+    if (g.flat[a]) {
+      lo[a] = hi[a] = 0;
+    } else if (g.t_construction) {  // pixel i sits at 2i + 1
+      if (k[a] & 1) {
+        lo[a] = hi[a] = k[a] >> 1;
+      } else {
+        lo[a] = k[a] > 0 ? (k[a] >> 1) - 1 : 0;
+        hi[a] = (k[a] >> 1) < g.shape[a] ? k[a] >> 1 : g.shape[a] - 1;
+      }
+    } else {  // pixel i sits at 2i
+      lo[a] = k[a] >> 1;
+      hi[a] = (k[a] + 1) >> 1;
+    }
+  }
+  std::uint32_t best = g.t_construction ? 0xffffffffu : 0u;
+  for (index_t i0 = lo[0]; i0 <= hi[0]; ++i0)
+    for (index_t i1 = lo[1]; i1 <= hi[1]; ++i1)
+      for (index_t i2 = lo[2]; i2 <= hi[2]; ++i2) {
+        const std::uint32_t r = pixel_rank[(i0 * g.shape[1] + i1) * g.shape[2] + i2];
+        best = g.t_construction ? (r < best ? r : best) : (r > best ? r : best);
+      }
+  return best;
+}
+
+// Key of a cell among the cells of its dimension: (rank, index). Needs fewer than 2^32 cells.
+SEGLOSSES_HD Key cell_key(const std::uint32_t* rank, index_t c) { return (Key(rank[c]) << 32) | Key(c); }
+
+// The earliest cofacet of c, or kNoCell when c has none.
+SEGLOSSES_HD index_t earliest_cofacet(const Grid& g, const std::uint32_t* rank, index_t c) {
+  index_t k[3];
+  coords(g, c, k);
+  index_t best = kNoCell;
+  Key best_key = kNoKey;
+  for (int a = 0; a < 3; ++a) {
+    if (g.flat[a] || (k[a] & 1)) continue;
+    for (int side = -1; side <= 1; side += 2) {
+      const index_t kk = k[a] + side;
+      if (kk < 0 || kk >= g.extent[a]) continue;
+      const index_t t = c + side * g.stride[a];
+      const Key key = cell_key(rank, t);
+      if (key < best_key) best_key = key, best = t;
+    }
+  }
+  return best;
+}
+
+// The latest facet of c, or kNoCell when c is a vertex.
+SEGLOSSES_HD index_t latest_facet(const Grid& g, const std::uint32_t* rank, index_t c) {
+  index_t k[3];
+  coords(g, c, k);
+  index_t best = kNoCell;
+  Key best_key = 0;
+  for (int a = 0; a < 3; ++a) {
+    if (!(k[a] & 1)) continue;  // an odd coordinate always has both neighbours inside the grid
+    for (int side = -1; side <= 1; side += 2) {
+      const index_t s = c + side * g.stride[a];
+      const Key key = cell_key(rank, s);
+      if (best == kNoCell || key > best_key) best_key = key, best = s;
+    }
+  }
+  return best;
+}
+
+// The cofacet t with which c forms an apparent pair (c the latest facet of t, t the earliest cofacet
+// of c), or kNoCell.
+SEGLOSSES_HD index_t apparent_partner(const Grid& g, const std::uint32_t* rank, index_t c) {
+  const index_t t = earliest_cofacet(g, rank, c);
+  if (t == kNoCell) return kNoCell;
+  return latest_facet(g, rank, t) == c ? t : kNoCell;
+}
+
+// The graph of a union-find phase. Nodes are Khalimsky cells (the vertices for H0, the top cells for
+// the top dimension) plus, for the top dimension, the outer cell `outer == num_cells`. Edges are the
+// cells of dimension 1 (H0) or top - 1. Keys follow the Kruskal order: for the top dimension, the
+// reversed filtration, so keys are complemented and the outer cell (at +infinity) gets key 0.
+struct Graph {
+  Grid grid;
+  const std::uint32_t* rank;
+  bool dual;  // the top dimension
+
+  SEGLOSSES_HD index_t outer() const { return grid.num_cells; }
+  SEGLOSSES_HD Key node_key(index_t v) const {
+    if (v == outer()) return 0;
+    return dual ? ~cell_key(rank, v) : cell_key(rank, v);
+  }
+  SEGLOSSES_HD Key edge_key(index_t e) const { return dual ? ~cell_key(rank, e) : cell_key(rank, e); }
+  SEGLOSSES_HD bool is_edge(index_t c) const {
+    const int d = cell_dim(grid, c);
+    return dual ? d == grid.dim - 1 : d == 1;
+  }
+  // The two nodes an edge joins. H0: the vertices beside the edge's one odd axis. Top: the top cells
+  // beside its one even non-flat axis, or the outer cell at the border.
+  SEGLOSSES_HD void ends(index_t e, index_t& a, index_t& b) const {
+    index_t k[3];
+    coords(grid, e, k);
+    int axis = 0;
+    if (dual) {
+      while (grid.flat[axis] || (k[axis] & 1)) ++axis;
+      a = k[axis] > 0 ? e - grid.stride[axis] : outer();
+      b = k[axis] + 1 < grid.extent[axis] ? e + grid.stride[axis] : outer();
+    } else {
+      while (!(k[axis] & 1)) ++axis;
+      a = e - grid.stride[axis];
+      b = e + grid.stride[axis];
+    }
+  }
+};
+
+SEGLOSSES_HD index_t find_root(const index_t* parent, index_t v) {
+  while (parent[v] != v) v = parent[v];
+  return v;
+}
+
+// Boruvka, step 1 (per edge): the edge's key is offered to both components it joins. `offer(root,
+// key)` is atomicMin on the device and a plain min in emulation; min is commutative, so the order of
+// the offers does not matter.
+template <class Offer>
+SEGLOSSES_HD void offer_edge(const Graph& graph, const index_t* parent, index_t e, Offer&& offer) {
+  index_t a, b;
+  graph.ends(e, a, b);
+  const index_t ra = find_root(parent, a), rb = find_root(parent, b);
+  if (ra == rb) return;
+  const Key key = graph.edge_key(e);
+  offer(ra, key);
+  offer(rb, key);
+}
+
+// Boruvka, step 2 (per root, reads only): the root across the root's cheapest edge, or kNoCell.
+SEGLOSSES_HD index_t hook_target(const Graph& graph, const index_t* parent, const Key* cheapest, index_t r) {
+  if (parent[r] != r || cheapest[r] == kNoKey) return kNoCell;
+  const Key key = cheapest[r];
+  const index_t e = graph.dual ? index_t(~key & 0xffffffffu) : index_t(key & 0xffffffffu);
+  index_t a, b;
+  graph.ends(e, a, b);
+  const index_t ra = find_root(parent, a);
+  return ra == r ? find_root(parent, b) : ra;
+}
+
+// Boruvka, step 3 (per root): hook onto the target unless the two chose each other and this root has
+// the smaller index (it then stays the root of the merged component). Returns the forest edge to mark,
+// or kNoCell. Reads `target` only, so all roots can hook at once.
+SEGLOSSES_HD index_t hook(const Graph& graph, index_t* parent, const index_t* target, const Key* cheapest,
+                          index_t r) {
+  const index_t t = target[r];
+  if (t == kNoCell) return kNoCell;
+  const Key key = cheapest[r];
+  const index_t e = graph.dual ? index_t(~key & 0xffffffffu) : index_t(key & 0xffffffffu);
+  if (target[t] == r && r < t) return e;  // mutual choice: the other root hooks onto this one
+  parent[r] = t;
+  return e;
+}
+
+// Pointer jumping (per node, after the hooks): point the node straight at its root. Run by all nodes
+// at once this stays correct: a node only ever moves its pointer up its own path to the root, so every
+// concurrent reader still walks to the same root.
+SEGLOSSES_HD void compress(index_t* parent, index_t v) { parent[v] = find_root(parent, v); }
+
+// The Kruskal merge of the sorted forest edges (sequential): `parent` holds every node as its own root,
+// and a root is the node of smallest key of its component. Calls emit(dying root, edge) per edge.
+template <class Emit>
+SEGLOSSES_HD void merge_forest(const Graph& graph, index_t* parent, const index_t* forest_edges, index_t count,
+                               Emit&& emit) {
+  for (index_t i = 0; i < count; ++i) {
+    const index_t e = forest_edges[i];
+    index_t a, b;
+    graph.ends(e, a, b);
+    index_t ra = a, rb = b;
+    while (parent[ra] != ra) ra = parent[ra] = parent[parent[ra]];
+    while (parent[rb] != rb) rb = parent[rb] = parent[parent[rb]];
+    const bool a_older = graph.node_key(ra) < graph.node_key(rb);
+    const index_t young = a_older ? rb : ra, old = a_older ? ra : rb;
+    emit(young, e);
+    parent[young] = old;
+  }
+}
+
+}  // namespace seglosses::gpu

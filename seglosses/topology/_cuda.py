@@ -1,0 +1,151 @@
+"""The CUDA backend of ``seglosses.topology`` (``backend="cuda"``; experimental).
+
+The kernels live in the optional module ``seglosses._cuda``, built only when a CUDA toolkit is found
+at install time (see CMakeLists.txt); it is imported here, on demand, so that importing seglosses never
+needs a driver. The image stays in the tensor's device memory: the module receives its address and
+torch's current stream, and returns the persistence pairs as critical pixels; the values are gathered
+from the tensor on the device.
+
+What runs on the GPU (design in seglosses/csrc/cuda/phases.h): cell ranks (CUB radix sort), and the
+union-find phases, H0 and the top dimension by Alexander duality, which make up all of 2D persistence.
+H1 of a 3D image needs the boundary-matrix reduction, which has no kernel yet: ``backend="cuda"``
+rejects 3D images. The kernels have been compiled and their per-element logic tested through the CPU
+emulation, but they have not yet run on a GPU, so ``backend="auto"`` never chooses them: CUDA tensors
+with ``"auto"`` get the CPU engine's error, as before.
+
+The pairs are assembled into a ``Barcode`` by ``assemble_barcode``, which the tests also run on the
+CPU emulation of the same kernels (``seglosses._core._gpu_pixel_pairs``) against the CPU engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from seglosses.topology._validation import CONSTRUCTIONS
+
+if TYPE_CHECKING:  # persistence.py imports this module lazily; a runtime import here would be circular
+    from seglosses.topology.persistence import Barcode
+
+__all__ = ["load", "is_cuda_input", "assemble_barcode", "persistence_cuda"]
+
+# (pairs, essential) of one union-find phase: (n, 2) critical pixels (birth, death) of the sublevel
+# filtration, and the essential H0 class's birth pixel (unused for the top dimension).
+PairsFn = Callable[[bool], "tuple[np.ndarray, int]"]
+
+
+def load():
+    """Return the CUDA module with a usable device.
+
+    Raises:
+        RuntimeError: seglosses was built without CUDA, or there is no CUDA device.
+    """
+    try:
+        from seglosses import _cuda
+    except ImportError as error:
+        raise RuntimeError(
+            "seglosses was built without CUDA: reinstall it where nvcc is found (or with SEGLOSSES_CUDA=ON) "
+            "to use backend='cuda', or use backend='cpu'."
+        ) from error
+    if _cuda.device_count() == 0 or not torch.cuda.is_available():
+        raise RuntimeError("no CUDA device: backend='cuda' needs a GPU and its driver; use backend='cpu'.")
+    return _cuda
+
+
+def is_cuda_input(image) -> bool:
+    """Whether ``image`` (or the first item of a list of images) is a CUDA tensor."""
+    first = image[0] if isinstance(image, (list, tuple)) and len(image) > 0 else image
+    return isinstance(first, torch.Tensor) and first.device.type == "cuda"
+
+
+def assemble_barcode(
+    pairs: PairsFn,
+    gather: Callable[[np.ndarray], np.ndarray],
+    *,
+    shape: tuple[int, ...],
+    filtration: str,
+    construction: str,
+) -> Barcode:
+    """The ``Barcode`` of an image whose dimensions are all union-find phases (2D; 3D has H1 besides).
+
+    Args:
+        pairs: ``pairs(dual)`` gives the phase's critical-pixel pairs of the *sublevel* filtration that
+            the engine computed (of ``-image`` for a superlevel barcode) and the essential birth pixel.
+        gather: the sublevel image's values at flat pixel indices.
+        shape, filtration, construction: the image's, as in ``Barcode``.
+
+    Pairs whose values are equal are dropped, as the CPU engine does (zero persistence).
+    """
+    from seglosses.topology.persistence import Barcode
+
+    sign = -1.0 if filtration == "superlevel" else 1.0
+    intervals, cells = [], []
+    for dual in (False, True):
+        found, essential = pairs(dual)
+        found = np.asarray(found, dtype=np.int64).reshape(-1, 2)
+        values = np.asarray(gather(found.ravel()), dtype=np.float64).reshape(-1, 2)
+        keep = values[:, 0] != values[:, 1]
+        found, values = found[keep], values[keep]
+        if not dual:
+            found = np.concatenate([np.array([[essential, -1]], dtype=np.int64), found])
+            birth = np.asarray(gather(np.array([essential], dtype=np.int64)), dtype=np.float64)[0]
+            values = np.concatenate([np.array([[birth, np.inf]]), values])
+        intervals.append(sign * values)
+        cells.append(found)
+    return Barcode(intervals, cells, shape=shape, filtration=filtration, construction=construction)
+
+
+def _as_cuda_image(image, name: str) -> torch.Tensor:
+    """``image`` as a C-contiguous float64 CUDA tensor of rank 2 or 3 (the checks of ``as_image``)."""
+    if not isinstance(image, torch.Tensor) or image.device.type != "cuda":
+        where = image.device if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ValueError(f"Expected `{name}` to be a CUDA tensor for backend='cuda', but got {where}.")
+    if image.is_complex():  # every other torch dtype is real (bool, integers, floats)
+        raise TypeError(f"Expected `{name}` to hold real numbers, but got dtype {image.dtype}.")
+    if image.ndim not in (2, 3):
+        raise ValueError(f"Expected `{name}` to be a 2D or 3D array, but got shape {tuple(image.shape)}.")
+    if image.numel() == 0:
+        raise ValueError(f"Expected `{name}` to be non-empty, but got shape {tuple(image.shape)}.")
+    image = image.detach().to(torch.float64).contiguous()
+    if not bool(torch.isfinite(image).all()):
+        raise ValueError(f"Expected `{name}` to contain only finite values, but got NaN or Inf.")
+    return image
+
+
+def persistence_cuda(images: list, *, filtration: str, construction: str, names: list[str]) -> list[Barcode]:
+    """Barcodes of 2D CUDA images on the GPU engine (``persistence(..., backend="cuda")``).
+
+    Raises:
+        RuntimeError: built without CUDA, or no CUDA device.
+        NotImplementedError: a 3D image (H1 of 3D images has no GPU kernel yet).
+        ValueError, TypeError: the checks of ``persistence`` on a tensor that is not on a CUDA device.
+    """
+    module = load()
+    out = []
+    for image, name in zip(images, names):
+        image = _as_cuda_image(image, name)
+        if image.ndim == 3:
+            raise NotImplementedError(
+                f"Expected `{name}` to be a 2D image for backend='cuda' (H1 of 3D images has no GPU kernel yet), "
+                f"but got shape {tuple(image.shape)}; use backend='auto' or 'cpu'."
+            )
+        sub = -image if filtration == "superlevel" else image
+        flat = sub.reshape(-1)
+        with torch.cuda.device(sub.device):
+            stream = torch.cuda.current_stream(sub.device).cuda_stream
+            code = CONSTRUCTIONS.index(construction)
+
+            def pairs(dual: bool, sub=sub, stream=stream, code=code):
+                return module.union_find_pairs(sub.data_ptr(), tuple(sub.shape), code, dual, stream)
+
+            def gather(index: np.ndarray, flat=flat) -> np.ndarray:
+                return flat[torch.as_tensor(index, device=flat.device)].cpu().numpy()
+
+            out.append(
+                assemble_barcode(pairs, gather, shape=tuple(image.shape), filtration=filtration,
+                                 construction=construction)
+            )
+    return out

@@ -1,0 +1,318 @@
+"""The CUDA engine (seglosses/csrc/cuda): its phases in CPU emulation against the CPU engine, the
+Python backend's errors and assembly, the build, and (marked ``gpu``) the kernels on a device.
+
+The emulation (``seglosses._core._gpu_*``) runs the kernels' own per-element functions (phases.h)
+sequentially, in the kernels' rounds, so these tests prove the logic the GPU runs: its cell ranks are
+the CPU engine's, apparent pairs are pairs of the boundary-matrix reduction in the engine's filtration
+order, the Boruvka + Kruskal-merge union-find gives exactly that reduction's H0 and top-dimension pairs,
+cell by cell (pairs are unique for a total order), and by pixel exactly the CPU engine's bars.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from seglosses import _core
+from seglosses.topology import persistence
+from seglosses.topology._cuda import assemble_barcode
+
+CONSTRUCTIONS = {"T": 0, "V": 1}
+ROOT = Path(__file__).resolve().parents[1]
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+
+
+def _pairs(array: np.ndarray) -> set[tuple[int, int]]:
+    return {(int(a), int(b)) for a, b in array}
+
+
+def _top_dim(shape: tuple[int, ...]) -> int:
+    return sum(s > 1 for s in shape)
+
+
+@st.composite
+def images(draw, max_side: int = 7):
+    """2D/3D images (flat axes included) of noise, few-valued plateaus with ties, or binary masks."""
+    ndim = draw(st.sampled_from([2, 3]))
+    shape = tuple(draw(st.integers(1 if ndim == 3 else 2, max_side)) for _ in range(ndim))
+    kind = draw(st.sampled_from(["noise", "ties", "binary"]))
+    if kind == "noise":
+        elements = st.floats(-1.0, 1.0, allow_nan=False, width=64)
+    else:
+        elements = st.sampled_from([0.0, 1.0] if kind == "binary" else [0.0, 0.25, 0.5, -0.0])
+    return draw(arrays(np.float64, shape, elements=elements))
+
+
+def _khalimsky_values(image: np.ndarray, construction: str) -> np.ndarray:
+    """Every cell's value on the Khalimsky grid, axis by axis with numpy (the reference for phase 1)."""
+    values = image.reshape((1,) * (3 - image.ndim) + image.shape)
+    for axis in range(3):
+        n = values.shape[axis]
+        if n == 1:
+            continue
+        moved = np.moveaxis(values, axis, 0)
+        if construction == "V":  # pixels at even positions, an edge takes the max of its two
+            out = np.empty((2 * n - 1,) + moved.shape[1:])
+            out[0::2] = moved
+            out[1::2] = np.maximum(moved[:-1], moved[1:])
+        else:  # pixels at odd positions, a face takes the min of the (one or two) pixels beside it
+            out = np.empty((2 * n + 1,) + moved.shape[1:])
+            out[1::2] = moved
+            out[2:-1:2] = np.minimum(moved[:-1], moved[1:])
+            out[0], out[-1] = moved[0], moved[-1]
+        values = np.moveaxis(out, 0, axis)
+    return values.ravel()
+
+
+@settings(max_examples=60)
+@given(image=images(), construction=st.sampled_from(["T", "V"]))
+def test_cell_ranks_give_the_cell_values(image, construction):
+    ranks = _core._gpu_cell_ranks(image, CONSTRUCTIONS[construction])
+    sorted_values = np.sort(image.ravel(), kind="stable")
+    np.testing.assert_array_equal(sorted_values[ranks], _khalimsky_values(image, construction))
+
+
+@settings(max_examples=60)
+@given(image=images(), construction=st.sampled_from(["T", "V"]))
+def test_cell_ranks_are_the_cpu_engines(image, construction):
+    code = CONSTRUCTIONS[construction]
+    np.testing.assert_array_equal(_core._gpu_cell_ranks(image, code), _core._gpu_reference_cell_ranks(image, code))
+
+
+def _reduction_pairs(image: np.ndarray, construction: str) -> dict[int, set[tuple[int, int]]]:
+    """(birth cell, death cell) pairs per birth dimension, zero persistence included, of the textbook
+    column reduction of the whole boundary matrix in the engine's filtration order (rank, dimension,
+    cell index): the reference for the GPU phases, which work cell by cell."""
+    code = CONSTRUCTIONS[construction]
+    rank = _core._gpu_reference_cell_ranks(image, code).astype(np.int64)
+    shape = (1,) * (3 - image.ndim) + image.shape
+    extent = [1 if n == 1 else (2 * n + 1 if construction == "T" else 2 * n - 1) for n in shape]
+    stride = [extent[1] * extent[2], extent[2], 1]
+    cells = np.arange(rank.size)
+    coords = np.stack(np.unravel_index(cells, extent), axis=1)
+    dim = (coords % 2).sum(axis=1)
+    order = np.lexsort((cells, dim, rank))
+    position = np.empty_like(order)
+    position[order] = np.arange(order.size)
+    pivot_of: dict[int, set[int]] = {}
+    pairs: dict[int, set[tuple[int, int]]] = {0: set(), 1: set(), 2: set()}
+    for c in order:
+        column = {int(position[c + side * stride[a]]) for a in range(3) if coords[c, a] % 2 for side in (-1, 1)}
+        while column and max(column) in pivot_of:
+            column ^= pivot_of[max(column)]
+        if column:
+            low = max(column)
+            pivot_of[low] = column
+            pairs[int(dim[order[low]])].add((int(order[low]), int(c)))
+    return pairs
+
+
+small_images = images(max_side=5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(image=small_images, construction=st.sampled_from(["T", "V"]))
+def test_phases_equal_the_reduction_cell_by_cell(image, construction):
+    code = CONSTRUCTIONS[construction]
+    reference = _reduction_pairs(image, construction)
+    for d in range(_top_dim(image.shape)):
+        apparent = _pairs(_core._gpu_apparent_pairs(image, code, d))
+        assert apparent <= reference[d]
+    h0, essential = _core._gpu_union_find_pairs(image, code, False)
+    assert _pairs(h0) == reference[0] and len(h0) == len(reference[0])
+    assert essential == int(np.flatnonzero(_core._gpu_cell_ranks(image, code) == 0).min())
+    top = _top_dim(image.shape)
+    if top >= 1:
+        dual, none = _core._gpu_union_find_pairs(image, code, True)
+        assert none == -1
+        assert _pairs(dual) == reference[top - 1] and len(dual) == len(reference[top - 1])
+
+
+@settings(max_examples=80, deadline=None)
+@given(image=images(max_side=9), construction=st.sampled_from(["T", "V"]))
+def test_union_find_phases_equal_the_cpu_engine_by_pixel(image, construction):
+    code = CONSTRUCTIONS[construction]
+    flat = image.ravel()
+    cpu = _core.persistence(image, code)
+    h0, essential = _core._gpu_pixel_pairs(image, code, False)
+    h0 = h0[flat[h0[:, 0]] != flat[h0[:, 1]]]  # the engine drops pairs of equal value, not only of equal rank
+    assert _pairs(h0) | {(essential, -1)} == _pairs(cpu[0][1]) and len(h0) + 1 == len(cpu[0][1])
+    top = _top_dim(image.shape)
+    if top >= 2:
+        dual, _ = _core._gpu_pixel_pairs(image, code, True)
+        dual = dual[flat[dual[:, 0]] != flat[dual[:, 1]]]
+        assert _pairs(dual) == _pairs(cpu[top - 1][1]) and len(dual) == len(cpu[top - 1][1])
+
+
+def test_apparent_pairs_cover_most_h1_columns_of_a_3d_likelihood():
+    # The premise of the GPU design (most H1 columns of a 3D likelihood need no reduction), checked on
+    # a smooth random field: most H1 pairs (zero persistence included) are found by the local test.
+    rng = np.random.default_rng(0)
+    field = rng.random((6, 6, 6))
+    for _ in range(2):
+        field = (field + np.roll(field, 1, 0) + np.roll(field, 1, 1) + np.roll(field, 1, 2)) / 4
+    for construction in ("T", "V"):
+        code = CONSTRUCTIONS[construction]
+        apparent = len(_core._gpu_apparent_pairs(field, code, 1))
+        assert apparent >= 0.5 * len(_reduction_pairs(field, construction)[1])
+
+
+@settings(max_examples=60)
+@given(
+    image=images().filter(lambda im: im.ndim == 2),
+    construction=st.sampled_from(["T", "V"]),
+    filtration=st.sampled_from(["superlevel", "sublevel"]),
+)
+def test_assembled_barcode_equals_the_cpu_backend(image, construction, filtration):
+    # The Python assembly of backend="cuda", fed by the emulated union-find phases.
+    sub = -image if filtration == "superlevel" else image
+    barcode = assemble_barcode(
+        lambda dual: _core._gpu_pixel_pairs(sub, CONSTRUCTIONS[construction], dual),
+        lambda index: sub.ravel()[index],
+        shape=image.shape,
+        filtration=filtration,
+        construction=construction,
+    )
+    expected = persistence(image, filtration=filtration, construction=construction, backend="cpu")
+    for d in expected.dims:
+        np.testing.assert_array_equal(barcode.intervals(d), expected.intervals(d))
+        np.testing.assert_array_equal(barcode.critical_cells(d), expected.critical_cells(d))
+
+
+def test_unknown_backend_lists_cuda():
+    with pytest.raises(ValueError, match=r"Expected `backend` to be one of \('auto', 'cpu', 'gudhi', 'cuda'\)"):
+        persistence(np.zeros((3, 3)), backend="gpu")
+
+
+def test_cuda_backend_without_the_module(monkeypatch):
+    monkeypatch.setitem(sys.modules, "seglosses._cuda", None)  # as if built without a toolkit
+    with pytest.raises(RuntimeError, match="seglosses was built without CUDA"):
+        persistence(np.zeros((3, 3)), backend="cuda")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
+def test_cuda_backend_without_a_device():
+    pytest.importorskip("seglosses._cuda", reason="seglosses was built without CUDA")
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        persistence(np.zeros((3, 3)), backend="cuda")
+
+
+def test_auto_backend_keeps_cpu_inputs_on_the_cpu_engine():
+    image = np.random.default_rng(1).random((6, 7))
+    a = persistence(torch.from_numpy(image), backend="auto")
+    b = persistence(image, backend="cpu")
+    np.testing.assert_array_equal(a.intervals(1), b.intervals(1))
+
+
+def _configure(tmp_path: Path, value: str, build: bool = False) -> subprocess.CompletedProcess:
+    env = dict(os.environ, SEGLOSSES_CUDA=value)
+    cmd = ["cmake", "-S", str(ROOT), "-B", str(tmp_path / "build"), f"-DPython_EXECUTABLE={sys.executable}"]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if build and result.returncode == 0:
+        result = subprocess.run(
+            ["cmake", "--build", str(tmp_path / "build"), "--target", "_cuda", "-j2"],
+            env=env, capture_output=True, text=True, check=False,
+        )
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake not found")
+def test_cpu_only_configuration(tmp_path):
+    result = _configure(tmp_path, "OFF")
+    assert result.returncode == 0, result.stderr
+    assert "seglosses_cuda_kernels" not in (tmp_path / "build" / "Makefile").read_text()
+    bad = _configure(tmp_path / "bad", "maybe")
+    assert bad.returncode != 0
+    assert "Expected SEGLOSSES_CUDA to be AUTO, ON or OFF, but got 'MAYBE'" in bad.stderr
+
+
+@pytest.mark.skipif(
+    shutil.which("nvcc") is None or os.environ.get("SEGLOSSES_CUDA", "AUTO").upper() == "OFF",
+    reason="no CUDA compiler on this machine: the package is CPU-only by design",
+)
+def test_the_cuda_module_was_built_and_imports_without_a_driver():
+    # Where nvcc is found, the package's own build (pip install, CI) compiles the CUDA sources: this
+    # is CI's proof that they compile. The module links the static CUDA runtime, which loads the driver
+    # only at the first CUDA call, so it imports on a machine without one and reports its devices.
+    from seglosses import _cuda
+
+    count = _cuda.device_count()
+    assert count >= 0
+    if not torch.cuda.is_available():
+        assert count == 0
+
+
+# On a GPU machine: the kernels against their emulation and the CPU engine.
+
+
+def _random_images(count: int, shape: tuple[int, ...], seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(count):
+        kind = i % 3
+        if kind == 0:
+            out.append(rng.random(shape))
+        elif kind == 1:
+            out.append(rng.integers(0, 4, shape).astype(np.float64) / 4)
+        else:
+            out.append((rng.random(shape) > 0.5).astype(np.float64))
+    return out
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("construction", ["T", "V"])
+@pytest.mark.parametrize("filtration", ["superlevel", "sublevel"])
+def test_gpu_persistence_equals_cpu_2d(construction, filtration):
+    for image in _random_images(30, (37, 53), seed=2):
+        gpu = persistence(torch.from_numpy(image).cuda(), filtration=filtration, construction=construction,
+                          backend="cuda")
+        cpu = persistence(image, filtration=filtration, construction=construction, backend="cpu")
+        for d in cpu.dims:
+            np.testing.assert_array_equal(gpu.intervals(d), cpu.intervals(d))
+            np.testing.assert_array_equal(gpu.critical_cells(d), cpu.critical_cells(d))
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("construction", ["T", "V"])
+def test_gpu_phases_equal_their_emulation_3d(construction):
+    from seglosses import _cuda
+
+    code = CONSTRUCTIONS[construction]
+    stream = torch.cuda.current_stream().cuda_stream
+    for image in _random_images(9, (11, 13, 9), seed=3):
+        device = torch.from_numpy(image).cuda()
+        ranks = torch.empty(len(_core._gpu_cell_ranks(image, code)), dtype=torch.int32, device="cuda")
+        _cuda.cell_ranks(device.data_ptr(), tuple(image.shape), code, stream, ranks.data_ptr())
+        np.testing.assert_array_equal(ranks.cpu().numpy().view(np.uint32), _core._gpu_cell_ranks(image, code))
+        for d in range(3):
+            assert _cuda.apparent_pairs(device.data_ptr(), tuple(image.shape), code, d, stream) == len(
+                _core._gpu_apparent_pairs(image, code, d)
+            )
+        for dual in (False, True):
+            gpu_pairs, gpu_essential = _cuda.union_find_pairs(device.data_ptr(), tuple(image.shape), code, dual, stream)
+            cpu_pairs, cpu_essential = _core._gpu_pixel_pairs(image, code, dual)
+            assert _pairs(gpu_pairs) == _pairs(cpu_pairs) and len(gpu_pairs) == len(cpu_pairs)
+            assert gpu_essential == cpu_essential
+
+
+@pytest.mark.gpu
+@needs_gpu
+def test_gpu_backend_refuses_3d_and_auto_stays_off_the_gpu():
+    image = np.random.default_rng(4).random((8, 9, 10))
+    with pytest.raises(NotImplementedError, match="Expected `image` to be a 2D image for backend='cuda'"):
+        persistence(torch.from_numpy(image).cuda(), backend="cuda")
+    with pytest.raises(ValueError):  # "auto" keeps the CPU engine's refusal until the GPU engine is verified
+        persistence(torch.from_numpy(image).cuda(), backend="auto")
