@@ -9,7 +9,8 @@ and point at it::
 
 Inputs: random 3D volumes (a tenth larger ones, some with a singleton axis) and 2D images of uniform noise, three levels, random binary masks
 and smooth binary blobs, each pairing, both constructions, both filtrations (``x`` and ``-x``; ``-x`` also as
-``negate=True``, the current build's negation without a copy, against the other build's ``-x``).
+``negate=True``, the current build's negation without a copy, against the other build's ``-x``, for
+persistence and for Betti matching).
 Exits 1 on the first difference.
 """
 
@@ -80,6 +81,8 @@ def main() -> int:
                 if sign < 0:  # the core's own negation (no copy) against the other build's negated input
                     checks["persistence negate=True"] = (current.persistence(a, construction, negate=True),
                                                          other.persistence(x, construction))
+                    checks["betti_matching negate=True"] = (current.betti_matching(a, b, construction, negate=True),
+                                                            other.betti_matching(x, y, construction))
                 for name, (ours, theirs) in checks.items():
                     calls += 1
                     if not same(ours, theirs):

@@ -286,6 +286,19 @@ def test_gpu_persistence_equals_cpu_2d(construction, filtration):
 
 @pytest.mark.gpu
 @needs_gpu
+def test_gpu_batch_runs_concurrently_and_equals_cpu():
+    images = _random_images(12, (64, 48), seed=5)
+    tensors = [torch.from_numpy(im).cuda() * 1.0 for im in images]  # made on the current stream
+    gpu = persistence(tensors, backend="cuda")
+    cpu = persistence(images, backend="cpu")
+    for g, c in zip(gpu, cpu):
+        for d in c.dims:
+            np.testing.assert_array_equal(g.intervals(d), c.intervals(d))
+            np.testing.assert_array_equal(g.critical_cells(d), c.critical_cells(d))
+
+
+@pytest.mark.gpu
+@needs_gpu
 @pytest.mark.parametrize("construction", ["T", "V"])
 def test_gpu_phases_equal_their_emulation_3d(construction):
     from seglosses import _cuda

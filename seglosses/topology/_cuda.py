@@ -118,34 +118,53 @@ def _as_cuda_image(image, name: str) -> torch.Tensor:
 def persistence_cuda(images: list, *, filtration: str, construction: str, names: list[str]) -> list[Barcode]:
     """Barcodes of 2D CUDA images on the GPU engine (``persistence(..., backend="cuda")``).
 
+    The images of a batch run concurrently: each on a CUDA stream of its own, driven by a host thread of
+    its own (the module releases the GIL, and the union-find rounds read one flag per round back, so one
+    stream alone would leave the device idle between rounds).
+
     Raises:
         RuntimeError: built without CUDA, or no CUDA device.
         NotImplementedError: a 3D image (H1 of 3D images has no GPU kernel yet).
         ValueError, TypeError: the checks of ``persistence`` on a tensor that is not on a CUDA device.
     """
     module = load()
-    out = []
+    code = CONSTRUCTIONS.index(construction)
+    subs = []
     for image, name in zip(images, names):
         image = _as_cuda_image(image, name)
         if image.ndim == 3:
             raise NotImplementedError(
                 f"Expected `{name}` to be a 2D image for backend='cuda' (H1 of 3D images has no GPU kernel yet), "
-                f"but got shape {tuple(image.shape)}; use backend='auto' or 'cpu'."
+                f"but got shape {tuple(image.shape)}; use backend='cpu' on a host copy (image.cpu())."
             )
-        sub = -image if filtration == "superlevel" else image
-        flat = sub.reshape(-1)
-        with torch.cuda.device(sub.device):
-            stream = torch.cuda.current_stream(sub.device).cuda_stream
-            code = CONSTRUCTIONS.index(construction)
+        subs.append(-image if filtration == "superlevel" else image)
 
-            def pairs(dual: bool, sub=sub, stream=stream, code=code):
+    def one(sub: torch.Tensor, side_stream: torch.cuda.Stream | None) -> Barcode:
+        with torch.cuda.device(sub.device), torch.cuda.stream(side_stream):
+            stream = torch.cuda.current_stream(sub.device).cuda_stream
+            flat = sub.reshape(-1)
+
+            def pairs(dual: bool):
                 return module.union_find_pairs(sub.data_ptr(), tuple(sub.shape), code, dual, stream)
 
-            def gather(index: np.ndarray, flat=flat) -> np.ndarray:
+            def gather(index: np.ndarray) -> np.ndarray:
                 return flat[torch.as_tensor(index, device=flat.device)].cpu().numpy()
 
-            out.append(
-                assemble_barcode(pairs, gather, shape=tuple(image.shape), filtration=filtration,
-                                 construction=construction)
-            )
+            return assemble_barcode(pairs, gather, shape=tuple(sub.shape), filtration=filtration,
+                                    construction=construction)
+
+    if len(subs) == 1:
+        return [one(subs[0], None)]
+    streams = []
+    for sub in subs:  # each side stream starts after the work that made its image (on the current stream)
+        side = torch.cuda.Stream(device=sub.device)
+        side.wait_stream(torch.cuda.current_stream(sub.device))
+        sub.record_stream(side)
+        streams.append(side)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(subs), 32)) as pool:
+        out = list(pool.map(one, subs, streams))
+    for sub, side in zip(subs, streams):
+        torch.cuda.current_stream(sub.device).wait_stream(side)
     return out

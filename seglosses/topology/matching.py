@@ -165,10 +165,10 @@ def _one_matching(
 
     superlevel = filtration == "superlevel"
     # Superlevel sets of p are sublevel sets of -p; the pointwise min of -p and -g is -max(p, g), the
-    # union comparison image. Negation is exact, so ties (and the tie-break) are preserved.
-    sub_p, sub_g = (-prediction, -target) if superlevel else (prediction, target)
+    # union comparison image. The core reads the images negated (complemented order keys, no copies);
+    # negation is exact, so ties (and the tie-break) are preserved.
     dims, birth_p, birth_g = _core.betti_matching(
-        sub_p, sub_g, CONSTRUCTIONS.index(construction), num_threads=threads
+        prediction, target, CONSTRUCTIONS.index(construction), num_threads=threads, negate=superlevel
     )
     return BettiMatching(
         prediction, target, dims, (birth_p, birth_g), filtration=filtration, construction=construction

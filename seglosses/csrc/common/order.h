@@ -67,10 +67,12 @@ inline std::vector<std::uint32_t> sort_by_value(const double* values, index_t n,
 }
 
 // Dense ranks of values: equal values share a rank and the order is preserved. `num_ranks` gets the
-// number of distinct values.
-inline std::vector<std::uint32_t> dense_ranks(const double* values, index_t n, std::uint32_t& num_ranks) {
+// number of distinct values. With `negate`, the dense ranks of the negated values, without a negated copy.
+inline std::vector<std::uint32_t> dense_ranks(const double* values, index_t n, std::uint32_t& num_ranks,
+                                              bool negate = false) {
   std::vector<std::uint64_t> key(static_cast<std::size_t>(n));
-  for (index_t i = 0; i < n; ++i) key[i] = order_key(values[i]);
+  const std::uint64_t flip = negate ? ~std::uint64_t(0) : 0;
+  for (index_t i = 0; i < n; ++i) key[i] = order_key(values[i]) ^ flip;
   const std::vector<std::uint32_t> order = radix_order(key);  // key is now sorted
   std::vector<std::uint32_t> rank(static_cast<std::size_t>(n));
   std::uint32_t r = 0;

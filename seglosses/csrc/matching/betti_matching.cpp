@@ -216,16 +216,20 @@ void match_top(const Images& im, const std::array<std::vector<std::uint32_t>, 3>
 }  // namespace detail
 
 MatchingResult betti_matching(const double* f, const double* g, const index_t* shape, int ndim, bool construction_t,
-                              Reduction reduction, int threads) {
+                              Reduction reduction, int threads, bool negate) {
   using namespace detail;
   const VGrid grid(shape, ndim, construction_t);
   if (grid.num_pixels < kMinPixelsForThreads) threads = 1;
   std::vector<double> comparison(std::size_t(grid.num_pixels));
-  for (index_t i = 0; i < grid.num_pixels; ++i) comparison[i] = std::min(f[i], g[i]);
+  // min(-f, -g) = -max(f, g) exactly; the comparison image is a copy either way, so it is stored negated.
+  if (negate)
+    for (index_t i = 0; i < grid.num_pixels; ++i) comparison[i] = -std::max(f[i], g[i]);
+  else
+    for (index_t i = 0; i < grid.num_pixels; ++i) comparison[i] = std::min(f[i], g[i]);
   // The three images are ranked, and their cells sorted, independently: one task each.
   std::unique_ptr<RankedImage> ranked[3];
-  run_tasks(threads, {[&] { ranked[0] = std::make_unique<RankedImage>(grid, f); },
-                      [&] { ranked[1] = std::make_unique<RankedImage>(grid, g); },
+  run_tasks(threads, {[&] { ranked[0] = std::make_unique<RankedImage>(grid, f, negate); },
+                      [&] { ranked[1] = std::make_unique<RankedImage>(grid, g, negate); },
                       [&] { ranked[2] = std::make_unique<RankedImage>(grid, comparison.data()); }});
   comparison = {};
   const Images im{grid, *ranked[0], *ranked[1], *ranked[2]};

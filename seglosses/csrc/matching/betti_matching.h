@@ -44,8 +44,9 @@ struct MatchingResult {
 enum class Reduction : int { Auto = 0, Homology = 1, Cohomology = 2 };
 // `threads`: the independent parts (the three images' rankings, sorts and union-finds, the five H1
 // reductions) run on up to that many threads.
+// negate: the matching of -f and -g (superlevel filtrations), read without negated copies.
 MatchingResult betti_matching(const double* f, const double* g, const index_t* shape, int ndim, bool construction_t,
-                              Reduction reduction = Reduction::Auto, int threads = 1);
+                              Reduction reduction = Reduction::Auto, int threads = 1, bool negate = false);
 
 namespace detail {
 // Bookkeeping shared by the per-dimension algorithms.

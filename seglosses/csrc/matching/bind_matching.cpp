@@ -22,7 +22,7 @@ using DimResult = std::tuple<Cells, Cells, Cells, Cells>;
 using Image = nb::ndarray<const double, nb::c_contig, nb::device::cpu>;
 
 std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching(Image f, Image g, int construction, int reduction,
-                                                                    int num_threads) {
+                                                                    int num_threads, bool negate) {
   if (num_threads < 1) throw nb::value_error("Expected `num_threads` to be a positive integer.");
   if (reduction < 0 || reduction > 2) throw nb::value_error("Expected `reduction` to be 0 (auto), 1 (homology) or 2 (cohomology).");
   if (construction != 0 && construction != 1) throw nb::value_error("Expected `construction` to be 0 (T) or 1 (V).");
@@ -40,7 +40,7 @@ std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching(Image f, Ima
   {
     nb::gil_scoped_release release;
     result = seglosses::matching::betti_matching(f.data(), g.data(), shape, ndim, construction == 0,
-                                                    seglosses::matching::Reduction(reduction), num_threads);
+                                                    seglosses::matching::Reduction(reduction), num_threads, negate);
   }
   std::vector<DimResult> dims;
   for (auto& d : result.dims)
@@ -53,10 +53,11 @@ std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching(Image f, Ima
 
 void bind_matching(nb::module_& m) {
   m.def("betti_matching", &betti_matching, nb::arg("prediction"), nb::arg("target"), nb::arg("construction"),
-        nb::arg("reduction") = 0, nb::arg("num_threads") = 1,
+        nb::arg("reduction") = 0, nb::arg("num_threads") = 1, nb::arg("negate") = false,
         "Sublevel Betti matching (construction 0: T, 1: V) of two C-contiguous float64 2D/3D images of one shape "
         "(reduction: the direction of the 3D H1 reductions, 0 auto, 1 homology, 2 cohomology; the result does not "
-        "depend on it; num_threads: threads for the independent parts of this one pair). "
+        "depend on it; num_threads: threads for the independent parts of this one pair; negate: the matching of -prediction "
+        "and -target (superlevel filtrations) without negated copies). "
         "Returns (per dimension: (matched prediction, matched target, unmatched prediction, unmatched "
         "target) as (n, 2) int64 flat (birth, death) voxel indices; essential H0 birth voxel of the "
         "prediction; of the target).");

@@ -120,14 +120,15 @@ struct RankedImage {
 
   index_t largest_plateau = 0;  // the most pixels that share one value
 
-  RankedImage(const VGrid& g, const double* values) : grid(&g) {
+  // negate: the ranks of -values (a superlevel filtration), without a negated copy.
+  RankedImage(const VGrid& g, const double* values, bool negate = false) : grid(&g) {
     if (!g.top_cells) {
-      rank = dense_ranks(values, g.num_vertices, num_ranks);
+      rank = dense_ranks(values, g.num_vertices, num_ranks, negate);
       count_plateau(rank);
       return;
     }
     {
-      const std::vector<std::uint32_t> pixel_rank = dense_ranks(values, g.num_pixels, num_ranks);
+      const std::vector<std::uint32_t> pixel_rank = dense_ranks(values, g.num_pixels, num_ranks, negate);
       count_plateau(pixel_rank);
       pad_t(pixel_rank);
     }
