@@ -229,6 +229,9 @@ def _configure(tmp_path: Path, value: str, build: bool = False) -> subprocess.Co
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake not found")
 def test_cpu_only_configuration(tmp_path):
+    # Configuring needs nanobind importable here (CI installs the package with build isolation, so its
+    # environment has no nanobind: there the build itself, with nvcc found, is the CUDA check).
+    pytest.importorskip("nanobind", reason="nanobind is not installed in this environment (build isolation)")
     result = _configure(tmp_path, "OFF")
     assert result.returncode == 0, result.stderr
     assert "seglosses_cuda_kernels" not in (tmp_path / "build" / "Makefile").read_text()
