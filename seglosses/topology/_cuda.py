@@ -30,7 +30,7 @@ from seglosses.topology._validation import CONSTRUCTIONS
 if TYPE_CHECKING:  # persistence.py imports this module lazily; a runtime import here would be circular
     from seglosses.topology.persistence import Barcode
 
-__all__ = ["load", "is_cuda_input", "assemble_barcode", "persistence_cuda"]
+__all__ = ["load", "assemble_barcode", "persistence_cuda"]
 
 # (pairs, essential) of one union-find phase: (n, 2) critical pixels (birth, death) of the sublevel
 # filtration, and the essential H0 class's birth pixel (unused for the top dimension).
@@ -53,12 +53,6 @@ def load():
     if _cuda.device_count() == 0 or not torch.cuda.is_available():
         raise RuntimeError("no CUDA device: backend='cuda' needs a GPU and its driver; use backend='cpu'.")
     return _cuda
-
-
-def is_cuda_input(image) -> bool:
-    """Whether ``image`` (or the first item of a list of images) is a CUDA tensor."""
-    first = image[0] if isinstance(image, (list, tuple)) and len(image) > 0 else image
-    return isinstance(first, torch.Tensor) and first.device.type == "cuda"
 
 
 def assemble_barcode(
@@ -86,13 +80,15 @@ def assemble_barcode(
     for dual in (False, True):
         found, essential = pairs(dual)
         found = np.asarray(found, dtype=np.int64).reshape(-1, 2)
-        values = np.asarray(gather(found.ravel()), dtype=np.float64).reshape(-1, 2)
+        # One gather (one device-to-host copy) per phase: the pairs' pixels, then H0's essential birth pixel.
+        index = np.append(found.ravel(), essential) if not dual else found.ravel()
+        gathered = np.asarray(gather(index), dtype=np.float64)
+        values = gathered[: found.size].reshape(-1, 2)
         keep = values[:, 0] != values[:, 1]
         found, values = found[keep], values[keep]
         if not dual:
             found = np.concatenate([np.array([[essential, -1]], dtype=np.int64), found])
-            birth = np.asarray(gather(np.array([essential], dtype=np.int64)), dtype=np.float64)[0]
-            values = np.concatenate([np.array([[birth, np.inf]]), values])
+            values = np.concatenate([np.array([[gathered[-1], np.inf]]), values])
         intervals.append(sign * values)
         cells.append(found)
     return Barcode(intervals, cells, shape=shape, filtration=filtration, construction=construction)
