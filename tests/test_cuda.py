@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from seglosses import _core
-from seglosses.topology import persistence
+from seglosses.topology import betti_matching, persistence
 from seglosses.topology._cuda import assemble_barcode
 
 CONSTRUCTIONS = {"T": 0, "V": 1}
@@ -189,6 +189,81 @@ def test_assembled_barcode_equals_the_cpu_backend(image, construction, filtratio
         np.testing.assert_array_equal(barcode.critical_cells(d), expected.critical_cells(d))
 
 
+@st.composite
+def image_pairs(draw, max_side: int = 8):
+    """Two images of one shape (2D, or 3D with sides from 1: planar and solid), noise, ties or binary."""
+    ndim = draw(st.sampled_from([2, 3]))
+    shape = tuple(draw(st.integers(1 if ndim == 3 else 2, max_side if ndim == 2 else 5)) for _ in range(ndim))
+    out = []
+    for _ in range(2):
+        kind = draw(st.sampled_from(["noise", "ties", "binary"]))
+        if kind == "noise":
+            elements = st.floats(-1.0, 1.0, allow_nan=False, width=64)
+        else:
+            elements = st.sampled_from([0.0, 1.0] if kind == "binary" else [0.0, 0.25, 0.5, -0.0])
+        out.append(draw(arrays(np.float64, shape, elements=elements)))
+    return out[0], out[1]
+
+
+def _union_find_dims(shape: tuple[int, ...]) -> list[int]:
+    """The dimensions of a matching that are union-find problems: all of a planar one, H0 and H2 in solid 3D."""
+    planar = len(shape) == 2 or 1 in shape
+    return [0, 1] if planar else [0, 2]
+
+
+@settings(max_examples=150, deadline=None)
+@given(pair=image_pairs(), construction=st.sampled_from(["T", "V"]), negate=st.booleans())
+def test_gpu_matching_emulation_equals_the_cpu_engine_pair_for_pair(pair, construction, negate):
+    # The union-find dimensions of the GPU matching (Boruvka forests, then the merges of
+    # matching_phases.h) against the CPU engine: the same pairs, matched and unmatched, in the same order.
+    f, g = pair
+    code = CONSTRUCTIONS[construction]
+    ref_dims, ref_f, ref_g = _core.betti_matching(f, g, code, negate=negate)
+    emu_dims, emu_f, emu_g = _core._gpu_betti_matching(f, g, code, negate=negate)
+    assert (emu_f, emu_g) == (ref_f, ref_g)
+    assert len(emu_dims) == len(ref_dims)
+    for d in _union_find_dims(f.shape):
+        for ref, emu in zip(ref_dims[d], emu_dims[d]):
+            np.testing.assert_array_equal(emu, ref)
+    if 1 not in _union_find_dims(f.shape):
+        assert all(len(part) == 0 for part in emu_dims[1])  # solid 3D H1: not computed
+
+
+def test_gpu_matching_emulation_on_a_likelihood_against_its_mask():
+    # Larger than the hypothesis cases: a smooth 2D likelihood against its thresholded mask, both constructions.
+    rng = np.random.default_rng(7)
+    noise = rng.standard_normal((48, 40))
+    smooth = sum(np.roll(np.roll(noise, i, 0), j, 1) for i in range(-2, 3) for j in range(-2, 3))
+    likelihood = 1 / (1 + np.exp(-smooth / 3))
+    mask = (likelihood > 0.5).astype(np.float64)
+    for code in (0, 1):
+        ref = _core.betti_matching(likelihood, mask, code, negate=True)
+        emu = _core._gpu_betti_matching(likelihood, mask, code, negate=True)
+        assert emu[1:] == ref[1:]
+        assert sum(len(part) for dim in ref[0] for part in dim) > 20  # something was matched and unmatched
+        for d in (0, 1):
+            for r, e in zip(ref[0][d], emu[0][d]):
+                np.testing.assert_array_equal(e, r)
+
+
+def test_matching_backends_are_checked():
+    with pytest.raises(ValueError, match=r"Expected `backend` to be one of \('auto', 'cpu', 'cuda'\)"):
+        betti_matching(np.zeros((3, 3)), np.zeros((3, 3)), backend="gpu")
+
+
+def test_cuda_matching_without_the_module(monkeypatch):
+    monkeypatch.setitem(sys.modules, "seglosses._cuda", None)
+    with pytest.raises(RuntimeError, match="seglosses was built without CUDA"):
+        betti_matching(np.zeros((3, 3)), np.zeros((3, 3)), backend="cuda")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
+def test_cuda_matching_without_a_device():
+    pytest.importorskip("seglosses._cuda", reason="seglosses was built without CUDA")
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        betti_matching(np.zeros((3, 3)), np.zeros((3, 3)), backend="cuda")
+
+
 def test_unknown_backend_lists_cuda():
     with pytest.raises(ValueError, match=r"Expected `backend` to be one of \('auto', 'cpu', 'gudhi', 'cuda'\)"):
         persistence(np.zeros((3, 3)), backend="gpu")
@@ -332,3 +407,66 @@ def test_gpu_backend_refuses_3d_and_auto_stays_off_the_gpu():
         persistence(torch.from_numpy(image).cuda(), backend="cuda")
     with pytest.raises(ValueError):  # "auto" keeps the CPU engine's refusal until the GPU engine is verified
         persistence(torch.from_numpy(image).cuda(), backend="auto")
+
+
+def _assert_same_matching(gpu, cpu) -> None:
+    assert gpu.shape == cpu.shape and gpu.dims == cpu.dims
+    for d in cpu.dims:
+        for a, b in zip(gpu.matched_cells(d), cpu.matched_cells(d)):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(gpu.matched(d), cpu.matched(d)):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(gpu.unmatched_prediction_cells(d), cpu.unmatched_prediction_cells(d))
+        np.testing.assert_array_equal(gpu.unmatched_target_cells(d), cpu.unmatched_target_cells(d))
+        np.testing.assert_array_equal(gpu.unmatched_prediction(d), cpu.unmatched_prediction(d))
+    for a, b in zip(gpu.matched_essential(), cpu.matched_essential()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("construction", ["T", "V"])
+@pytest.mark.parametrize("filtration", ["superlevel", "sublevel"])
+def test_gpu_matching_equals_cpu_2d_and_planar(construction, filtration):
+    images = _random_images(40, (37, 53), seed=8)
+    for i, (p, g) in enumerate(zip(images[::2], images[1::2])):
+        if i % 4 == 3:
+            p, g = p[:, None, :], g[:, None, :]  # planar 3D
+        gpu = betti_matching(torch.from_numpy(p).cuda(), torch.from_numpy(g).cuda(), filtration=filtration,
+                             construction=construction, backend="cuda")
+        cpu = betti_matching(p, g, filtration=filtration, construction=construction, backend="cpu")
+        _assert_same_matching(gpu, cpu)
+
+
+@pytest.mark.gpu
+@needs_gpu
+def test_gpu_matching_batch_equals_cpu_and_refuses_solid_3d():
+    images = _random_images(16, (64, 48), seed=9)
+    gpu = betti_matching([torch.from_numpy(im).cuda() for im in images[:8]],
+                         [torch.from_numpy(im).cuda() for im in images[8:]], backend="cuda")
+    cpu = betti_matching(images[:8], images[8:], backend="cpu")
+    for a, b in zip(gpu, cpu):
+        _assert_same_matching(a, b)
+    solid = torch.rand(6, 7, 8, device="cuda")
+    with pytest.raises(NotImplementedError, match="H1 of 3D images has no GPU kernel yet"):
+        betti_matching(solid, solid, backend="cuda")
+
+
+def test_betti_matching_values_by_a_gather_equal_numpy_indexing():
+    # The CUDA backend builds its BettiMatching from gathers on the device; the layout must be numpy's.
+    rng = np.random.default_rng(11)
+    p, g = rng.random((9, 8)), (rng.random((9, 8)) > 0.5).astype(np.float64)
+    ref = betti_matching(p, g)
+    dims, birth_p, birth_g = _core.betti_matching(p, g, 0, negate=True)
+    calls = []
+
+    def gather(image):
+        def at(index):
+            calls.append(len(index))
+            return image.ravel()[index]
+        return at
+
+    built = type(ref)(p, g, dims, (birth_p, birth_g), filtration="superlevel", construction="T",
+                      gather=(gather(p), gather(g)))
+    _assert_same_matching(built, ref)
+    assert len(calls) == 2  # one gather per image

@@ -19,7 +19,7 @@ CPU emulation of the same kernels (``seglosses._core._gpu_pixel_pairs``) against
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,7 +30,7 @@ from seglosses.topology._validation import CONSTRUCTIONS
 if TYPE_CHECKING:  # persistence.py imports this module lazily; a runtime import here would be circular
     from seglosses.topology.persistence import Barcode
 
-__all__ = ["load", "assemble_barcode", "persistence_cuda"]
+__all__ = ["load", "assemble_barcode", "persistence_cuda", "matching_cuda"]
 
 # (pairs, essential) of one union-find phase: (n, 2) critical pixels (birth, death) of the sublevel
 # filtration, and the essential H0 class's birth pixel (unused for the top dimension).
@@ -135,32 +135,96 @@ def persistence_cuda(images: list, *, filtration: str, construction: str, names:
             )
         subs.append(-image if filtration == "superlevel" else image)
 
-    def one(sub: torch.Tensor, side_stream: torch.cuda.Stream | None) -> Barcode:
-        with torch.cuda.device(sub.device), torch.cuda.stream(side_stream):
-            stream = torch.cuda.current_stream(sub.device).cuda_stream
-            flat = sub.reshape(-1)
+    def one(sub: torch.Tensor) -> Barcode:
+        stream = torch.cuda.current_stream(sub.device).cuda_stream
+        flat = sub.reshape(-1)
 
-            def pairs(dual: bool):
-                return module.union_find_pairs(sub.data_ptr(), tuple(sub.shape), code, dual, stream)
+        def pairs(dual: bool):
+            return module.union_find_pairs(sub.data_ptr(), tuple(sub.shape), code, dual, stream)
 
-            def gather(index: np.ndarray) -> np.ndarray:
-                return flat[torch.as_tensor(index, device=flat.device)].cpu().numpy()
+        return assemble_barcode(pairs, _gatherer(flat), shape=tuple(sub.shape), filtration=filtration,
+                                construction=construction)
 
-            return assemble_barcode(pairs, gather, shape=tuple(sub.shape), filtration=filtration,
-                                    construction=construction)
+    return _concurrently(one, [(sub,) for sub in subs])
 
-    if len(subs) == 1:
-        return [one(subs[0], None)]
+
+def _gatherer(flat: torch.Tensor) -> Callable[[np.ndarray], np.ndarray]:
+    """Values of a flat CUDA tensor at flat indices, as a numpy array (one device-to-host copy)."""
+
+    def gather(index: np.ndarray) -> np.ndarray:
+        return flat[torch.as_tensor(np.asarray(index, dtype=np.int64), device=flat.device)].cpu().numpy()
+
+    return gather
+
+
+def _concurrently(fn: Callable, jobs: Sequence[tuple[torch.Tensor, ...]]) -> list:
+    """``fn(*job)`` for every job, each on a CUDA stream of its own (on its tensors' device) driven by a host
+    thread of its own: the module releases the GIL, and the union-find rounds read one flag per round back,
+    so one stream alone would leave the device idle between rounds. A single job runs on the current
+    stream of its device."""
+    if len(jobs) == 1:
+        with torch.cuda.device(jobs[0][0].device):
+            return [fn(*jobs[0])]
     streams = []
-    for sub in subs:  # each side stream starts after the work that made its image (on the current stream)
-        side = torch.cuda.Stream(device=sub.device)
-        side.wait_stream(torch.cuda.current_stream(sub.device))
-        sub.record_stream(side)
+    for job in jobs:  # each side stream starts after the work that made its tensors (on the current stream)
+        device = job[0].device
+        side = torch.cuda.Stream(device=device)
+        side.wait_stream(torch.cuda.current_stream(device))
+        for tensor in job:
+            tensor.record_stream(side)
         streams.append(side)
+
+    def run(job, side):
+        with torch.cuda.device(job[0].device), torch.cuda.stream(side):
+            return fn(*job)
+
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=min(len(subs), 32)) as pool:
-        out = list(pool.map(one, subs, streams))
-    for sub, side in zip(subs, streams):
-        torch.cuda.current_stream(sub.device).wait_stream(side)
+    with ThreadPoolExecutor(max_workers=min(len(jobs), 32)) as pool:
+        out = list(pool.map(run, jobs, streams))
+    for job, side in zip(jobs, streams):
+        torch.cuda.current_stream(job[0].device).wait_stream(side)
     return out
+
+
+def matching_cuda(predictions: list, targets: list, *, filtration: str, construction: str,
+                  names: list[tuple[str, str]]) -> list:
+    """Betti matchings of pairs of CUDA images on the GPU engine (``betti_matching(..., backend="cuda")``).
+
+    2D images, or 3D images with a singleton axis (planar, as the CPU engine treats them): every dimension
+    is a union-find problem there. The pairs of a batch run concurrently (``_concurrently``). The result is
+    the CPU engine's, pair for pair; its values are gathered from the tensors.
+
+    Raises:
+        RuntimeError: built without CUDA, or no CUDA device.
+        NotImplementedError: a solid 3D pair (H1 of 3D images has no GPU kernel yet).
+        ValueError, TypeError: the checks of ``betti_matching`` on tensors that are not on a CUDA device.
+    """
+    from seglosses.topology.matching import BettiMatching
+
+    module = load()
+    code = CONSTRUCTIONS.index(construction)
+    jobs = []
+    for p, g, (name_p, name_g) in zip(predictions, targets, names):
+        p, g = _as_cuda_image(p, name_p), _as_cuda_image(g, name_g)
+        if p.shape != g.shape or p.device != g.device:
+            raise ValueError(
+                f"Expected `{name_p}` and `{name_g}` to have the same shape on one device, but got "
+                f"{tuple(p.shape)} on {p.device} and {tuple(g.shape)} on {g.device}."
+            )
+        if p.ndim == 3 and min(p.shape) > 1:
+            raise NotImplementedError(
+                f"Expected `{name_p}` to be a 2D image (or 3D with a singleton axis) for backend='cuda' (H1 of 3D "
+                f"images has no GPU kernel yet), but got shape {tuple(p.shape)}; use backend='cpu' on host copies."
+            )
+        jobs.append((p, g))
+
+    def one(p: torch.Tensor, g: torch.Tensor) -> BettiMatching:
+        stream = torch.cuda.current_stream(p.device).cuda_stream
+        dims, birth_p, birth_g = module.betti_matching(
+            p.data_ptr(), g.data_ptr(), tuple(p.shape), code, filtration == "superlevel", stream
+        )
+        return BettiMatching(p, g, dims, (birth_p, birth_g), filtration=filtration, construction=construction,
+                             gather=(_gatherer(p.reshape(-1)), _gatherer(g.reshape(-1))))
+
+    return _concurrently(one, jobs)

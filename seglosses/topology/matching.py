@@ -25,7 +25,10 @@ core (``seglosses/csrc/matching``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+import torch
 
 from seglosses._validation import check_threads
 from seglosses.topology._jobs import run_jobs, split_batch
@@ -38,6 +41,7 @@ from seglosses.topology._validation import (
 )
 
 COMPARISONS = ("union",)
+MATCHING_BACKENDS = ("auto", "cpu", "cuda")
 
 __all__ = ["BettiMatching", "betti_matching"]
 
@@ -79,30 +83,43 @@ class BettiMatching:
 
     def __init__(
         self,
-        prediction: np.ndarray,
-        target: np.ndarray,
+        prediction: np.ndarray | torch.Tensor,
+        target: np.ndarray | torch.Tensor,
         cells: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
         essential_births: tuple[int, int],
         *,
         filtration: str,
         construction: str,
+        gather: tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]] | None = None,
     ) -> None:
+        # gather: the two images' values at flat indices, for images that are not numpy arrays (CUDA
+        # tensors: one device-to-host copy per image); default, numpy indexing.
         self.shape = tuple(int(s) for s in prediction.shape)
         self.filtration = filtration
         self.construction = construction
         self.dims = tuple(range(len(self.shape)))
-        p, g = prediction.ravel(), target.ravel()
+        if gather is None:
+            p, g = np.asarray(prediction).ravel(), np.asarray(target).ravel()
+            gather = (lambda index: p[index], lambda index: g[index])
         self._cells = [tuple(_readonly(np.asarray(c, dtype=np.int64).reshape(-1, 2)) for c in dim) for dim in cells]
-        # Intervals, in the same layout: (matched P, matched G, unmatched P, unmatched G).
+        # Intervals, in the same layout: (matched P, matched G, unmatched P, unmatched G); every value of an
+        # image in one gather (its cells, then its essential birth).
+        values = []
+        for image, slots in ((0, (0, 2)), (1, (1, 3))):
+            parts = [dim[k] for dim in self._cells for k in slots]
+            index = np.concatenate([part.ravel() for part in parts] + [np.array([essential_births[image]])])
+            gathered = np.asarray(gather[image](index), dtype=np.float64)
+            offsets = np.cumsum([0] + [part.size for part in parts])
+            values.append([gathered[a:b].reshape(-1, 2) for a, b in zip(offsets[:-1], offsets[1:])] + [gathered[-1]])
         self._values = [
-            tuple(_readonly(image[c]) for image, c in zip((p, g, p, g), dim)) for dim in self._cells
+            tuple(_readonly(values[k % 2][2 * d + k // 2]) for k in range(4)) for d in range(len(self._cells))
         ]
         self.num_matched = np.array([len(dim[0]) for dim in self._cells], dtype=np.int64)
         self.num_unmatched_prediction = np.array([len(dim[2]) for dim in self._cells], dtype=np.int64)
         self.num_unmatched_target = np.array([len(dim[3]) for dim in self._cells], dtype=np.int64)
         end = -np.inf if filtration == "superlevel" else np.inf
         ess_cells = [_readonly(np.array([[b, -1]], dtype=np.int64)) for b in essential_births]
-        ess_values = [_readonly(np.array([[image[b], end]])) for image, b in zip((p, g), essential_births)]
+        ess_values = [_readonly(np.array([[values[k][-1], end]])) for k in range(2)]
         self._essential_cells: tuple[np.ndarray, np.ndarray] = (ess_cells[0], ess_cells[1])
         self._essential_values: tuple[np.ndarray, np.ndarray] = (ess_values[0], ess_values[1])
 
@@ -183,6 +200,7 @@ def betti_matching(
     construction: str = DEFAULT_CONSTRUCTION,
     comparison: str = "union",
     num_threads: int | None = None,
+    backend: str = "auto",
 ) -> BettiMatching | list[BettiMatching]:
     """Betti matching (induced matching of persistence barcodes) of a prediction and a target image.
 
@@ -213,6 +231,11 @@ def betti_matching(
         num_threads: threads in all (default: all cores): a batch is spread over them, and a pair (or
             each pair of a batch smaller than ``num_threads``) uses its share inside the engine (the
             three images and the independent reductions of a 3D pair run side by side).
+        backend: ``"auto"``/``"cpu"`` (the compiled core, on host arrays), or ``"cuda"`` (experimental: CUDA
+            tensors, matched on the GPU without a host copy of the images; 2D images and 3D images with a
+            singleton axis, since H1 of a solid 3D image has no GPU kernel yet; the same result as the CPU
+            engine, pair for pair). ``"auto"`` does not choose ``"cuda"`` until it has been verified on a
+            GPU.
 
     Returns:
         ``BettiMatching`` or a list of them.
@@ -221,8 +244,11 @@ def betti_matching(
         ValueError: an unknown ``filtration``/``construction``/``comparison``, images that are not 2D
             or 3D, empty, of more than 1,431,655,763 pixels (the engine numbers the cells of the three
             filtrations with 32-bit integers, 3 * pixels + 3 < 2**32 - 1; checked before any copy), hold
-            NaN/Inf, differ in shape, batches of different lengths, a CUDA tensor, or a bad ``num_threads``.
+            NaN/Inf, differ in shape, batches of different lengths, a CUDA tensor (unless ``backend="cuda"``), or
+            a bad ``num_threads``.
         TypeError: an image of a non-real dtype.
+        RuntimeError: ``backend="cuda"`` where seglosses was built without CUDA or there is no device.
+        NotImplementedError: ``backend="cuda"`` with a solid 3D image.
 
     Example:
         >>> import numpy as np
@@ -246,7 +272,10 @@ def betti_matching(
     check_choice("filtration", filtration, FILTRATIONS)
     check_choice("construction", construction, CONSTRUCTIONS)
     check_choice("comparison", comparison, COMPARISONS)
+    check_choice("backend", backend, MATCHING_BACKENDS)
     threads = check_threads(num_threads)
+    if backend == "cuda":
+        return _matching_on_cuda(prediction, target, filtration, construction)
     predictions, batch_p = split_batch(prediction, "prediction", MAX_MATCHING_PIXELS, "a Betti matching")
     targets, batch_t = split_batch(target, "target", MAX_MATCHING_PIXELS, "a Betti matching")
     if batch_p != batch_t or len(predictions) != len(targets):
@@ -262,4 +291,23 @@ def betti_matching(
             )
     jobs = list(zip(predictions, targets))
     results = run_jobs(lambda job, k: _one_matching(job[0], job[1], filtration, construction, k), jobs, threads)
+    return results if batch_p else results[0]
+
+
+def _matching_on_cuda(prediction, target, filtration: str, construction: str):
+    """``betti_matching(..., backend="cuda")``: CUDA tensors, lists of them or (B, D, H, W) tensors."""
+    from seglosses.topology._cuda import matching_cuda
+
+    def listed(x):
+        return (list(x), True) if isinstance(x, (list, tuple)) or getattr(x, "ndim", 0) == 4 else ([x], False)
+
+    predictions, batch_p = listed(prediction)
+    targets, batch_t = listed(target)
+    if batch_p != batch_t or len(predictions) != len(targets) or not predictions:
+        raise ValueError(
+            f"Expected `prediction` and `target` to be both single images or non-empty batches of one length, but "
+            f"got {len(predictions) if batch_p else 'one image'} and {len(targets) if batch_t else 'one image'}."
+        )
+    names = [(f"prediction[{i}]", f"target[{i}]") if batch_p else ("prediction", "target") for i in range(len(targets))]
+    results = matching_cuda(predictions, targets, filtration=filtration, construction=construction, names=names)
     return results if batch_p else results[0]

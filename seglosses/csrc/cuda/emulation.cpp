@@ -5,13 +5,16 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
 
 #include <algorithm>
 #include <numeric>
 #include <tuple>
 #include <vector>
 
+#include "cuda/matching_phases.h"
 #include "cuda/phases.h"
+#include "common/numpy.h"
 #include "common/order.h"
 #include "persistence/cubical.h"
 
@@ -64,16 +67,17 @@ Ranked rank_cells(const Grid& g, const double* values) {
 }
 
 // Phase 3: Boruvka rounds, each kernel of the device emulated by a loop over its elements.
-std::vector<std::uint8_t> spanning_forest(const Graph& graph) {
-  const index_t nodes = graph.grid.num_cells + (graph.dual ? 1 : 0);
+template <class G>
+std::vector<std::uint8_t> spanning_forest(const G& graph) {
+  const index_t nodes = graph.num_nodes(), slots = graph.num_edge_slots();
   std::vector<index_t> parent(nodes), target(nodes);
   std::iota(parent.begin(), parent.end(), index_t(0));
   std::vector<Key> cheapest(nodes);
-  std::vector<std::uint8_t> in_forest(graph.grid.num_cells, 0);
+  std::vector<std::uint8_t> in_forest(slots, 0);
   for (bool hooked = true; hooked;) {
     hooked = false;
     std::fill(cheapest.begin(), cheapest.end(), kNoKey);
-    for (index_t e = 0; e < graph.grid.num_cells; ++e)
+    for (index_t e = 0; e < slots; ++e)
       if (graph.is_edge(e))
         offer_edge(graph, parent.data(), e, [&](index_t r, Key k) { cheapest[r] = std::min(cheapest[r], k); });
     for (index_t v = 0; v < nodes; ++v) target[v] = hook_target(graph, parent.data(), cheapest.data(), v);
@@ -86,20 +90,27 @@ std::vector<std::uint8_t> spanning_forest(const Graph& graph) {
   return in_forest;
 }
 
+// The spanning forest's edges in Kruskal order (the device: CUB select, then a radix sort by key).
+template <class G>
+std::vector<index_t> sorted_forest(const G& graph) {
+  const std::vector<std::uint8_t> in_forest = spanning_forest(graph);
+  std::vector<index_t> forest;
+  for (index_t e = 0; e < index_t(in_forest.size()); ++e)
+    if (in_forest[e]) forest.push_back(e);
+  std::sort(forest.begin(), forest.end(), [&](index_t a, index_t b) { return graph.edge_key(a) < graph.edge_key(b); });
+  return forest;
+}
+
 // Pairs (birth cell, death cell) of H0 (dual = false) or of the top dimension (dual = true), zero
 // persistence included, and the essential H0 class's birth cell (-1 for the top dimension).
 std::tuple<std::vector<index_t>, index_t> union_find_pairs(const Grid& g, const std::vector<std::uint32_t>& rank,
                                                            bool dual) {
   const Graph graph{g, rank.data(), dual};
-  const std::vector<std::uint8_t> in_forest = spanning_forest(graph);
-  std::vector<index_t> forest;
-  for (index_t e = 0; e < g.num_cells; ++e)
-    if (in_forest[e]) forest.push_back(e);
-  std::sort(forest.begin(), forest.end(), [&](index_t a, index_t b) { return graph.edge_key(a) < graph.edge_key(b); });
+  const std::vector<index_t> forest = sorted_forest(graph);
   std::vector<index_t> parent(g.num_cells + 1);
   std::iota(parent.begin(), parent.end(), index_t(0));
   std::vector<index_t> pairs;
-  merge_forest(graph, parent.data(), forest.data(), index_t(forest.size()), [&](index_t young, index_t e) {
+  merge_forest(graph, parent.data(), forest.data(), index_t(forest.size()), [&](index_t young, index_t, index_t e) {
     pairs.push_back(dual ? e : young);
     pairs.push_back(dual ? young : e);
   });
@@ -170,6 +181,74 @@ Ranks gpu_reference_cell_ranks(Image image, int construction) {
   return to_numpy<std::uint32_t, Ranks>(std::move(rank), n, 1);
 }
 
+// The GPU Betti matching of the union-find dimensions (matching_phases.h), emulated: the three images'
+// dense ranks (the device computes the same ranks with a radix sort and a scan; here the CPU engine's
+// RankedImage), each graph's Boruvka forest, and the sequential merges. Returns what
+// _core.betti_matching returns, for H0 and the top dimension; a solid 3D image's H1 entry is empty.
+using MatchDim = std::tuple<seglosses::PairArray<index_t>, seglosses::PairArray<index_t>, seglosses::PairArray<index_t>,
+                            seglosses::PairArray<index_t>>;
+using seglosses::pairs_to_numpy;
+
+std::tuple<std::vector<MatchDim>, index_t, index_t> gpu_betti_matching(Image f, Image g, int construction,
+                                                                       bool negate) {
+  using seglosses::matching::RankedImage;
+  using seglosses::matching::VGrid;
+  const int ndim = int(f.ndim());
+  if (ndim < 2 || ndim > 3 || int(g.ndim()) != ndim) throw nb::value_error("Expected two 2D or 3D arrays of one shape.");
+  index_t shape[3];
+  for (int a = 0; a < ndim; ++a) {
+    shape[a] = index_t(f.shape(a));
+    if (index_t(g.shape(a)) != shape[a] || shape[a] < 1) throw nb::value_error("Expected two non-empty arrays of one shape.");
+  }
+  const VGrid grid(shape, ndim, construction == 0);
+  std::vector<double> comparison(std::size_t(grid.num_pixels));
+  for (index_t i = 0; i < grid.num_pixels; ++i)
+    comparison[i] = negate ? -std::max(f.data()[i], g.data()[i]) : std::min(f.data()[i], g.data()[i]);
+  const RankedImage rf(grid, f.data(), negate), rg(grid, g.data(), negate), rc(grid, comparison.data());
+  const index_t nodes = grid.num_vertices + 1;
+
+  std::vector<MatchDim> dims(static_cast<std::size_t>(ndim));
+  index_t essential[2] = {0, 0};
+  for (const bool dual : {false, true}) {
+    const MatchGraph graphs[3] = {{rf, dual}, {rg, dual}, {rc, dual}};
+    std::vector<index_t> forest[3];
+    for (int k = 0; k < 3; ++k) forest[k] = sorted_forest(graphs[k]);
+    std::vector<index_t> pairs[2];
+    std::vector<std::uint32_t> pair_of_class[2];
+    index_t num_pairs[2];
+    std::vector<index_t> parent(nodes), elder[2];
+    for (int k = 0; k < 2; ++k) {
+      std::iota(parent.begin(), parent.end(), index_t(0));
+      elder[0].resize(nodes);
+      std::iota(elder[0].begin(), elder[0].end(), index_t(0));
+      pairs[k].resize(2 * forest[k].size() + 2);
+      pair_of_class[k].assign(std::size_t(nodes), kNoPair);
+      merge_input_image(graphs[k], graphs[2], parent.data(), forest[k].data(), index_t(forest[k].size()),
+                        elder[0].data(), pair_of_class[k].data(), pairs[k].data(), &num_pairs[k]);
+      if (!dual) essential[k] = graphs[k].im.vertex_voxel(find_root(parent.data(), 0));
+    }
+    std::iota(parent.begin(), parent.end(), index_t(0));
+    for (auto& e : elder) {
+      e.resize(nodes);
+      std::iota(e.begin(), e.end(), index_t(0));
+    }
+    std::vector<std::uint32_t> matches(2 * forest[2].size() + 2);
+    index_t num_matches;
+    merge_comparison(graphs[2], graphs[0], graphs[1], parent.data(), forest[2].data(), index_t(forest[2].size()),
+                     elder[0].data(), elder[1].data(), pair_of_class[0].data(), pair_of_class[1].data(),
+                     matches.data(), &num_matches);
+    const int d = dual ? (grid.planar ? 1 : 2) : 0;
+    auto dim = gather_dimension(pairs, num_pairs, matches, num_matches);
+    dims[d] = {pairs_to_numpy(std::move(dim.matched_f)), pairs_to_numpy(std::move(dim.matched_g)),
+               pairs_to_numpy(std::move(dim.unmatched_f)), pairs_to_numpy(std::move(dim.unmatched_g))};
+  }
+  for (auto& dim : dims)  // a solid image's H1, a planar 3D image's dimension 2
+    if (!std::get<0>(dim).is_valid())
+      dim = {pairs_to_numpy(std::vector<index_t>()), pairs_to_numpy(std::vector<index_t>()),
+             pairs_to_numpy(std::vector<index_t>()), pairs_to_numpy(std::vector<index_t>())};
+  return {std::move(dims), essential[0], essential[1]};
+}
+
 }  // namespace
 
 void bind_gpu_emulation(nb::module_& m) {
@@ -184,6 +263,10 @@ void bind_gpu_emulation(nb::module_& m) {
   m.def("_gpu_pixel_pairs", &gpu_pixel_pairs, nb::arg("image"), nb::arg("construction"), nb::arg("dual"),
         "Emulated GPU union-find phase end to end: ((n, 2) critical pixels of nonzero-rank-persistence pairs, "
         "essential H0 birth pixel or -1).");
+  m.def("_gpu_betti_matching", &gpu_betti_matching, nb::arg("prediction"), nb::arg("target"),
+        nb::arg("construction"), nb::arg("negate") = false,
+        "Emulated GPU Betti matching of H0 and the top dimension (the layout of betti_matching; a solid 3D "
+        "image's H1 entry is empty).");
   m.def("_gpu_reference_cell_ranks", &gpu_reference_cell_ranks, nb::arg("image"), nb::arg("construction"),
         "The CPU engine's rank of every Khalimsky cell (C order), the oracle of _gpu_cell_ranks.");
 }

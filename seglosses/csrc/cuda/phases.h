@@ -196,7 +196,9 @@ SEGLOSSES_HD index_t apparent_partner(const Grid& g, const std::uint32_t* rank, 
   return latest_facet(g, rank, t) == c ? t : kNoCell;
 }
 
-// The graph of a union-find phase. Nodes are Khalimsky cells (the vertices for H0, the top cells for
+// The graph of a union-find phase (the Boruvka and merge steps below take any type with this
+// interface: node_key, edge_key, edge_of_key, is_edge, ends, num_nodes, num_edge_slots, outer; the
+// Betti matching's graphs on the matching engine's numbering are in matching_phases.h). Nodes are Khalimsky cells (the vertices for H0, the top cells for
 // the top dimension) plus, for the top dimension, the outer cell `outer == num_cells`. Edges are the
 // cells of dimension 1 (H0) or top - 1. Keys follow the Kruskal order: for the top dimension, the
 // reversed filtration, so keys are complemented and the outer cell (at +infinity) gets key 0.
@@ -211,6 +213,9 @@ struct Graph {
     return dual ? ~cell_key(rank, v) : cell_key(rank, v);
   }
   SEGLOSSES_HD Key edge_key(index_t e) const { return dual ? ~cell_key(rank, e) : cell_key(rank, e); }
+  SEGLOSSES_HD index_t edge_of_key(Key key) const { return index_t((dual ? ~key : key) & 0xffffffffu); }
+  SEGLOSSES_HD index_t num_nodes() const { return grid.num_cells + 1; }  // the outer cell's slot unused for H0
+  SEGLOSSES_HD index_t num_edge_slots() const { return grid.num_cells; }
   SEGLOSSES_HD bool is_edge(index_t c) const {
     const int d = cell_dim(grid, c);
     return dual ? d == grid.dim - 1 : d == 1;
@@ -241,8 +246,8 @@ SEGLOSSES_HD index_t find_root(const index_t* parent, index_t v) {
 // Boruvka, step 1 (per edge): the edge's key is offered to both components it joins. `offer(root,
 // key)` is atomicMin on the device and a plain min in emulation; min is commutative, so the order of
 // the offers does not matter.
-template <class Offer>
-SEGLOSSES_HD void offer_edge(const Graph& graph, const index_t* parent, index_t e, Offer&& offer) {
+template <class G, class Offer>
+SEGLOSSES_HD void offer_edge(const G& graph, const index_t* parent, index_t e, Offer&& offer) {
   index_t a, b;
   graph.ends(e, a, b);
   const index_t ra = find_root(parent, a), rb = find_root(parent, b);
@@ -253,10 +258,11 @@ SEGLOSSES_HD void offer_edge(const Graph& graph, const index_t* parent, index_t 
 }
 
 // Boruvka, step 2 (per root, reads only): the root across the root's cheapest edge, or kNoCell.
-SEGLOSSES_HD index_t hook_target(const Graph& graph, const index_t* parent, const Key* cheapest, index_t r) {
+template <class G>
+SEGLOSSES_HD index_t hook_target(const G& graph, const index_t* parent, const Key* cheapest, index_t r) {
   if (parent[r] != r || cheapest[r] == kNoKey) return kNoCell;
   const Key key = cheapest[r];
-  const index_t e = graph.dual ? index_t(~key & 0xffffffffu) : index_t(key & 0xffffffffu);
+  const index_t e = graph.edge_of_key(key);
   index_t a, b;
   graph.ends(e, a, b);
   const index_t ra = find_root(parent, a);
@@ -266,12 +272,13 @@ SEGLOSSES_HD index_t hook_target(const Graph& graph, const index_t* parent, cons
 // Boruvka, step 3 (per root): hook onto the target unless the two chose each other and this root has
 // the smaller index (it then stays the root of the merged component). Returns the forest edge to mark,
 // or kNoCell. Reads `target` only, so all roots can hook at once.
-SEGLOSSES_HD index_t hook(const Graph& graph, index_t* parent, const index_t* target, const Key* cheapest,
+template <class G>
+SEGLOSSES_HD index_t hook(const G& graph, index_t* parent, const index_t* target, const Key* cheapest,
                           index_t r) {
   const index_t t = target[r];
   if (t == kNoCell) return kNoCell;
   const Key key = cheapest[r];
-  const index_t e = graph.dual ? index_t(~key & 0xffffffffu) : index_t(key & 0xffffffffu);
+  const index_t e = graph.edge_of_key(key);
   if (target[t] == r && r < t) return e;  // mutual choice: the other root hooks onto this one
   parent[r] = t;
   return e;
@@ -283,9 +290,10 @@ SEGLOSSES_HD index_t hook(const Graph& graph, index_t* parent, const index_t* ta
 SEGLOSSES_HD void compress(index_t* parent, index_t v) { parent[v] = find_root(parent, v); }
 
 // The Kruskal merge of the sorted forest edges (sequential): `parent` holds every node as its own root,
-// and a root is the node of smallest key of its component. Calls emit(dying root, edge) per edge.
-template <class Emit>
-SEGLOSSES_HD void merge_forest(const Graph& graph, index_t* parent, const index_t* forest_edges, index_t count,
+// and a root is the node of smallest key of its component. Calls emit(dying root, surviving root, edge)
+// per edge, before the dying root is hooked.
+template <class G, class Emit>
+SEGLOSSES_HD void merge_forest(const G& graph, index_t* parent, const index_t* forest_edges, index_t count,
                                Emit&& emit) {
   for (index_t i = 0; i < count; ++i) {
     const index_t e = forest_edges[i];
@@ -296,7 +304,7 @@ SEGLOSSES_HD void merge_forest(const Graph& graph, index_t* parent, const index_
     while (parent[rb] != rb) rb = parent[rb] = parent[parent[rb]];
     const bool a_older = graph.node_key(ra) < graph.node_key(rb);
     const index_t young = a_older ? rb : ra, old = a_older ? ra : rb;
-    emit(young, e);
+    emit(young, old, e);
     parent[young] = old;
   }
 }

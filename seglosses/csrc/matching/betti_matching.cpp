@@ -45,18 +45,6 @@ struct ElderForest {
   }
 };
 
-void finish_dimension(const InputPairs& f, const InputPairs& g,
-                      const std::vector<std::array<std::uint32_t, 2>>& matches, DimensionMatching& out) {
-  for (const auto& m : matches) {
-    out.matched_f.insert(out.matched_f.end(), {f.voxels[2 * m[0]], f.voxels[2 * m[0] + 1]});
-    out.matched_g.insert(out.matched_g.end(), {g.voxels[2 * m[1]], g.voxels[2 * m[1] + 1]});
-  }
-  for (std::size_t i = 0; i < f.matched.size(); ++i)
-    if (!f.matched[i]) out.unmatched_f.insert(out.unmatched_f.end(), {f.voxels[2 * i], f.voxels[2 * i + 1]});
-  for (std::size_t i = 0; i < g.matched.size(); ++i)
-    if (!g.matched[i]) out.unmatched_g.insert(out.unmatched_g.end(), {g.voxels[2 * i], g.voxels[2 * i + 1]});
-}
-
 namespace {
 
 std::vector<std::uint32_t> existing_edges(const VGrid& grid) {

@@ -179,7 +179,7 @@ struct Faces {
 // homology with clearing keeps the reduced columns shorter and scales better (uniform noise, seconds
 // at 96^3 on one core: 1.8 vs 3.6 per barcode); with them, cohomology can be 30x faster. A plateau is
 // large above 1% of the pixels.
-bool large_plateau(const RankedImage& image) { return image.largest_plateau * 100 > image.grid->num_pixels; }
+bool large_plateau(const RankedImage& image) { return image.largest_plateau * 100 > image.grid.num_pixels; }
 
 //
 // Construction T differs: a cell takes the minimum over the voxels that contain it, so a plateau at
@@ -187,7 +187,7 @@ bool large_plateau(const RankedImage& image) { return image.largest_plateau * 10
 // long chains. Measured on 40^3 pairs of noise, random binary masks, 4-level images and smooth binary
 // blobs (every pairing of the four), homology was the faster barcode in T in all but two (blob
 // against noise: 0.033 s vs 0.013 s; cohomology was up to 30x slower elsewhere: 0.412 s vs 0.021 s).
-bool barcode_by_homology(const RankedImage& image) { return image.grid->top_cells || !large_plateau(image); }
+bool barcode_by_homology(const RankedImage& image) { return image.grid.top_cells || !large_plateau(image); }
 
 // Image reduction of image -> comparison: homology orders its columns by the comparison image,
 // cohomology by the input image; the columns follow the image with the smaller plateaus. (A binary
@@ -195,7 +195,7 @@ bool barcode_by_homology(const RankedImage& image) { return image.grid->top_cell
 // the mask.) In T, homology unless only the comparison has a large plateau (noise against a smooth
 // mask: 0.054 s by cohomology vs 0.196 s; noise against a random mask: equal).
 bool image_by_homology(const RankedImage& image, const RankedImage& comparison) {
-  if (image.grid->top_cells) return large_plateau(image) || !large_plateau(comparison);
+  if (image.grid.top_cells) return large_plateau(image) || !large_plateau(comparison);
   if (!large_plateau(image) && !large_plateau(comparison)) return true;
   return image.largest_plateau > 2 * comparison.largest_plateau;
 }

@@ -22,6 +22,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/hd.h"
 #include "common/order.h"
 #include "common/types.h"
 
@@ -69,32 +70,32 @@ struct VGrid {
   }
 
   // 32-bit division: cell indices fit (checked above), and it is about twice as fast as 64-bit.
-  index_t coord(index_t v, int axis) const {
+  SEGLOSSES_HD index_t coord(index_t v, int axis) const {
     return (std::uint32_t(v) / std::uint32_t(stride[axis])) % std::uint32_t(n[axis]);
   }
-  bool has_step(index_t v, int axis) const { return coord(v, axis) + 1 < n[axis]; }
+  SEGLOSSES_HD bool has_step(index_t v, int axis) const { return coord(v, axis) + 1 < n[axis]; }
 
   // Edge 3v+t joins v and v + stride[t]. Square 3v+t spans the two axes other than t.
-  static void square_axes(int t, int& a, int& b) {
+  SEGLOSSES_HD static void square_axes(int t, int& a, int& b) {
     a = t == 0 ? 1 : 0;
     b = t == 2 ? 1 : 2;
   }
-  bool has_edge(index_t v, int t) const { return has_step(v, t); }
-  bool has_square(index_t v, int t) const {
+  SEGLOSSES_HD bool has_edge(index_t v, int t) const { return has_step(v, t); }
+  SEGLOSSES_HD bool has_square(index_t v, int t) const {
     int a, b;
     square_axes(t, a, b);
     return has_step(v, a) && has_step(v, b);
   }
-  bool has_cube(index_t v) const { return has_step(v, 0) && has_step(v, 1) && has_step(v, 2); }
+  SEGLOSSES_HD bool has_cube(index_t v) const { return has_step(v, 0) && has_step(v, 1) && has_step(v, 2); }
 
   // The four edges of square 3v+t.
-  std::array<std::uint32_t, 4> square_edges(index_t v, int t) const {
+  SEGLOSSES_HD std::array<std::uint32_t, 4> square_edges(index_t v, int t) const {
     int a, b;
     square_axes(t, a, b);
     return {std::uint32_t(3 * v + a), std::uint32_t(3 * (v + stride[b]) + a), std::uint32_t(3 * v + b),
             std::uint32_t(3 * (v + stride[a]) + b)};
   }
-  std::array<index_t, 4> square_vertices(index_t v, int t) const {
+  SEGLOSSES_HD std::array<index_t, 4> square_vertices(index_t v, int t) const {
     int a, b;
     square_axes(t, a, b);
     return {v, v + stride[a], v + stride[b], v + stride[a] + stride[b]};
@@ -103,7 +104,7 @@ struct VGrid {
   // Top-cell neighbours of a codimension-1 cell, for the dual union-find; `outer` stands for the
   // cell outside the image. Planar: the squares (indexed by their lowest vertex) beside an in-plane
   // edge 3v+t. Solid: the cubes (indexed by their lowest vertex) beside square 3v+t.
-  std::array<index_t, 2> dual_neighbours(index_t v, int t, index_t outer) const {
+  SEGLOSSES_HD std::array<index_t, 2> dual_neighbours(index_t v, int t, index_t outer) const {
     const int normal = planar ? 3 - t : t;
     const index_t c = coord(v, normal);
     return {c > 0 ? v - stride[normal] : outer, c + 1 < n[normal] ? v : outer};
@@ -112,144 +113,128 @@ struct VGrid {
 
 // One image on the grid, as ranks: a cell's rank compares like its filtration value.
 // V: a cell takes the max over its vertices (the voxels). T: a cell takes the min over the pixels that
-// contain it, read from the pixel ranks on a grid padded with kNone (see padded_).
-struct RankedImage {
-  const VGrid* grid;
-  std::vector<std::uint32_t> rank;  // per vertex of the grid
-  std::uint32_t num_ranks = 0;
+// contain it, read from the pixel ranks on a grid padded with kNone (see RankedImage::pad_t).
+//
+// RankView is the per-element part, plain data over borrowed arrays, written once as
+// __host__ __device__ code (common/hd.h): the CPU engine reads its ranks and critical voxels through it,
+// and the GPU matching (cuda/matching_phases.h) runs the same functions in its kernels.
+struct RankView {
+  VGrid grid;
+  const std::uint32_t* rank = nullptr;    // per vertex of the grid
+  const std::uint32_t* padded = nullptr;  // T: the padded pixel ranks
+  // T: the pixels containing a cell at vertex v that spans the axes in `span` are v + offsets[span][i].
+  index_t offsets[8][8] = {};
+  int num_offsets[8] = {};
 
-  index_t largest_plateau = 0;  // the most pixels that share one value
+  explicit RankView(const VGrid& g) : grid(g) {}
 
-  // negate: the ranks of -values (a superlevel filtration), without a negated copy.
-  RankedImage(const VGrid& g, const double* values, bool negate = false) : grid(&g) {
-    if (!g.top_cells) {
-      rank = dense_ranks(values, g.num_vertices, num_ranks, negate);
-      count_plateau(rank);
-      return;
-    }
-    {
-      const std::vector<std::uint32_t> pixel_rank = dense_ranks(values, g.num_pixels, num_ranks, negate);
-      count_plateau(pixel_rank);
-      pad_t(pixel_rank);
-    }
-    rank.resize(std::size_t(g.num_vertices));
-    for (index_t v = 0; v < g.num_vertices; ++v) rank[v] = min_over(v, 0);
-  }
+  SEGLOSSES_HD static std::uint32_t max2(std::uint32_t a, std::uint32_t b) { return a > b ? a : b; }
 
-  std::uint32_t vertex_rank(index_t v) const { return rank[v]; }
-  std::uint32_t edge_rank(std::uint32_t e) const {
-    if (grid->top_cells) return min_over(e / 3, 1 << (e % 3));
+  SEGLOSSES_HD std::uint32_t vertex_rank(index_t v) const { return rank[v]; }
+  SEGLOSSES_HD std::uint32_t edge_rank(std::uint32_t e) const {
+    if (grid.top_cells) return min_over(e / 3, 1 << (e % 3));
     const index_t v = e / 3;
-    return std::max(rank[v], rank[v + grid->stride[e % 3]]);
+    return max2(rank[v], rank[v + grid.stride[e % 3]]);
   }
-  std::uint32_t square_rank(std::uint32_t s) const {
-    if (grid->top_cells) return min_over(s / 3, 7 & ~(1 << (s % 3)));
-    const auto vs = grid->square_vertices(s / 3, int(s % 3));
-    return std::max(std::max(rank[vs[0]], rank[vs[1]]), std::max(rank[vs[2]], rank[vs[3]]));
+  SEGLOSSES_HD std::uint32_t square_rank(std::uint32_t s) const {
+    if (grid.top_cells) return min_over(s / 3, 7 & ~(1 << (s % 3)));
+    const auto vs = grid.square_vertices(s / 3, int(s % 3));
+    return max2(max2(rank[vs[0]], rank[vs[1]]), max2(rank[vs[2]], rank[vs[3]]));
   }
-  std::uint32_t cube_rank(index_t v) const {
-    if (grid->top_cells) return min_over(v, 7);
-    const auto& st = grid->stride;
+  SEGLOSSES_HD std::uint32_t cube_rank(index_t v) const {
+    if (grid.top_cells) return min_over(v, 7);
     std::uint32_t r = 0;
     for (int dx = 0; dx < 2; ++dx)
       for (int dy = 0; dy < 2; ++dy)
-        for (int dz = 0; dz < 2; ++dz) r = std::max(r, rank[v + dx * st[0] + dy * st[1] + dz * st[2]]);
+        for (int dz = 0; dz < 2; ++dz)
+          r = max2(r, rank[v + dx * grid.stride[0] + dy * grid.stride[1] + dz * grid.stride[2]]);
     return r;
   }
   // Top cell of the dual union-find: a square (planar) or a cube, indexed by its lowest vertex.
-  std::uint32_t top_rank(index_t v) const { return grid->planar ? square_rank(std::uint32_t(3 * v)) : cube_rank(v); }
+  SEGLOSSES_HD std::uint32_t top_rank(index_t v) const {
+    return grid.planar ? square_rank(std::uint32_t(3 * v)) : cube_rank(v);
+  }
+  // Codimension-1 cells of the top dimension: in-plane edges (planar) or squares (solid).
+  SEGLOSSES_HD std::uint32_t codim1_rank(std::uint32_t cell) const {
+    return grid.planar ? edge_rank(cell) : square_rank(cell);
+  }
 
   // Sort key of a cell among cells of its dimension: (rank, index), as Betti-Matching-3D orders cubes.
-  static std::uint64_t key(std::uint32_t r, std::uint32_t cell) { return (std::uint64_t(r) << 32) | cell; }
+  SEGLOSSES_HD static std::uint64_t key(std::uint32_t r, std::uint32_t cell) { return (std::uint64_t(r) << 32) | cell; }
 
   // The voxel whose value is the cell's value (a loss gathers gradients there). V: ties resolve like
   // Betti-Matching-3D, the last vertex in C order for edges and squares, the first for cubes. T: the
   // first pixel in C order.
-  index_t vertex_voxel(index_t v) const { return grid->top_cells ? t_pixel(v, 0) : v; }
-  index_t edge_voxel(std::uint32_t e) const {
-    if (grid->top_cells) return t_pixel(e / 3, 1 << (e % 3));
-    const index_t v = e / 3, w = v + grid->stride[e % 3];
+  SEGLOSSES_HD index_t vertex_voxel(index_t v) const { return grid.top_cells ? t_pixel(v, 0) : v; }
+  SEGLOSSES_HD index_t edge_voxel(std::uint32_t e) const {
+    if (grid.top_cells) return t_pixel(e / 3, 1 << (e % 3));
+    const index_t v = e / 3, w = v + grid.stride[e % 3];
     return rank[w] >= rank[v] ? w : v;
   }
-  index_t square_voxel(std::uint32_t s) const {
-    if (grid->top_cells) return t_pixel(s / 3, 7 & ~(1 << (s % 3)));
-    const auto vs = grid->square_vertices(s / 3, int(s % 3));
+  SEGLOSSES_HD index_t square_voxel(std::uint32_t s) const {
+    if (grid.top_cells) return t_pixel(s / 3, 7 & ~(1 << (s % 3)));
+    const auto vs = grid.square_vertices(s / 3, int(s % 3));
     index_t best = vs[0];
     for (int i = 1; i < 4; ++i)
       if (rank[vs[i]] > rank[best] || (rank[vs[i]] == rank[best] && vs[i] > best)) best = vs[i];
     return best;
   }
-  index_t cube_voxel(index_t v) const {
-    if (grid->top_cells) return t_pixel(v, 7);
-    const auto& st = grid->stride;
+  SEGLOSSES_HD index_t cube_voxel(index_t v) const {
+    if (grid.top_cells) return t_pixel(v, 7);
     index_t best = v;
     for (int dx = 0; dx < 2; ++dx)
       for (int dy = 0; dy < 2; ++dy)
         for (int dz = 0; dz < 2; ++dz) {
-          const index_t w = v + dx * st[0] + dy * st[1] + dz * st[2];
+          const index_t w = v + dx * grid.stride[0] + dy * grid.stride[1] + dz * grid.stride[2];
           if (rank[w] > rank[best]) best = w;
         }
     return best;
   }
-  index_t top_voxel(index_t v) const { return grid->planar ? square_voxel(std::uint32_t(3 * v)) : cube_voxel(v); }
-
- private:
-  // T: the pixel ranks, padded by one pixel of rank kNone before and after every non-flat axis, laid
-  // out with the vertex grid's strides: pixel p sits at (p0 + 1) s0 + (p1 + 1) s1 + p2 + 1 (no shift
-  // on the flat axis of a planar grid). A padding pixel past the end of a row lands on the first
-  // padding pixel of the next row (coordinate n, one more than the vertex grid holds, carries over
-  // with a 0), so padding only ever shares a slot with padding, and vertex v itself is the index of
-  // the pixel before it on every axis: the pixels containing a cell at v are v plus fixed offsets,
-  // `offsets_[span]` for the axes it spans (pixel x_a on a spanned axis, x_a - 1 and x_a on the
-  // others). A cell's rank is the minimum there (the border never wins), read when asked instead of
-  // tabulated (three images of 6 cell ranks per vertex were 72 bytes per voxel).
-  std::vector<std::uint32_t> padded_;
-  std::array<std::array<index_t, 8>, 8> offsets_{};
-  std::array<int, 8> num_offsets_{};
-
-  void count_plateau(const std::vector<std::uint32_t>& ranks) {
-    std::vector<index_t> count(num_ranks, 0);
-    for (const std::uint32_t r : ranks) largest_plateau = std::max(largest_plateau, ++count[r]);
+  SEGLOSSES_HD index_t top_voxel(index_t v) const {
+    return grid.planar ? square_voxel(std::uint32_t(3 * v)) : cube_voxel(v);
+  }
+  SEGLOSSES_HD index_t codim1_voxel(std::uint32_t cell) const {
+    return grid.planar ? edge_voxel(cell) : square_voxel(cell);
   }
 
-  std::uint32_t min_over(index_t v, int span) const {
-    const std::uint32_t* at = padded_.data() + v;
+  // T: the padded index of image pixel p (see RankedImage::pad_t).
+  SEGLOSSES_HD index_t padded_pixel(index_t p) const {
+    const index_t off = grid.planar ? 0 : 1;
+    const index_t plane = grid.pixels[1] * grid.pixels[2];
+    const index_t i = p / plane, r = p - i * plane, j = r / grid.pixels[2];
+    return (i + off) * grid.stride[0] + (j + 1) * grid.stride[1] + (r - j * grid.pixels[2]) + 1;
+  }
+
+  SEGLOSSES_HD std::uint32_t min_over(index_t v, int span) const {
+    const std::uint32_t* at = padded + v;
     std::uint32_t r = kNone;
-    for (int i = 0; i < num_offsets_[span]; ++i) r = std::min(r, at[offsets_[span][i]]);
+    for (int i = 0; i < num_offsets[span]; ++i) r = at[offsets[span][i]] < r ? at[offsets[span][i]] : r;
     return r;
-  }
-  // The padded index of image pixel p.
-  index_t padded_pixel(index_t p) const {
-    const VGrid& g = *grid;
-    const index_t off = g.planar ? 0 : 1;
-    const index_t i = p / (g.pixels[1] * g.pixels[2]), r = p - i * g.pixels[1] * g.pixels[2], j = r / g.pixels[2];
-    return (i + off) * g.stride[0] + (j + 1) * g.stride[1] + (r - j * g.pixels[2]) + 1;
   }
 
   // T: the pixels containing the cell at vertex v that spans the axes in `span` (bit a = axis a) are,
   // on a spanned axis, pixel x_a, and otherwise pixels x_a - 1 and x_a (where inside the image; the
   // flat axis of a planar grid has pixel 0 only). Returns the one of smallest (rank, index).
-  index_t t_pixel(index_t v, int span) const {
-    const VGrid& g = *grid;
+  SEGLOSSES_HD index_t t_pixel(index_t v, int span) const {
     index_t best = -1;
     std::uint32_t best_rank = kNone;
-    const index_t x[3] = {g.coord(v, 0), g.coord(v, 1), g.coord(v, 2)};
+    const index_t x[3] = {grid.coord(v, 0), grid.coord(v, 1), grid.coord(v, 2)};
     for (int mask = 0; mask < 8; ++mask) {
       index_t p[3];
       bool inside = true;
       for (int a = 0; a < 3 && inside; ++a) {
         const bool low = (mask >> a) & 1;  // take pixel x_a - 1 instead of x_a
-        if ((g.planar && a == 0) || ((span >> a) & 1)) {
+        if ((grid.planar && a == 0) || ((span >> a) & 1)) {
           if (low) inside = false;  // one candidate only: count it once
           p[a] = x[a];
         } else {
           p[a] = low ? x[a] - 1 : x[a];
         }
-        inside = inside && p[a] >= 0 && p[a] < g.pixels[a];
+        inside = inside && p[a] >= 0 && p[a] < grid.pixels[a];
       }
       if (!inside) continue;
-      const index_t pixel = (p[0] * g.pixels[1] + p[1]) * g.pixels[2] + p[2];
-      const std::uint32_t r = padded_[std::size_t(padded_pixel(pixel))];
+      const index_t pixel = (p[0] * grid.pixels[1] + p[1]) * grid.pixels[2] + p[2];
+      const std::uint32_t r = padded[padded_pixel(pixel)];
       if (r < best_rank || (r == best_rank && pixel < best)) {
         best_rank = r;
         best = pixel;
@@ -257,13 +242,37 @@ struct RankedImage {
     }
     return best;
   }
+};
 
-  void pad_t(const std::vector<std::uint32_t>& pixel_rank) {
-    const VGrid& g = *grid;
-    const index_t off = g.planar ? 0 : 1;  // padding on axis 0
-    // The last padding slot: coordinates (n0 or 0 if flat, n1, n2).
-    padded_.assign(std::size_t(off * g.n[0] * g.stride[0] + g.n[1] * g.stride[1] + g.n[2] + 1), kNone);
-    for (index_t p = 0; p < g.num_pixels; ++p) padded_[std::size_t(padded_pixel(p))] = pixel_rank[std::size_t(p)];
+// A RankView with its own arrays: the dense ranks of a host image (common/order.h).
+struct RankedImage : RankView {
+  std::uint32_t num_ranks = 0;
+  index_t largest_plateau = 0;  // the most pixels that share one value
+
+  // negate: the ranks of -values (a superlevel filtration), without a negated copy.
+  RankedImage(const VGrid& g, const double* values, bool negate = false) : RankView(g) {
+    if (!g.top_cells) {
+      rank_ = dense_ranks(values, g.num_vertices, num_ranks, negate);
+      count_plateau(rank_);
+      rank = rank_.data();
+      return;
+    }
+    {
+      const std::vector<std::uint32_t> pixel_rank = dense_ranks(values, g.num_pixels, num_ranks, negate);
+      count_plateau(pixel_rank);
+      pad_t(pixel_rank);
+    }
+    rank_.resize(std::size_t(g.num_vertices));
+    for (index_t v = 0; v < g.num_vertices; ++v) rank_[v] = min_over(v, 0);
+    rank = rank_.data();
+  }
+  RankedImage(const RankedImage&) = delete;
+  RankedImage& operator=(const RankedImage&) = delete;
+
+  // T: the padding layout and its offsets, for ranks given per pixel (the GPU fills the padded array
+  // itself with padded_pixel, and only needs the offsets).
+  static void t_offsets(RankView& view) {
+    const VGrid& g = view.grid;
     for (int span = 0; span < 8; ++span) {
       int n = 0;
       for (int mask = 0; mask < 8; ++mask) {
@@ -279,10 +288,40 @@ struct RankedImage {
             at += g.stride[a];
           }
         }
-        if (valid) offsets_[span][n++] = at;
+        if (valid) view.offsets[span][n++] = at;
       }
-      num_offsets_[span] = n;
+      view.num_offsets[span] = n;
     }
+  }
+  // T: the size of the padded array: the last padding slot has coordinates (n0 or 0 if flat, n1, n2).
+  static index_t padded_size(const VGrid& g) {
+    const index_t off = g.planar ? 0 : 1;
+    return off * g.n[0] * g.stride[0] + g.n[1] * g.stride[1] + g.n[2] + 1;
+  }
+
+ private:
+  std::vector<std::uint32_t> rank_;
+  // T: the pixel ranks, padded by one pixel of rank kNone before and after every non-flat axis, laid
+  // out with the vertex grid's strides: pixel p sits at (p0 + 1) s0 + (p1 + 1) s1 + p2 + 1 (no shift
+  // on the flat axis of a planar grid). A padding pixel past the end of a row lands on the first
+  // padding pixel of the next row (coordinate n, one more than the vertex grid holds, carries over
+  // with a 0), so padding only ever shares a slot with padding, and vertex v itself is the index of
+  // the pixel before it on every axis: the pixels containing a cell at v are v plus fixed offsets,
+  // `offsets[span]` for the axes it spans (pixel x_a on a spanned axis, x_a - 1 and x_a on the
+  // others). A cell's rank is the minimum there (the border never wins), read when asked instead of
+  // tabulated (three images of 6 cell ranks per vertex were 72 bytes per voxel).
+  std::vector<std::uint32_t> padded_;
+
+  void count_plateau(const std::vector<std::uint32_t>& ranks) {
+    std::vector<index_t> count(num_ranks, 0);
+    for (const std::uint32_t r : ranks) largest_plateau = std::max(largest_plateau, ++count[r]);
+  }
+
+  void pad_t(const std::vector<std::uint32_t>& pixel_rank) {
+    padded_.assign(std::size_t(padded_size(grid)), kNone);
+    for (index_t p = 0; p < grid.num_pixels; ++p) padded_[std::size_t(padded_pixel(p))] = pixel_rank[std::size_t(p)];
+    padded = padded_.data();
+    t_offsets(*this);
   }
 };
 

@@ -3,11 +3,13 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
 
 #include <cstdint>
 #include <tuple>
 #include <vector>
 
+#include "common/numpy.h"
 #include "cuda/device/engine.h"
 
 namespace nb = nanobind;
@@ -53,6 +55,28 @@ void cell_ranks(std::uintptr_t image, const nb::tuple& shape, int construction, 
                              reinterpret_cast<void*>(stream), reinterpret_cast<std::uint32_t*>(out));
 }
 
+using Cells = seglosses::PairArray<index_t>;
+using DimResult = std::tuple<Cells, Cells, Cells, Cells>;
+
+std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching(std::uintptr_t f, std::uintptr_t g,
+                                                                    const nb::tuple& shape, int construction,
+                                                                    bool negate, std::uintptr_t stream) {
+  using seglosses::pairs_to_numpy;
+  const std::vector<index_t> s = shape_of(shape);
+  seglosses::matching::MatchingResult result;
+  {
+    nb::gil_scoped_release release;
+    result = seglosses::gpu::union_find_matching(reinterpret_cast<const double*>(f), reinterpret_cast<const double*>(g),
+                                                 s.data(), int(s.size()), construction == 0, negate,
+                                                 reinterpret_cast<void*>(stream));
+  }
+  std::vector<DimResult> dims;
+  for (auto& d : result.dims)
+    dims.emplace_back(pairs_to_numpy(std::move(d.matched_f)), pairs_to_numpy(std::move(d.matched_g)),
+                      pairs_to_numpy(std::move(d.unmatched_f)), pairs_to_numpy(std::move(d.unmatched_g)));
+  return {std::move(dims), result.essential_f, result.essential_g};
+}
+
 }  // namespace
 
 NB_MODULE(_cuda, m) {
@@ -62,6 +86,11 @@ NB_MODULE(_cuda, m) {
         nb::arg("dual"), nb::arg("stream"),
         "((n, 2) critical pixels (birth, death) of H0 or, with dual, of the top dimension, nonzero persistence "
         "in rank; essential H0 birth pixel) of a C-contiguous float64 CUDA image at address `image`.");
+  m.def("betti_matching", &betti_matching, nb::arg("prediction"), nb::arg("target"), nb::arg("shape"),
+        nb::arg("construction"), nb::arg("negate"), nb::arg("stream"),
+        "Betti matching of H0 and the top dimension of two C-contiguous float64 CUDA images at addresses "
+        "`prediction` and `target` (the layout of seglosses._core.betti_matching; a solid 3D image's H1 entry "
+        "is empty).");
   m.def("apparent_pairs", &apparent_pairs, nb::arg("image"), nb::arg("shape"), nb::arg("construction"),
         nb::arg("dim"), nb::arg("stream"), "Number of apparent pairs whose first cell has dimension `dim`.");
   m.def("cell_ranks", &cell_ranks, nb::arg("image"), nb::arg("shape"), nb::arg("construction"), nb::arg("stream"),

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "matching/betti_matching.h"
+
 namespace seglosses::gpu {
 
 using index_t = std::int64_t;
@@ -27,5 +29,11 @@ index_t count_apparent_pairs(const double* image, const index_t* shape, int ndim
 // essential H0 class's birth pixel (the pixel of rank 0).
 index_t union_find_pixel_pairs(const double* image, const index_t* shape, int ndim, bool t_construction, bool dual,
                                void* stream, std::vector<index_t>& pairs);
+
+// The Betti matching of two images in device memory, H0 and the top dimension (all of a 2D matching;
+// a solid 3D image's H1 entry stays empty): the CPU engine's result (matching/betti_matching.h),
+// pair for pair. negate: the matching of -f and -g (superlevel filtrations).
+matching::MatchingResult union_find_matching(const double* f, const double* g, const index_t* shape, int ndim,
+                                             bool t_construction, bool negate, void* stream);
 
 }  // namespace seglosses::gpu

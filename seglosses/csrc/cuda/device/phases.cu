@@ -1,43 +1,12 @@
 // CUDA kernels of the GPU engine: one thread per element runs the per-element functions of
 // ../phases.h (where the design is written), the same code that the CPU module runs sequentially in
 // ../emulation.cpp. Sorting and compaction use CUB.
-#include <cub/cub.cuh>
-#include <cuda_runtime.h>
-#include <thrust/iterator/counting_iterator.h>
-
-#include <stdexcept>
-#include <string>
-
+#include "cuda/device/common.cuh"
 #include "cuda/device/engine.h"
 #include "cuda/phases.h"
 
 namespace seglosses::gpu {
 namespace {
-
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
-}
-
-constexpr int kThreads = 256;
-int blocks_for(index_t n) {
-  const index_t b = (n + kThreads - 1) / kThreads;
-  return int(b < 65535 * 8 ? (b > 0 ? b : 1) : 65535 * 8);  // grid-stride loops cover the rest
-}
-#define SEGLOSSES_FOR_EACH(i, n) \
-  for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += index_t(gridDim.x) * blockDim.x)
-
-// Device memory freed on scope exit, allocated on the stream (stream-ordered allocator).
-template <class T>
-struct Buffer {
-  T* ptr = nullptr;
-  cudaStream_t stream;
-  Buffer(std::size_t n, cudaStream_t s) : stream(s) {
-    check(cudaMallocAsync(reinterpret_cast<void**>(&ptr), (n > 0 ? n : 1) * sizeof(T), s), "cudaMallocAsync");
-  }
-  ~Buffer() { cudaFreeAsync(ptr, stream); }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-};
 
 __global__ void pixel_keys(const double* image, index_t n, Key* key, std::uint32_t* index) {
   SEGLOSSES_FOR_EACH(p, n) {
@@ -58,44 +27,11 @@ __global__ void apparent_kernel(Grid g, const std::uint32_t* rank, int dim, unsi
   }
   if (mine) atomicAdd(count, mine);
 }
-__global__ void init_nodes(index_t* parent, Key* cheapest, index_t n) {
-  SEGLOSSES_FOR_EACH(v, n) parent[v] = v, cheapest[v] = kNoKey;
-}
-__global__ void offer_kernel(Graph graph, const index_t* parent, Key* cheapest) {
-  SEGLOSSES_FOR_EACH(e, graph.grid.num_cells) {
-    if (graph.is_edge(e))
-      offer_edge(graph, parent, e, [&](index_t r, Key k) {
-        atomicMin(reinterpret_cast<unsigned long long*>(cheapest + r), static_cast<unsigned long long>(k));
-      });
-  }
-}
-__global__ void target_kernel(Graph graph, const index_t* parent, const Key* cheapest, index_t* target, index_t n) {
-  SEGLOSSES_FOR_EACH(v, n) target[v] = hook_target(graph, parent, cheapest, v);
-}
-__global__ void hook_kernel(Graph graph, index_t* parent, const index_t* target, const Key* cheapest,
-                            std::uint8_t* in_forest, int* hooked, index_t n) {
-  SEGLOSSES_FOR_EACH(v, n) {
-    const index_t e = hook(graph, parent, target, cheapest, v);
-    if (e != kNoCell) in_forest[e] = 1, *hooked = 1;
-  }
-}
-__global__ void compress_kernel(index_t* parent, Key* cheapest, index_t n) {
-  SEGLOSSES_FOR_EACH(v, n) {
-    compress(parent, v);
-    cheapest[v] = kNoKey;  // ready for the next round
-  }
-}
-__global__ void forest_keys(Graph graph, const index_t* edges, const int* count, Key* key) {
-  SEGLOSSES_FOR_EACH(i, index_t(*count)) key[i] = graph.edge_key(edges[i]);
-}
-__global__ void init_parent(index_t* parent, index_t n) {
-  SEGLOSSES_FOR_EACH(v, n) parent[v] = v;
-}
 // The sequential Kruskal merge of the sorted forest edges (phases.h, 3b): one thread.
 __global__ void merge_kernel(Graph graph, index_t* parent, const index_t* edges, const int* count, index_t* pairs) {
   if (blockIdx.x != 0 || threadIdx.x != 0) return;
   index_t i = 0;
-  merge_forest(graph, parent, edges, index_t(*count), [&](index_t young, index_t e) {
+  merge_forest(graph, parent, edges, index_t(*count), [&](index_t young, index_t, index_t e) {
     pairs[2 * i] = graph.dual ? e : young;
     pairs[2 * i + 1] = graph.dual ? young : e;
     ++i;
@@ -179,52 +115,10 @@ index_t union_find_pixel_pairs(const double* image, const index_t* shape, int nd
   Buffer<std::uint32_t> rank(g.num_cells, s), pixel_of_rank(g.num_pixels, s);
   rank_cells(g, image, s, rank.ptr, pixel_of_rank.ptr);
   const Graph graph{g, rank.ptr, dual};
-  const index_t nodes = g.num_cells + 1;  // the outer cell's slot is unused for H0
-  Buffer<index_t> parent(nodes, s), target(nodes, s);
-  Buffer<Key> cheapest(nodes, s);
-  Buffer<std::uint8_t> in_forest(g.num_cells, s);
-  Buffer<int> hooked(1, s);
-  check(cudaMemsetAsync(in_forest.ptr, 0, g.num_cells, s), "cudaMemsetAsync");
-  init_nodes<<<blocks_for(nodes), kThreads, 0, s>>>(parent.ptr, cheapest.ptr, nodes);
-  // Boruvka rounds (phases.h, 3a); the host reads one flag per round.
-  for (int host_hooked = 1; host_hooked;) {
-    check(cudaMemsetAsync(hooked.ptr, 0, sizeof(int), s), "cudaMemsetAsync");
-    offer_kernel<<<blocks_for(g.num_cells), kThreads, 0, s>>>(graph, parent.ptr, cheapest.ptr);
-    target_kernel<<<blocks_for(nodes), kThreads, 0, s>>>(graph, parent.ptr, cheapest.ptr, target.ptr, nodes);
-    hook_kernel<<<blocks_for(nodes), kThreads, 0, s>>>(graph, parent.ptr, target.ptr, cheapest.ptr, in_forest.ptr,
-                                                       hooked.ptr, nodes);
-    compress_kernel<<<blocks_for(nodes), kThreads, 0, s>>>(parent.ptr, cheapest.ptr, nodes);
-    check(cudaMemcpyAsync(&host_hooked, hooked.ptr, sizeof(int), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
-    check(cudaStreamSynchronize(s), "spanning forest");
-  }
-  // The forest's edges, in Kruskal order (phases.h, 3b).
-  Buffer<index_t> edges(g.num_cells, s), edges_sorted(g.num_cells, s);
+  const index_t nodes = graph.num_nodes();
+  Buffer<index_t> parent(nodes, s), edges_sorted(graph.num_edge_slots(), s);
   Buffer<int> count(1, s);
-  std::size_t temp_bytes = 0;
-  thrust::counting_iterator<index_t> cells(0);
-  check(cub::DeviceSelect::Flagged(nullptr, temp_bytes, cells, in_forest.ptr, edges.ptr, count.ptr, g.num_cells, s),
-        "select");
-  {
-    Buffer<unsigned char> temp(temp_bytes, s);
-    check(cub::DeviceSelect::Flagged(temp.ptr, temp_bytes, cells, in_forest.ptr, edges.ptr, count.ptr, g.num_cells,
-                                     s),
-          "select");
-  }
-  int host_count = 0;
-  check(cudaMemcpyAsync(&host_count, count.ptr, sizeof(int), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
-  check(cudaStreamSynchronize(s), "select");
-  Buffer<Key> key(host_count, s), key_sorted(host_count, s);
-  forest_keys<<<blocks_for(host_count), kThreads, 0, s>>>(graph, edges.ptr, count.ptr, key.ptr);
-  temp_bytes = 0;
-  check(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, key.ptr, key_sorted.ptr, edges.ptr, edges_sorted.ptr,
-                                        host_count, 0, 64, s),
-        "radix sort");
-  {
-    Buffer<unsigned char> temp(temp_bytes, s);
-    check(cub::DeviceRadixSort::SortPairs(temp.ptr, temp_bytes, key.ptr, key_sorted.ptr, edges.ptr,
-                                          edges_sorted.ptr, host_count, 0, 64, s),
-          "radix sort");
-  }
+  const int host_count = sorted_forest(graph, s, parent.ptr, edges_sorted.ptr, count.ptr);
   Buffer<index_t> device_pairs(2 * std::size_t(host_count), s);
   init_parent<<<blocks_for(nodes), kThreads, 0, s>>>(parent.ptr, nodes);
   merge_kernel<<<1, 1, 0, s>>>(graph, parent.ptr, edges_sorted.ptr, count.ptr, device_pairs.ptr);

@@ -1,0 +1,134 @@
+// What the CUDA engine's kernel files share: error checks, launch shapes, stream-ordered buffers, and
+// the spanning forest of a union-find graph (phases.h, phase 3a) for any graph type with the interface
+// of gpu::Graph (phases.h) or gpu::MatchGraph (matching_phases.h).
+#pragma once
+
+#include <cub/cub.cuh>
+#include <cuda_runtime.h>
+#include <thrust/iterator/counting_iterator.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "cuda/phases.h"
+
+namespace seglosses::gpu {
+// Internal linkage: every kernel file gets its own copy of these kernels.
+namespace {
+
+inline void check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
+}
+
+constexpr int kThreads = 256;
+inline int blocks_for(index_t n) {
+  const index_t b = (n + kThreads - 1) / kThreads;
+  return int(b < 65535 * 8 ? (b > 0 ? b : 1) : 65535 * 8);  // grid-stride loops cover the rest
+}
+#define SEGLOSSES_FOR_EACH(i, n) \
+  for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += index_t(gridDim.x) * blockDim.x)
+
+// Device memory freed on scope exit, allocated on the stream (stream-ordered allocator).
+template <class T>
+struct Buffer {
+  T* ptr = nullptr;
+  cudaStream_t stream;
+  Buffer(std::size_t n, cudaStream_t s) : stream(s) {
+    check(cudaMallocAsync(reinterpret_cast<void**>(&ptr), (n > 0 ? n : 1) * sizeof(T), s), "cudaMallocAsync");
+  }
+  ~Buffer() { cudaFreeAsync(ptr, stream); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+};
+
+
+__global__ void init_nodes(index_t* parent, Key* cheapest, index_t n) {
+  SEGLOSSES_FOR_EACH(v, n) parent[v] = v, cheapest[v] = kNoKey;
+}
+__global__ void init_parent(index_t* parent, index_t n) {
+  SEGLOSSES_FOR_EACH(v, n) parent[v] = v;
+}
+template <class G>
+__global__ void offer_kernel(G graph, const index_t* parent, Key* cheapest) {
+  SEGLOSSES_FOR_EACH(e, graph.num_edge_slots()) {
+    if (graph.is_edge(e))
+      offer_edge(graph, parent, e, [&](index_t r, Key k) {
+        atomicMin(reinterpret_cast<unsigned long long*>(cheapest + r), static_cast<unsigned long long>(k));
+      });
+  }
+}
+template <class G>
+__global__ void target_kernel(G graph, const index_t* parent, const Key* cheapest, index_t* target, index_t n) {
+  SEGLOSSES_FOR_EACH(v, n) target[v] = hook_target(graph, parent, cheapest, v);
+}
+template <class G>
+__global__ void hook_kernel(G graph, index_t* parent, const index_t* target, const Key* cheapest,
+                            std::uint8_t* in_forest, int* hooked, index_t n) {
+  SEGLOSSES_FOR_EACH(v, n) {
+    const index_t e = hook(graph, parent, target, cheapest, v);
+    if (e != kNoCell) in_forest[e] = 1, *hooked = 1;
+  }
+}
+__global__ void compress_kernel(index_t* parent, Key* cheapest, index_t n) {
+  SEGLOSSES_FOR_EACH(v, n) {
+    compress(parent, v);
+    cheapest[v] = kNoKey;  // ready for the next round
+  }
+}
+template <class G>
+__global__ void forest_keys(G graph, const index_t* edges, const int* count, Key* key) {
+  SEGLOSSES_FOR_EACH(i, index_t(*count)) key[i] = graph.edge_key(edges[i]);
+}
+
+// The spanning forest of `graph` (Boruvka rounds; the host reads one flag per round), its edges sorted
+// by key (Kruskal order) into `sorted` (graph.num_edge_slots() entries), their number into `count`
+// (device) and the return value (host). `parent` (graph.num_nodes() entries) is left as scratch.
+template <class G>
+int sorted_forest(const G& graph, cudaStream_t s, index_t* parent, index_t* sorted, int* count) {
+  const index_t nodes = graph.num_nodes(), slots = graph.num_edge_slots();
+  Buffer<index_t> target(nodes, s);
+  Buffer<Key> cheapest(nodes, s);
+  Buffer<std::uint8_t> in_forest(slots, s);
+  Buffer<int> hooked(1, s);
+  check(cudaMemsetAsync(in_forest.ptr, 0, slots, s), "cudaMemsetAsync");
+  init_nodes<<<blocks_for(nodes), kThreads, 0, s>>>(parent, cheapest.ptr, nodes);
+  for (int host_hooked = 1; host_hooked;) {
+    check(cudaMemsetAsync(hooked.ptr, 0, sizeof(int), s), "cudaMemsetAsync");
+    offer_kernel<<<blocks_for(slots), kThreads, 0, s>>>(graph, parent, cheapest.ptr);
+    target_kernel<<<blocks_for(nodes), kThreads, 0, s>>>(graph, parent, cheapest.ptr, target.ptr, nodes);
+    hook_kernel<<<blocks_for(nodes), kThreads, 0, s>>>(graph, parent, target.ptr, cheapest.ptr, in_forest.ptr,
+                                                       hooked.ptr, nodes);
+    compress_kernel<<<blocks_for(nodes), kThreads, 0, s>>>(parent, cheapest.ptr, nodes);
+    check(cudaMemcpyAsync(&host_hooked, hooked.ptr, sizeof(int), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
+    check(cudaStreamSynchronize(s), "spanning forest");
+  }
+  Buffer<index_t> edges(slots, s);
+  std::size_t temp_bytes = 0;
+  thrust::counting_iterator<index_t> cells(0);
+  check(cub::DeviceSelect::Flagged(nullptr, temp_bytes, cells, in_forest.ptr, edges.ptr, count, slots, s), "select");
+  {
+    Buffer<unsigned char> temp(temp_bytes, s);
+    check(cub::DeviceSelect::Flagged(temp.ptr, temp_bytes, cells, in_forest.ptr, edges.ptr, count, slots, s),
+          "select");
+  }
+  int host_count = 0;
+  check(cudaMemcpyAsync(&host_count, count, sizeof(int), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
+  check(cudaStreamSynchronize(s), "select");
+  Buffer<Key> key(host_count, s), key_sorted(host_count, s);
+  forest_keys<<<blocks_for(host_count), kThreads, 0, s>>>(graph, edges.ptr, count, key.ptr);
+  temp_bytes = 0;
+  check(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, key.ptr, key_sorted.ptr, edges.ptr, sorted, host_count,
+                                        0, 64, s),
+        "radix sort");
+  {
+    Buffer<unsigned char> temp(temp_bytes, s);
+    check(cub::DeviceRadixSort::SortPairs(temp.ptr, temp_bytes, key.ptr, key_sorted.ptr, edges.ptr, sorted,
+                                          host_count, 0, 64, s),
+          "radix sort");
+  }
+  check(cudaGetLastError(), "spanning forest kernels");
+  return host_count;
+}
+
+}  // namespace
+}  // namespace seglosses::gpu

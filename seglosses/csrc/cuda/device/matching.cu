@@ -1,0 +1,166 @@
+// CUDA kernels of the GPU Betti matching (the union-find dimensions: H0 and the top dimension, all of
+// a 2D matching): dense ranks by a radix sort and a scan, each graph's spanning forest by the Boruvka
+// rounds of common.cuh, and the merges of ../matching_phases.h, the code the CPU emulation runs.
+#include "cuda/device/common.cuh"
+#include "cuda/device/engine.h"
+#include "cuda/matching_phases.h"
+
+namespace seglosses::gpu {
+namespace {
+
+using matching::RankedImage;
+using matching::VGrid;
+
+__global__ void comparison_kernel(const double* f, const double* g, index_t n, bool negate, double* c) {
+  SEGLOSSES_FOR_EACH(i, n) {
+    const double a = f[i], b = g[i];
+    c[i] = negate ? -(a > b ? a : b) : (a < b ? a : b);  // min(-f, -g) = -max(f, g) exactly
+  }
+}
+__global__ void dense_keys(const double* image, index_t n, bool negate, Key* key, std::uint32_t* index) {
+  SEGLOSSES_FOR_EACH(p, n) {
+    const Key k = order_key_bits(static_cast<std::uint64_t>(__double_as_longlong(image[p])));
+    key[p] = negate ? ~k : k;
+    index[p] = std::uint32_t(p);
+  }
+}
+// 1 where a sorted key differs from the one before: the inclusive sum is then the dense rank.
+__global__ void new_value_flags(const Key* sorted, index_t n, std::uint32_t* flag) {
+  SEGLOSSES_FOR_EACH(i, n) flag[i] = i > 0 && sorted[i] != sorted[i - 1] ? 1u : 0u;
+}
+__global__ void scatter_dense(const std::uint32_t* order, const std::uint32_t* dense, index_t n, std::uint32_t* rank) {
+  SEGLOSSES_FOR_EACH(i, n) rank[order[i]] = dense[i];
+}
+__global__ void pad_kernel(RankView view, const std::uint32_t* pixel_rank, std::uint32_t* padded) {
+  SEGLOSSES_FOR_EACH(p, view.grid.num_pixels) padded[view.padded_pixel(p)] = pixel_rank[p];
+}
+__global__ void vertex_ranks_kernel(RankView view, std::uint32_t* rank) {
+  SEGLOSSES_FOR_EACH(v, view.grid.num_vertices) rank[v] = view.min_over(v, 0);
+}
+// The merges of f (block 0) and g (block 1) in one dimension, one thread each.
+__global__ void merge_inputs_kernel(MatchGraph f, MatchGraph g, MatchGraph c, index_t* parent, const index_t* forest,
+                                    const int* count, index_t* elder_c, std::uint32_t* pair_of_class,
+                                    index_t* pairs, index_t* num_pairs, index_t* essential, index_t nodes,
+                                    index_t slots) {
+  if (threadIdx.x != 0 || blockIdx.x > 1) return;
+  const int k = int(blockIdx.x);
+  const MatchGraph& graph = k == 0 ? f : g;
+  index_t* my_parent = parent + k * nodes;
+  merge_input_image(graph, c, my_parent, forest + k * slots, index_t(count[k]), elder_c + k * nodes,
+                    pair_of_class + k * nodes, pairs + 2 * k * slots, num_pairs + k);
+  if (!graph.dual) essential[k] = graph.im.vertex_voxel(find_root(my_parent, 0));
+}
+__global__ void merge_comparison_kernel(MatchGraph c, MatchGraph f, MatchGraph g, index_t* parent,
+                                        const index_t* forest, const int* count, index_t* elder_f, index_t* elder_g,
+                                        const std::uint32_t* pair_of_class_f, const std::uint32_t* pair_of_class_g,
+                                        std::uint32_t* matches, index_t* num_matches) {
+  if (threadIdx.x != 0 || blockIdx.x != 0) return;
+  merge_comparison(c, f, g, parent, forest, index_t(*count), elder_f, elder_g, pair_of_class_f, pair_of_class_g,
+                   matches, num_matches);
+}
+__global__ void iota_kernel(index_t* out, index_t n, index_t period) {
+  SEGLOSSES_FOR_EACH(i, n) out[i] = i % period;
+}
+
+// The dense ranks of an image (per vertex; in T also the padded pixel ranks), as RankedImage computes
+// them on the host.
+struct DeviceRanks {
+  RankView view;
+  Buffer<std::uint32_t> rank, padded;
+  DeviceRanks(const VGrid& grid, const double* image, bool negate, cudaStream_t s)
+      : view(grid),
+        rank(std::size_t(grid.num_vertices), s),
+        padded(std::size_t(grid.top_cells ? RankedImage::padded_size(grid) : 1), s) {
+    const index_t n = grid.num_pixels;
+    Buffer<Key> key(n, s), key_sorted(n, s);
+    Buffer<std::uint32_t> index(n, s), order(n, s), flag(n, s), dense(n, s);
+    Buffer<std::uint32_t> pixel_rank(grid.top_cells ? n : 1, s);
+    dense_keys<<<blocks_for(n), kThreads, 0, s>>>(image, n, negate, key.ptr, index.ptr);
+    std::size_t temp_bytes = 0;
+    check(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, key.ptr, key_sorted.ptr, index.ptr, order.ptr, n, 0,
+                                          64, s),
+          "radix sort");
+    {
+      Buffer<unsigned char> temp(temp_bytes, s);
+      check(cub::DeviceRadixSort::SortPairs(temp.ptr, temp_bytes, key.ptr, key_sorted.ptr, index.ptr, order.ptr, n,
+                                            0, 64, s),
+            "radix sort");
+    }
+    new_value_flags<<<blocks_for(n), kThreads, 0, s>>>(key_sorted.ptr, n, flag.ptr);
+    temp_bytes = 0;
+    check(cub::DeviceScan::InclusiveSum(nullptr, temp_bytes, flag.ptr, dense.ptr, n, s), "scan");
+    {
+      Buffer<unsigned char> temp(temp_bytes, s);
+      check(cub::DeviceScan::InclusiveSum(temp.ptr, temp_bytes, flag.ptr, dense.ptr, n, s), "scan");
+    }
+    std::uint32_t* target = grid.top_cells ? pixel_rank.ptr : rank.ptr;
+    scatter_dense<<<blocks_for(n), kThreads, 0, s>>>(order.ptr, dense.ptr, n, target);
+    view.rank = rank.ptr;
+    if (grid.top_cells) {
+      RankedImage::t_offsets(view);
+      view.padded = padded.ptr;
+      check(cudaMemsetAsync(padded.ptr, 0xff, std::size_t(RankedImage::padded_size(grid)) * sizeof(std::uint32_t), s),
+            "cudaMemsetAsync");  // kNone
+      pad_kernel<<<blocks_for(n), kThreads, 0, s>>>(view, pixel_rank.ptr, padded.ptr);
+      vertex_ranks_kernel<<<blocks_for(grid.num_vertices), kThreads, 0, s>>>(view, rank.ptr);
+    }
+    check(cudaGetLastError(), "rank kernels");
+  }
+};
+
+template <class T>
+std::vector<T> to_host(const T* device, std::size_t n, cudaStream_t s) {
+  std::vector<T> host(n);
+  if (n) check(cudaMemcpyAsync(host.data(), device, n * sizeof(T), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
+  return host;
+}
+
+}  // namespace
+
+matching::MatchingResult union_find_matching(const double* f, const double* g, const index_t* shape, int ndim,
+                                             bool t_construction, bool negate, void* stream) {
+  if (ndim < 2 || ndim > 3) throw std::invalid_argument("Expected `prediction` to be a 2D or 3D array.");
+  const VGrid grid(shape, ndim, t_construction);
+  const auto s = static_cast<cudaStream_t>(stream);
+  const index_t n = grid.num_pixels, nodes = grid.num_vertices + 1, slots = 3 * grid.num_vertices;
+  Buffer<double> comparison(n, s);
+  comparison_kernel<<<blocks_for(n), kThreads, 0, s>>>(f, g, n, negate, comparison.ptr);
+  const DeviceRanks rf(grid, f, negate, s), rg(grid, g, negate, s), rc(grid, comparison.ptr, false, s);
+
+  matching::MatchingResult result;
+  result.dims.resize(std::size_t(ndim));
+  Buffer<index_t> parent(3 * nodes, s), forest(3 * slots, s), elder(2 * nodes, s), pairs(4 * slots, s);
+  Buffer<index_t> counts(5, s);  // pairs of f, of g; matches; essential births of f, g
+  Buffer<int> forest_count(3, s);
+  Buffer<std::uint32_t> pair_of_class(2 * nodes, s), matches(2 * slots, s);
+  for (const bool dual : {false, true}) {
+    const MatchGraph graphs[3] = {{rf.view, dual}, {rg.view, dual}, {rc.view, dual}};
+    for (int k = 0; k < 3; ++k)
+      sorted_forest(graphs[k], s, parent.ptr + k * nodes, forest.ptr + k * slots, forest_count.ptr + k);
+    iota_kernel<<<blocks_for(3 * nodes), kThreads, 0, s>>>(parent.ptr, 3 * nodes, nodes);
+    iota_kernel<<<blocks_for(2 * nodes), kThreads, 0, s>>>(elder.ptr, 2 * nodes, nodes);
+    check(cudaMemsetAsync(pair_of_class.ptr, 0xff, 2 * std::size_t(nodes) * sizeof(std::uint32_t), s),
+          "cudaMemsetAsync");  // kNoPair
+    merge_inputs_kernel<<<2, 1, 0, s>>>(graphs[0], graphs[1], graphs[2], parent.ptr, forest.ptr, forest_count.ptr,
+                                        elder.ptr, pair_of_class.ptr, pairs.ptr, counts.ptr, counts.ptr + 3, nodes,
+                                        slots);
+    iota_kernel<<<blocks_for(2 * nodes), kThreads, 0, s>>>(elder.ptr, 2 * nodes, nodes);
+    merge_comparison_kernel<<<1, 1, 0, s>>>(graphs[2], graphs[0], graphs[1], parent.ptr + 2 * nodes,
+                                            forest.ptr + 2 * slots, forest_count.ptr + 2, elder.ptr,
+                                            elder.ptr + nodes, pair_of_class.ptr, pair_of_class.ptr + nodes,
+                                            matches.ptr, counts.ptr + 2);
+    check(cudaGetLastError(), "merge kernels");
+    const std::vector<index_t> host_counts = to_host(counts.ptr, 5, s);
+    check(cudaStreamSynchronize(s), "merges");
+    const std::vector<index_t> host_pairs[2] = {to_host(pairs.ptr, 2 * std::size_t(host_counts[0]), s),
+                                                to_host(pairs.ptr + 2 * slots, 2 * std::size_t(host_counts[1]), s)};
+    const std::vector<std::uint32_t> host_matches = to_host(matches.ptr, 2 * std::size_t(host_counts[2]), s);
+    check(cudaStreamSynchronize(s), "results");
+    const int d = dual ? (grid.planar ? 1 : 2) : 0;
+    result.dims[d] = gather_dimension(host_pairs, host_counts.data(), host_matches, host_counts[2]);
+    if (!dual) result.essential_f = host_counts[3], result.essential_g = host_counts[4];
+  }
+  return result;
+}
+
+}  // namespace seglosses::gpu
