@@ -7,9 +7,13 @@
    GPU barcodes must equal the CPU engine's, bar by bar and critical pixel by critical pixel, in T and V, superlevel;
    and the 3D union-find phases (H0, H2) on the device against their CPU emulation. Prints the counts; exits 1 on
    a mismatch.
+   Then Betti matchings (``betti_matching(..., backend="cuda")``): ``--cases`` / 2 random 2D pairs (the same kinds,
+   mixed), and planar 3D ones, superlevel and sublevel, T and V, against the CPU engine, matched and unmatched
+   pairs, critical cells and values.
 2. Timing, side by side in one run: barcodes of a batch of ``--batch`` 2D ``--side``^2 maps (smooth and noisy
-   likelihoods) on the GPU (the batch's maps one after another, CUDA-synchronised) and on the CPU engine with
-   ``num_threads`` = all cores. Minimum of ``--rounds`` interleaved rounds, and the ratio.
+   likelihoods) on the GPU (the batch's maps concurrently, CUDA-synchronised) and on the CPU engine with
+   ``num_threads`` = all cores; then Betti matchings of the same maps against a vessel-like mask. Minimum of
+   ``--rounds`` interleaved rounds, and the ratio.
 
 Without a CUDA device (or a package built without CUDA) it says so and exits 0.
 """
@@ -24,7 +28,7 @@ import time
 import numpy as np
 import torch
 
-from seglosses.topology import persistence
+from seglosses.topology import betti_matching, persistence
 
 
 def _image(rng: np.random.Generator, shape: tuple[int, ...], kind: int) -> np.ndarray:
@@ -72,6 +76,36 @@ def equality(cases: int, seed: int) -> int:
     return bad
 
 
+def _same_matching(a, b) -> bool:
+    parts = ("matched_cells", "unmatched_prediction_cells", "unmatched_target_cells", "matched", "unmatched_prediction")
+    for d in b.dims:
+        for name in parts:
+            x, y = getattr(a, name)(d), getattr(b, name)(d)
+            if not all(np.array_equal(u, v) for u, v in zip(x if isinstance(x, tuple) else (x,),
+                                                          y if isinstance(y, tuple) else (y,))):
+                return False
+    return all(np.array_equal(u, v) for u, v in zip(a.matched_essential_cells(), b.matched_essential_cells()))
+
+
+def matching_equality(cases: int, seed: int) -> int:
+    rng = np.random.default_rng(seed + 1)
+    bad = 0
+    for i in range(cases):
+        shape = (int(rng.integers(2, 97)), int(rng.integers(2, 97)))
+        if i % 10 == 9:
+            shape = (shape[0], 1, shape[1])  # planar 3D
+        p, g = _image(rng, shape, i % 3), _image(rng, shape, (i // 3) % 3)
+        construction, filtration = "TV"[i % 2], ("superlevel", "sublevel")[(i // 2) % 2]
+        gpu = betti_matching(torch.from_numpy(p).cuda(), torch.from_numpy(g).cuda(), construction=construction,
+                             filtration=filtration, backend="cuda")
+        cpu = betti_matching(p, g, construction=construction, filtration=filtration, backend="cpu")
+        if not _same_matching(gpu, cpu):
+            bad += 1
+            print(f"MISMATCH matching case {i}: shape {shape}, construction {construction}, {filtration}")
+    print(f"equality: {cases} Betti matchings (2D and planar 3D) against the CPU engine: {bad} mismatches")
+    return bad
+
+
 def _maps(batch: int, side: int, smooth: bool, seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     out = []
@@ -105,6 +139,44 @@ def timing(batch: int, side: int, rounds: int) -> None:
         print(f"{name:<28} {gpu_best:>9.4f} {cpu_best:>9.4f} {cpu_best / gpu_best:>7.2f}x")
 
 
+def _vessel_mask(side: int, seed: int) -> np.ndarray:
+    """A binary mask of random thin curves (random walks, 2-3 pixels wide), vessel-like."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((side, side))
+    for _ in range(12):
+        y, x = rng.integers(0, side, 2).astype(float)
+        angle = rng.uniform(0, 2 * np.pi)
+        for _ in range(side):
+            angle += rng.normal(0, 0.2)
+            y, x = (y + np.sin(angle)) % side, (x + np.cos(angle)) % side
+            mask[int(y), int(x)] = mask[int(y + 1) % side, int(x)] = 1
+    return mask
+
+
+def matching_timing(batch: int, side: int, rounds: int) -> None:
+    threads = os.cpu_count() or 1
+    print(f"\n{'Betti matching, input':<28} {'GPU s':>9} {'CPU s':>9} {'CPU/GPU':>8}   ({batch} pairs of {side}^2 "
+          f"against vessel masks, T, superlevel; CPU on {threads} threads)")
+    masks = [_vessel_mask(side, seed=i) for i in range(batch)]
+    for smooth in (True, False):
+        maps = [0.6 * m + 0.4 * x for m, x in zip(masks, _maps(batch, side, smooth, seed=2))]
+        device_maps = [torch.from_numpy(m).cuda() for m in maps]
+        device_masks = [torch.from_numpy(m).cuda() for m in masks]
+        betti_matching(device_maps[:1], device_masks[:1], backend="cuda")  # warm-up
+        gpu_best = cpu_best = float("inf")
+        for _ in range(rounds):
+            torch.cuda.synchronize()
+            t = time.perf_counter()
+            betti_matching(device_maps, device_masks, backend="cuda")
+            torch.cuda.synchronize()
+            gpu_best = min(gpu_best, time.perf_counter() - t)
+            t = time.perf_counter()
+            betti_matching(maps, masks, backend="cpu", num_threads=threads)
+            cpu_best = min(cpu_best, time.perf_counter() - t)
+        name = "smooth likelihood" if smooth else "noisy likelihood"
+        print(f"{name:<28} {gpu_best:>9.4f} {cpu_best:>9.4f} {cpu_best / gpu_best:>7.2f}x")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1000)
@@ -123,7 +195,9 @@ def main() -> int:
         return 0
     print("device:", torch.cuda.get_device_name(0))
     bad = equality(args.cases, args.seed) if args.cases else 0
+    bad += matching_equality(args.cases // 2, args.seed) if args.cases else 0
     timing(args.batch, args.side, args.rounds)
+    matching_timing(args.batch, args.side, args.rounds)
     return 1 if bad else 0
 
 

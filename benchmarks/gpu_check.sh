@@ -27,7 +27,7 @@ section "GPU-marked tests"
 run 240 python -m pytest -q -m gpu -p no:cacheprovider tests
 
 section "CUDA engine: equality with the CPU engine on 1,000 random inputs, 16 maps of 512^2 GPU vs all cores"
-run 150 python benchmarks/bench_cuda.py --cases 1000 --batch 16 --side 512
+run 240 python benchmarks/bench_cuda.py --cases 1000 --batch 16 --side 512
 
 section "losses: ms per training step and share of the step; peak CUDA memory"
 run 180 python benchmarks/bench_gpu.py --steps 10
