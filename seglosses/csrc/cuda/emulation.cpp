@@ -23,18 +23,16 @@ using namespace seglosses::gpu;
 
 namespace {
 
+using seglosses::pairs_to_numpy;
 using Image = nb::ndarray<const double, nb::c_contig, nb::device::cpu>;
-using Pairs = nb::ndarray<nb::numpy, index_t, nb::ndim<2>>;
+using Pairs = seglosses::PairArray<index_t>;
 using Ranks = nb::ndarray<nb::numpy, std::uint32_t, nb::ndim<1>>;
 
-template <class T, class Array>
-Array to_numpy(std::vector<T>&& data, std::size_t rows, std::size_t cols) {
-  auto* heap = new std::vector<T>(std::move(data));
-  nb::capsule owner(heap, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
-  if constexpr (std::is_same_v<Array, Pairs>)
-    return Array(heap->data(), {rows, cols}, owner);
-  else
-    return Array(heap->data(), {rows}, owner);
+// A 1D array over a vector, which it takes over (pairs go through common/numpy.h's pairs_to_numpy).
+Ranks ranks_to_numpy(std::vector<std::uint32_t>&& data) {
+  auto* heap = new std::vector<std::uint32_t>(std::move(data));
+  nb::capsule owner(heap, [](void* p) noexcept { delete static_cast<std::vector<std::uint32_t>*>(p); });
+  return Ranks(heap->data(), {heap->size()}, owner);
 }
 
 Grid grid_of(const Image& image, int construction) {
@@ -126,8 +124,7 @@ std::tuple<std::vector<index_t>, index_t> union_find_pairs(const Grid& g, const 
 Ranks gpu_cell_ranks(Image image, int construction) {
   const Grid g = grid_of(image, construction);
   Ranked r = rank_cells(g, image.data());
-  const std::size_t n = r.cell_rank.size();
-  return to_numpy<std::uint32_t, Ranks>(std::move(r.cell_rank), n, 1);
+  return ranks_to_numpy(std::move(r.cell_rank));
 }
 
 Pairs gpu_apparent_pairs(Image image, int construction, int dim) {
@@ -139,16 +136,14 @@ Pairs gpu_apparent_pairs(Image image, int construction, int dim) {
     const index_t t = apparent_partner(g, r.cell_rank.data(), c);
     if (t != kNoCell) pairs.push_back(c), pairs.push_back(t);
   }
-  const std::size_t rows = pairs.size() / 2;
-  return to_numpy<index_t, Pairs>(std::move(pairs), rows, 2);
+  return pairs_to_numpy(std::move(pairs));
 }
 
 std::tuple<Pairs, index_t> gpu_union_find_pairs(Image image, int construction, bool dual) {
   const Grid g = grid_of(image, construction);
   const Ranked r = rank_cells(g, image.data());
   auto [pairs, essential] = union_find_pairs(g, r.cell_rank, dual);
-  const std::size_t rows = pairs.size() / 2;
-  return {to_numpy<index_t, Pairs>(std::move(pairs), rows, 2), essential};
+  return {pairs_to_numpy(std::move(pairs)), essential};
 }
 
 // Critical-pixel pairs of nonzero persistence (in rank), the form the device module returns to Python
@@ -165,29 +160,25 @@ std::tuple<Pairs, index_t> gpu_pixel_pairs(Image image, int construction, bool d
     pixels.push_back(index_t(r.pixel_of_rank[rd]));
   }
   const index_t essential_pixel = essential == kNoCell ? kNoCell : index_t(r.pixel_of_rank[r.cell_rank[essential]]);
-  const std::size_t rows = pixels.size() / 2;
-  return {to_numpy<index_t, Pairs>(std::move(pixels), rows, 2), essential_pixel};
+  return {pairs_to_numpy(std::move(pixels)), essential_pixel};
 }
 
 // The CPU engine's rank of every Khalimsky cell (its Filtration): the oracle of phase 1.
 Ranks gpu_reference_cell_ranks(Image image, int construction) {
-  const Grid g = grid_of(image, construction);
+  grid_of(image, construction);  // the checks
   index_t shape[3];
   for (int a = 0; a < int(image.ndim()); ++a) shape[a] = index_t(image.shape(a));
   seglosses::cubical::Filtration f(image.data(), shape, int(image.ndim()),
                                    seglosses::cubical::Construction(construction));
   std::vector<std::uint32_t> rank = std::move(f.rank);
-  const std::size_t n = std::size_t(g.num_cells);
-  return to_numpy<std::uint32_t, Ranks>(std::move(rank), n, 1);
+  return ranks_to_numpy(std::move(rank));
 }
 
 // The GPU Betti matching of the union-find dimensions (matching_phases.h), emulated: the three images'
 // dense ranks (the device computes the same ranks with a radix sort and a scan; here the CPU engine's
 // RankedImage), each graph's Boruvka forest, and the sequential merges. Returns what
 // _core.betti_matching returns, for H0 and the top dimension; a solid 3D image's H1 entry is empty.
-using MatchDim = std::tuple<seglosses::PairArray<index_t>, seglosses::PairArray<index_t>, seglosses::PairArray<index_t>,
-                            seglosses::PairArray<index_t>>;
-using seglosses::pairs_to_numpy;
+using MatchDim = std::tuple<Pairs, Pairs, Pairs, Pairs>;
 
 std::tuple<std::vector<MatchDim>, index_t, index_t> gpu_betti_matching(Image f, Image g, int construction,
                                                                        bool negate) {
