@@ -470,3 +470,40 @@ def test_betti_matching_values_by_a_gather_equal_numpy_indexing():
                       gather=(gather(p), gather(g)))
     _assert_same_matching(built, ref)
     assert len(calls) == 2  # one gather per image
+
+
+def test_betti_matching_loss_backend_is_checked():
+    from seglosses.losses import BettiMatchingLoss
+
+    with pytest.raises(ValueError, match=r"Expected `backend` to be one of \('auto', 'cpu', 'cuda'\)"):
+        BettiMatchingLoss(backend="gpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
+def test_betti_matching_loss_cuda_backend_without_a_device():
+    pytest.importorskip("seglosses._cuda", reason="seglosses was built without CUDA")
+    from seglosses.losses import betti_matching_loss
+
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        betti_matching_loss(torch.rand(1, 1, 8, 8), torch.ones(1, 1, 8, 8), backend="cuda")
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("construction", ["T", "V"])
+def test_gpu_betti_matching_loss_equals_the_cpu_backend(construction):
+    # The loss on the GPU engine: the same value and the same gradient as on the CPU engine.
+    from seglosses.losses import betti_matching_loss
+
+    generator = torch.Generator().manual_seed(12)
+    logits = torch.randn(3, 2, 40, 36, generator=generator, dtype=torch.float64)
+    labels = (torch.rand(3, 1, 40, 36, generator=generator) > 0.6).long()
+    out = {}
+    for backend, device in (("cpu", "cpu"), ("cuda", "cuda")):
+        x = logits.to(device).requires_grad_(True)
+        loss = betti_matching_loss(x, labels.to(device), softmax=True, to_onehot_y=True, construction=construction,
+                                   include_unmatched_target=True, backend=backend)
+        loss.backward()
+        out[backend] = (loss.detach().cpu(), x.grad.cpu())
+    torch.testing.assert_close(out["cuda"][0], out["cpu"][0])
+    torch.testing.assert_close(out["cuda"][1], out["cpu"][1])

@@ -18,7 +18,7 @@ from typing import cast
 import numpy as np
 import torch
 
-from seglosses._validation import DEFAULT_CONSTRUCTION, MAX_MATCHING_PIXELS, check_size
+from seglosses._validation import DEFAULT_CONSTRUCTION, MAX_MATCHING_PIXELS, check_choice, check_size
 from seglosses.losses._common import (
     SettingsModule,
     construction_settings,
@@ -27,6 +27,7 @@ from seglosses.losses._common import (
     reduce,
 )
 from seglosses.topology import BettiMatching, betti_matching
+from seglosses.topology.matching import MATCHING_BACKENDS
 
 __all__ = ["BettiMatchingLoss", "betti_matching_loss"]
 
@@ -51,6 +52,8 @@ def topology_settings(settings: dict) -> dict:
     """The settings of the persistent-homology losses (Betti matching, HuTopo): the common ones, ``construction``
     and ``dim_weights`` (checked for their number against the images on each call)."""
     construction_settings(settings)
+    if "backend" in settings:
+        check_choice("backend", settings["backend"], MATCHING_BACKENDS)
     weights = settings["dim_weights"]
     if weights is not None:
         if not isinstance(weights, Sequence):
@@ -74,25 +77,26 @@ _betti_settings = topology_settings  # the one validator of betti_matching_loss 
 
 
 class _Terms:
-    """Flat pixel indices and constant target values of every term, gathered over all (sample, class) jobs.
+    """Flat pixel indices of every term, gathered over all (sample, class) jobs.
 
-    ``pulled``: prediction pixels pulled to a target value (weight 2: a squared distance, doubled as in the
-    paper's loss); ``pushed``: pairs of prediction pixels (birth, death) pushed together, onto the diagonal.
+    ``pulled``: prediction pixels pulled to the target's value at a target pixel (``pulled_value_index``; weight
+    2: a squared distance, doubled as in the paper's loss); ``pushed``: pairs of prediction pixels (birth,
+    death) pushed together, onto the diagonal. Values are gathered from the tensors on their device.
     """
 
     def __init__(self) -> None:
         self.pulled_index: list[np.ndarray] = []
-        self.pulled_value: list[np.ndarray] = []
+        self.pulled_value_index: list[np.ndarray] = []
         self.pulled_job: list[np.ndarray] = []
         self.pulled_weight: list[np.ndarray] = []
         self.pushed_index: list[np.ndarray] = []
         self.pushed_job: list[np.ndarray] = []
         self.pushed_weight: list[np.ndarray] = []
 
-    def pull(self, job: int, cells: np.ndarray, values: np.ndarray, weight: float) -> None:
+    def pull(self, job: int, cells: np.ndarray, value_cells: np.ndarray, weight: float) -> None:
         keep = cells >= 0  # an essential death has no pixel: its value is the filtration's end, on both sides
         self.pulled_index.append(cells[keep])
-        self.pulled_value.append(values[keep])
+        self.pulled_value_index.append(value_cells[keep])
         self.pulled_job.append(np.full(int(keep.sum()), job))
         self.pulled_weight.append(np.full(int(keep.sum()), weight))
 
@@ -106,38 +110,49 @@ def _cat(arrays: list[np.ndarray], shape: tuple[int, ...], dtype) -> np.ndarray:
     return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(shape, dtype=dtype)
 
 
-@torch.compiler.disable  # the engine runs on host copies: outside any compiled graph
+@torch.compiler.disable  # the engine runs outside any compiled graph
 def _terms(
     flat_probs: torch.Tensor, flat_labels: torch.Tensor, spatial: tuple[int, ...], weights: np.ndarray,
-    construction: str, include_unmatched_target: bool, num_threads: int | None,
+    construction: str, include_unmatched_target: bool, num_threads: int | None, backend: str,
 ) -> tuple[torch.Tensor, ...]:
-    """The matching of every (sample, class) map on the host, as index, value and weight tensors on the maps'
-    device: (pulled index, job, value, weight; pushed index pairs, job, weight)."""
+    """The matching of every (sample, class) map, as index and weight tensors on the maps' device: (pulled
+    index, job, value index, weight; pushed index pairs, job, weight). ``backend="cuda"``: matched on the GPU
+    from the maps' device memory; otherwise on float64 host copies."""
     dtype, device = flat_probs.dtype, flat_probs.device
-    host_probs = flat_probs.to("cpu", torch.float64).numpy()
-    host_labels = flat_labels.to("cpu", torch.float64).numpy()
-    check_probabilities(host_probs)
-    matchings = cast(list[BettiMatching], betti_matching(
-        [p.reshape(spatial) for p in host_probs], [g.reshape(spatial) for g in host_labels],
-        filtration="superlevel", construction=construction, num_threads=num_threads,
-    ))
+    if backend == "cuda":
+        maps = flat_probs.to(torch.float64)
+        low, high = float(maps.min()), float(maps.max())
+        if low < 0 or high > 1:
+            check_probabilities(np.array([low, high]))
+        matchings = cast(list[BettiMatching], betti_matching(
+            [p.reshape(spatial) for p in maps], [g.reshape(spatial) for g in flat_labels.to(torch.float64)],
+            filtration="superlevel", construction=construction, backend="cuda",
+        ))
+    else:
+        host_probs = flat_probs.to("cpu", torch.float64).numpy()
+        host_labels = flat_labels.to("cpu", torch.float64).numpy()
+        check_probabilities(host_probs)
+        matchings = cast(list[BettiMatching], betti_matching(
+            [p.reshape(spatial) for p in host_probs], [g.reshape(spatial) for g in host_labels],
+            filtration="superlevel", construction=construction, num_threads=num_threads,
+        ))
     terms = _Terms()
-    for job, (m, g) in enumerate(zip(matchings, host_labels)):
+    for job, m in enumerate(matchings):
         essential_p, essential_g = m.matched_essential_cells()[0], m.matched_essential_cells()[1]
-        terms.pull(job, essential_p[:, :1].ravel(), g[essential_g[:, 0]], weights[0])
+        terms.pull(job, essential_p[:, :1].ravel(), essential_g[:, :1].ravel(), weights[0])
         for d in m.dims:
             if weights[d] == 0:
                 continue
             cells_p, cells_g = m.matched_cells(d)
-            terms.pull(job, cells_p.ravel(), g[cells_g.ravel()], weights[d])
+            terms.pull(job, cells_p.ravel(), cells_g.ravel(), weights[d])
             terms.push(job, m.unmatched_prediction_cells(d), weights[d])
             if include_unmatched_target:
                 cells = m.unmatched_target_cells(d).ravel()
-                terms.pull(job, cells, g[cells], weights[d])
+                terms.pull(job, cells, cells, weights[d])
     return (
         torch.from_numpy(_cat(terms.pulled_index, (0,), np.int64)).to(device),
         torch.from_numpy(_cat(terms.pulled_job, (0,), np.int64)).to(device),
-        torch.from_numpy(_cat(terms.pulled_value, (0,), np.float64)).to(device, dtype),
+        torch.from_numpy(_cat(terms.pulled_value_index, (0,), np.int64)).to(device),
         torch.from_numpy(_cat(terms.pulled_weight, (0,), np.float64)).to(device, dtype),
         torch.from_numpy(_cat(terms.pushed_index, (0, 2), np.int64)).to(device),
         torch.from_numpy(_cat(terms.pushed_job, (0,), np.int64)).to(device),
@@ -160,6 +175,7 @@ def betti_matching_loss(
     include_unmatched_target: bool = False,
     relative: bool = False,
     num_threads: int | None = None,
+    backend: str = "auto",
 ) -> torch.Tensor:
     r"""Betti matching loss per sample and class: matched bars pulled together, unmatched bars to the diagonal.
 
@@ -198,7 +214,9 @@ def betti_matching_loss(
     next to Dice/CE, e.g. ``DiceCE + 0.5 * BettiMatching`` in the paper's set-up).
 
     Each (sample, class) map is one job of one engine call (``num_threads`` threads), on a detached float64
-    CPU copy; CUDA input works the same way (the maps are copied to the host for the engine).
+    CPU copy; CUDA input works the same way (the maps are copied to the host for the engine), unless
+    ``backend="cuda"``: then the maps are matched on the GPU where they are (2D, experimental, see
+    :func:`seglosses.topology.betti_matching`), and only the bars' pixel indices reach the host.
 
     Args:
         input: (B, C, *spatial) logits (or probabilities without an activation), 2D or 3D.
@@ -212,7 +230,9 @@ def betti_matching_loss(
         dim_weights: one weight >= 0 per homology dimension (2 in 2D, 3 in 3D); default all 1.
         include_unmatched_target: add the term for unmatched target bars (see above).
         relative: homology relative to the image boundary (see above).
-        num_threads: threads of the engine call (default: all cores).
+        num_threads: threads of the engine call (default: all cores; the CPU engine only).
+        backend: ``"auto"``/``"cpu"`` (the CPU engine on host copies) or ``"cuda"`` (the GPU engine, for 2D CUDA
+            input; ``"auto"`` does not choose it until it has been verified on a GPU).
 
     Returns:
         Scalar for ``"mean"``/``"sum"``, (B, C) for ``"none"``; float32 (float64 for float64 input).
@@ -220,8 +240,10 @@ def betti_matching_loss(
     Raises:
         TypeError: non-tensor or non-floating ``input``, a non-callable ``other_act``, non-numeric weights.
         ValueError: wrong rank or shapes, NaN/Inf, labels outside [0, C), probabilities outside [0, 1] (logits
-            without an activation), more than one activation, unknown ``reduction`` or ``construction``, bad
-            ``dim_weights`` or ``num_threads``.
+            without an activation), more than one activation, unknown ``reduction``, ``construction`` or
+            ``backend``, bad ``dim_weights`` or ``num_threads``, ``backend="cuda"`` with input on the CPU.
+        RuntimeError: ``backend="cuda"`` where seglosses was built without CUDA or there is no device.
+        NotImplementedError: ``backend="cuda"`` with solid 3D input.
 
     Example:
         >>> target = torch.zeros(1, 1, 12, 12)
@@ -249,11 +271,13 @@ def betti_matching_loss(
         probs = torch.nn.functional.pad(probs, (1, 1) * (probs.dim() - 2), value=1.0)
         labels = torch.nn.functional.pad(labels, (1, 1) * (labels.dim() - 2), value=1.0)
     flat_probs = probs.reshape(n_jobs, n_pixels)
-    (pulled_index, pulled_job, pulled_value, pulled_weight, pushed_index, pushed_job, pushed_weight) = _terms(
-        flat_probs.detach(), labels.detach().reshape(n_jobs, n_pixels), spatial, weights, construction,
-        include_unmatched_target, num_threads,
+    flat_labels = labels.detach().reshape(n_jobs, n_pixels)
+    (pulled_index, pulled_job, pulled_value_index, pulled_weight, pushed_index, pushed_job, pushed_weight) = _terms(
+        flat_probs.detach(), flat_labels, spatial, weights, construction, include_unmatched_target, num_threads,
+        backend,
     )
     pulled = flat_probs[pulled_job, pulled_index]
+    pulled_value = flat_labels[pulled_job, pulled_value_index].to(dtype)
     pushed = flat_probs[pushed_job[:, None], pushed_index]
     per_job = torch.zeros(n_jobs, dtype=dtype, device=probs.device)
     per_job = per_job.index_add(0, pulled_job, 2 * pulled_weight * (pulled - pulled_value) ** 2)
@@ -287,6 +311,7 @@ class BettiMatchingLoss(SettingsModule):
         include_unmatched_target: bool = False,
         relative: bool = False,
         num_threads: int | None = None,
+        backend: str = "auto",
     ) -> None:
         super().__init__()
         self._keep(_betti_settings(given(locals())))
