@@ -251,8 +251,19 @@ def test_matching_backends_are_checked():
         betti_matching(np.zeros((3, 3)), np.zeros((3, 3)), backend="gpu")
 
 
+def test_cuda_merge_mode_is_checked(monkeypatch):
+    from seglosses.topology._cuda import merge_on_host
+
+    assert merge_on_host()
+    monkeypatch.setenv("SEGLOSSES_CUDA_MERGE", "device")
+    assert not merge_on_host()
+    monkeypatch.setenv("SEGLOSSES_CUDA_MERGE", "gpu")
+    with pytest.raises(ValueError, match="Expected SEGLOSSES_CUDA_MERGE to be 'host' or 'device'"):
+        merge_on_host()
+
+
 def test_cuda_matching_without_the_module(monkeypatch):
-    monkeypatch.setitem(sys.modules, "seglosses._cuda", None)
+    _as_if_built_without_cuda(monkeypatch)
     with pytest.raises(RuntimeError, match="seglosses was built without CUDA"):
         betti_matching(np.zeros((3, 3)), np.zeros((3, 3)), backend="cuda")
 
@@ -264,13 +275,20 @@ def test_cuda_matching_without_a_device():
         betti_matching(np.zeros((3, 3)), np.zeros((3, 3)), backend="cuda")
 
 
+def _as_if_built_without_cuda(monkeypatch) -> None:
+    import seglosses
+
+    monkeypatch.setitem(sys.modules, "seglosses._cuda", None)
+    monkeypatch.delattr(seglosses, "_cuda", raising=False)  # `from seglosses import _cuda` reads it first
+
+
 def test_unknown_backend_lists_cuda():
     with pytest.raises(ValueError, match=r"Expected `backend` to be one of \('auto', 'cpu', 'gudhi', 'cuda'\)"):
         persistence(np.zeros((3, 3)), backend="gpu")
 
 
 def test_cuda_backend_without_the_module(monkeypatch):
-    monkeypatch.setitem(sys.modules, "seglosses._cuda", None)  # as if built without a toolkit
+    _as_if_built_without_cuda(monkeypatch)
     with pytest.raises(RuntimeError, match="seglosses was built without CUDA"):
         persistence(np.zeros((3, 3)), backend="cuda")
 
@@ -427,7 +445,9 @@ def _assert_same_matching(gpu, cpu) -> None:
 @needs_gpu
 @pytest.mark.parametrize("construction", ["T", "V"])
 @pytest.mark.parametrize("filtration", ["superlevel", "sublevel"])
-def test_gpu_matching_equals_cpu_2d_and_planar(construction, filtration):
+@pytest.mark.parametrize("merge", ["host", "device"])
+def test_gpu_matching_equals_cpu_2d_and_planar(construction, filtration, merge, monkeypatch):
+    monkeypatch.setenv("SEGLOSSES_CUDA_MERGE", merge)
     images = _random_images(40, (37, 53), seed=8)
     for i, (p, g) in enumerate(zip(images[::2], images[1::2])):
         if i % 4 == 3:

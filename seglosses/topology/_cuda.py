@@ -187,6 +187,18 @@ def _concurrently(fn: Callable, jobs: Sequence[tuple[torch.Tensor, ...]]) -> lis
     return out
 
 
+def merge_on_host() -> bool:
+    """Where the matching's sequential merges run: on the host (default; copies of the ranks and of the sorted
+    spanning forests go there) or, with ``SEGLOSSES_CUDA_MERGE=device``, on one device thread per image. Both
+    give the same result; which is faster is what ``benchmarks/bench_cuda.py`` measures on a GPU."""
+    import os
+
+    mode = os.environ.get("SEGLOSSES_CUDA_MERGE", "host")
+    if mode not in ("host", "device"):
+        raise ValueError(f"Expected SEGLOSSES_CUDA_MERGE to be 'host' or 'device', but got {mode!r}.")
+    return mode == "host"
+
+
 def matching_cuda(predictions: list, targets: list, *, filtration: str, construction: str,
                   names: list[tuple[str, str]]) -> list:
     """Betti matchings of pairs of CUDA images on the GPU engine (``betti_matching(..., backend="cuda")``).
@@ -204,6 +216,7 @@ def matching_cuda(predictions: list, targets: list, *, filtration: str, construc
 
     module = load()
     code = CONSTRUCTIONS.index(construction)
+    host_merge = merge_on_host()
     jobs = []
     for p, g, (name_p, name_g) in zip(predictions, targets, names):
         p, g = _as_cuda_image(p, name_p), _as_cuda_image(g, name_g)
@@ -222,7 +235,7 @@ def matching_cuda(predictions: list, targets: list, *, filtration: str, construc
     def one(p: torch.Tensor, g: torch.Tensor) -> BettiMatching:
         stream = torch.cuda.current_stream(p.device).cuda_stream
         dims, birth_p, birth_g = module.betti_matching(
-            p.data_ptr(), g.data_ptr(), tuple(p.shape), code, filtration == "superlevel", stream
+            p.data_ptr(), g.data_ptr(), tuple(p.shape), code, filtration == "superlevel", host_merge, stream
         )
         return BettiMatching(p, g, dims, (birth_p, birth_g), filtration=filtration, construction=construction,
                              gather=(_gatherer(p.reshape(-1)), _gatherer(g.reshape(-1))))

@@ -196,7 +196,6 @@ std::tuple<std::vector<MatchDim>, index_t, index_t> gpu_betti_matching(Image f, 
   for (index_t i = 0; i < grid.num_pixels; ++i)
     comparison[i] = negate ? -std::max(f.data()[i], g.data()[i]) : std::min(f.data()[i], g.data()[i]);
   const RankedImage rf(grid, f.data(), negate), rg(grid, g.data(), negate), rc(grid, comparison.data());
-  const index_t nodes = grid.num_vertices + 1;
 
   std::vector<MatchDim> dims(static_cast<std::size_t>(ndim));
   index_t essential[2] = {0, 0};
@@ -204,32 +203,8 @@ std::tuple<std::vector<MatchDim>, index_t, index_t> gpu_betti_matching(Image f, 
     const MatchGraph graphs[3] = {{rf, dual}, {rg, dual}, {rc, dual}};
     std::vector<index_t> forest[3];
     for (int k = 0; k < 3; ++k) forest[k] = sorted_forest(graphs[k]);
-    std::vector<index_t> pairs[2];
-    std::vector<std::uint32_t> pair_of_class[2];
-    index_t num_pairs[2];
-    std::vector<index_t> parent(nodes), elder[2];
-    for (int k = 0; k < 2; ++k) {
-      std::iota(parent.begin(), parent.end(), index_t(0));
-      elder[0].resize(nodes);
-      std::iota(elder[0].begin(), elder[0].end(), index_t(0));
-      pairs[k].resize(2 * forest[k].size() + 2);
-      pair_of_class[k].assign(std::size_t(nodes), kNoPair);
-      merge_input_image(graphs[k], graphs[2], parent.data(), forest[k].data(), index_t(forest[k].size()),
-                        elder[0].data(), pair_of_class[k].data(), pairs[k].data(), &num_pairs[k]);
-      if (!dual) essential[k] = graphs[k].im.vertex_voxel(find_root(parent.data(), 0));
-    }
-    std::iota(parent.begin(), parent.end(), index_t(0));
-    for (auto& e : elder) {
-      e.resize(nodes);
-      std::iota(e.begin(), e.end(), index_t(0));
-    }
-    std::vector<std::uint32_t> matches(2 * forest[2].size() + 2);
-    index_t num_matches;
-    merge_comparison(graphs[2], graphs[0], graphs[1], parent.data(), forest[2].data(), index_t(forest[2].size()),
-                     elder[0].data(), elder[1].data(), pair_of_class[0].data(), pair_of_class[1].data(),
-                     matches.data(), &num_matches);
     const int d = dual ? (grid.planar ? 1 : 2) : 0;
-    auto dim = gather_dimension(pairs, num_pairs, matches, num_matches);
+    auto dim = merge_dimension(graphs, forest, essential);
     dims[d] = {pairs_to_numpy(std::move(dim.matched_f)), pairs_to_numpy(std::move(dim.matched_g)),
                pairs_to_numpy(std::move(dim.unmatched_f)), pairs_to_numpy(std::move(dim.unmatched_g))};
   }

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <numeric>
 #include <vector>
 
 #include "cuda/phases.h"
@@ -158,6 +159,37 @@ inline matching::DimensionMatching gather_dimension(const std::vector<index_t> p
   matching::DimensionMatching out;
   matching::detail::finish_dimension(input[0], input[1], rows, out);
   return out;
+}
+
+// Host side: the merges of one dimension (H0 for graphs of dual = false, the top dimension otherwise),
+// given each image's sorted forest edges, sequentially: the emulation, and the device engine's host-merge
+// mode (on host copies of the ranks). For H0, `essential` gets the essential class's birth voxel of f
+// and of g.
+inline matching::DimensionMatching merge_dimension(const MatchGraph graphs[3], const std::vector<index_t> forest[3],
+                                                   index_t essential[2]) {
+  const index_t nodes = graphs[0].num_nodes();
+  std::vector<index_t> pairs[2];
+  std::vector<std::uint32_t> pair_of_class[2];
+  index_t num_pairs[2];
+  std::vector<index_t> parent(static_cast<std::size_t>(nodes)), elder[2];
+  for (auto& e : elder) e.resize(std::size_t(nodes));
+  for (int k = 0; k < 2; ++k) {
+    std::iota(parent.begin(), parent.end(), index_t(0));
+    std::iota(elder[0].begin(), elder[0].end(), index_t(0));
+    pairs[k].resize(2 * forest[k].size() + 2);
+    pair_of_class[k].assign(std::size_t(nodes), kNoPair);
+    merge_input_image(graphs[k], graphs[2], parent.data(), forest[k].data(), index_t(forest[k].size()),
+                      elder[0].data(), pair_of_class[k].data(), pairs[k].data(), &num_pairs[k]);
+    if (!graphs[k].dual) essential[k] = graphs[k].im.vertex_voxel(find_root(parent.data(), 0));
+  }
+  std::iota(parent.begin(), parent.end(), index_t(0));
+  for (auto& e : elder) std::iota(e.begin(), e.end(), index_t(0));
+  std::vector<std::uint32_t> matches(2 * forest[2].size() + 2);
+  index_t num_matches;
+  merge_comparison(graphs[2], graphs[0], graphs[1], parent.data(), forest[2].data(), index_t(forest[2].size()),
+                   elder[0].data(), elder[1].data(), pair_of_class[0].data(), pair_of_class[1].data(), matches.data(),
+                   &num_matches);
+  return gather_dimension(pairs, num_pairs, matches, num_matches);
 }
 
 }  // namespace seglosses::gpu

@@ -60,7 +60,8 @@ using DimResult = std::tuple<Cells, Cells, Cells, Cells>;
 
 std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching(std::uintptr_t f, std::uintptr_t g,
                                                                     const nb::tuple& shape, int construction,
-                                                                    bool negate, std::uintptr_t stream) {
+                                                                    bool negate, bool host_merge,
+                                                                    std::uintptr_t stream) {
   using seglosses::pairs_to_numpy;
   const std::vector<index_t> s = shape_of(shape);
   seglosses::matching::MatchingResult result;
@@ -68,7 +69,7 @@ std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching(std::uintptr
     nb::gil_scoped_release release;
     result = seglosses::gpu::union_find_matching(reinterpret_cast<const double*>(f), reinterpret_cast<const double*>(g),
                                                  s.data(), int(s.size()), construction == 0, negate,
-                                                 reinterpret_cast<void*>(stream));
+                                                 host_merge, reinterpret_cast<void*>(stream));
   }
   std::vector<DimResult> dims;
   for (auto& d : result.dims)
@@ -87,10 +88,10 @@ NB_MODULE(_cuda, m) {
         "((n, 2) critical pixels (birth, death) of H0 or, with dual, of the top dimension, nonzero persistence "
         "in rank; essential H0 birth pixel) of a C-contiguous float64 CUDA image at address `image`.");
   m.def("betti_matching", &betti_matching, nb::arg("prediction"), nb::arg("target"), nb::arg("shape"),
-        nb::arg("construction"), nb::arg("negate"), nb::arg("stream"),
+        nb::arg("construction"), nb::arg("negate"), nb::arg("host_merge"), nb::arg("stream"),
         "Betti matching of H0 and the top dimension of two C-contiguous float64 CUDA images at addresses "
         "`prediction` and `target` (the layout of seglosses._core.betti_matching; a solid 3D image's H1 entry "
-        "is empty).");
+        "is empty; host_merge: the sequential merges on the host).");
   m.def("apparent_pairs", &apparent_pairs, nb::arg("image"), nb::arg("shape"), nb::arg("construction"),
         nb::arg("dim"), nb::arg("stream"), "Number of apparent pairs whose first cell has dimension `dim`.");
   m.def("cell_ranks", &cell_ranks, nb::arg("image"), nb::arg("shape"), nb::arg("construction"), nb::arg("stream"),

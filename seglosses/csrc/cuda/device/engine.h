@@ -32,8 +32,9 @@ index_t union_find_pixel_pairs(const double* image, const index_t* shape, int nd
 
 // The Betti matching of two images in device memory, H0 and the top dimension (all of a 2D matching;
 // a solid 3D image's H1 entry stays empty): the CPU engine's result (matching/betti_matching.h),
-// pair for pair. negate: the matching of -f and -g (superlevel filtrations).
+// pair for pair. negate: the matching of -f and -g (superlevel filtrations). host_merge: the sequential
+// merges run on the host (copies of the ranks and forests) instead of one device thread per image.
 matching::MatchingResult union_find_matching(const double* f, const double* g, const index_t* shape, int ndim,
-                                             bool t_construction, bool negate, void* stream);
+                                             bool t_construction, bool negate, bool host_merge, void* stream);
 
 }  // namespace seglosses::gpu

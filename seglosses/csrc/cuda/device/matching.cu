@@ -1,6 +1,9 @@
 // CUDA kernels of the GPU Betti matching (the union-find dimensions: H0 and the top dimension, all of
 // a 2D matching): dense ranks by a radix sort and a scan, each graph's spanning forest by the Boruvka
-// rounds of common.cuh, and the merges of ../matching_phases.h, the code the CPU emulation runs.
+// rounds of common.cuh, and the merges of ../matching_phases.h, the code the CPU emulation runs. The
+// merges are sequential: on one device thread per image, or (host_merge) on the host, from copies of
+// the ranks and of the sorted forests: a CPU core chases the union-find's pointers with caches that a
+// lone GPU thread lacks. Which is faster is for the GPU run to say (bench_cuda.py times both).
 #include "cuda/device/common.cuh"
 #include "cuda/device/engine.h"
 #include "cuda/matching_phases.h"
@@ -118,7 +121,7 @@ std::vector<T> to_host(const T* device, std::size_t n, cudaStream_t s) {
 }  // namespace
 
 matching::MatchingResult union_find_matching(const double* f, const double* g, const index_t* shape, int ndim,
-                                             bool t_construction, bool negate, void* stream) {
+                                             bool t_construction, bool negate, bool host_merge, void* stream) {
   if (ndim < 2 || ndim > 3) throw std::invalid_argument("Expected `prediction` to be a 2D or 3D array.");
   const VGrid grid(shape, ndim, t_construction);
   const auto s = static_cast<cudaStream_t>(stream);
@@ -133,10 +136,37 @@ matching::MatchingResult union_find_matching(const double* f, const double* g, c
   Buffer<index_t> counts(5, s);  // pairs of f, of g; matches; essential births of f, g
   Buffer<int> forest_count(3, s);
   Buffer<std::uint32_t> pair_of_class(2 * nodes, s), matches(2 * slots, s);
+  // Host-merge mode: the ranks (4 bytes per vertex and image, and T's padded pixel ranks) go to the host
+  // once, and each dimension's sorted forests; the merges run there (merge_dimension).
+  std::vector<std::uint32_t> host_rank[3], host_padded[3];
+  RankView host_view[3] = {rf.view, rg.view, rc.view};
+  if (host_merge) {
+    const DeviceRanks* ranks[3] = {&rf, &rg, &rc};
+    for (int k = 0; k < 3; ++k) {
+      host_rank[k] = to_host(ranks[k]->rank.ptr, std::size_t(grid.num_vertices), s);
+      host_view[k].rank = host_rank[k].data();
+      if (grid.top_cells) {
+        host_padded[k] = to_host(ranks[k]->padded.ptr, std::size_t(RankedImage::padded_size(grid)), s);
+        host_view[k].padded = host_padded[k].data();
+      }
+    }
+  }
   for (const bool dual : {false, true}) {
     const MatchGraph graphs[3] = {{rf.view, dual}, {rg.view, dual}, {rc.view, dual}};
+    int count[3];
     for (int k = 0; k < 3; ++k)
-      sorted_forest(graphs[k], s, parent.ptr + k * nodes, forest.ptr + k * slots, forest_count.ptr + k);
+      count[k] = sorted_forest(graphs[k], s, parent.ptr + k * nodes, forest.ptr + k * slots, forest_count.ptr + k);
+    const int d = dual ? (grid.planar ? 1 : 2) : 0;
+    if (host_merge) {
+      std::vector<index_t> host_forest[3];
+      for (int k = 0; k < 3; ++k) host_forest[k] = to_host(forest.ptr + k * slots, std::size_t(count[k]), s);
+      check(cudaStreamSynchronize(s), "forests");
+      const MatchGraph host_graphs[3] = {{host_view[0], dual}, {host_view[1], dual}, {host_view[2], dual}};
+      index_t essential[2] = {0, 0};
+      result.dims[d] = merge_dimension(host_graphs, host_forest, essential);
+      if (!dual) result.essential_f = essential[0], result.essential_g = essential[1];
+      continue;
+    }
     iota_kernel<<<blocks_for(3 * nodes), kThreads, 0, s>>>(parent.ptr, 3 * nodes, nodes);
     iota_kernel<<<blocks_for(2 * nodes), kThreads, 0, s>>>(elder.ptr, 2 * nodes, nodes);
     check(cudaMemsetAsync(pair_of_class.ptr, 0xff, 2 * std::size_t(nodes) * sizeof(std::uint32_t), s),
@@ -156,7 +186,6 @@ matching::MatchingResult union_find_matching(const double* f, const double* g, c
                                                 to_host(pairs.ptr + 2 * slots, 2 * std::size_t(host_counts[1]), s)};
     const std::vector<std::uint32_t> host_matches = to_host(matches.ptr, 2 * std::size_t(host_counts[2]), s);
     check(cudaStreamSynchronize(s), "results");
-    const int d = dual ? (grid.planar ? 1 : 2) : 0;
     result.dims[d] = gather_dimension(host_pairs, host_counts.data(), host_matches, host_counts[2]);
     if (!dual) result.essential_f = host_counts[3], result.essential_g = host_counts[4];
   }
