@@ -125,6 +125,7 @@ def persistence_cuda(images: list, *, filtration: str, construction: str, names:
     """
     module = load()
     code = CONSTRUCTIONS.index(construction)
+    host_merge = merge_on_host()
     subs = []
     for image, name in zip(images, names):
         image = _as_cuda_image(image, name)
@@ -140,7 +141,7 @@ def persistence_cuda(images: list, *, filtration: str, construction: str, names:
         flat = sub.reshape(-1)
 
         def pairs(dual: bool):
-            return module.union_find_pairs(sub.data_ptr(), tuple(sub.shape), code, dual, stream)
+            return module.union_find_pairs(sub.data_ptr(), tuple(sub.shape), code, dual, host_merge, stream)
 
         return assemble_barcode(pairs, _gatherer(flat), shape=tuple(sub.shape), filtration=filtration,
                                 construction=construction)
@@ -188,9 +189,10 @@ def _concurrently(fn: Callable, jobs: Sequence[tuple[torch.Tensor, ...]]) -> lis
 
 
 def merge_on_host() -> bool:
-    """Where the matching's sequential merges run: on the host (default; copies of the ranks and of the sorted
-    spanning forests go there) or, with ``SEGLOSSES_CUDA_MERGE=device``, on one device thread per image. Both
-    give the same result; which is faster is what ``benchmarks/bench_cuda.py`` measures on a GPU."""
+    """Where the union-find phases' sequential merges run (barcodes and matchings): on the host (default;
+    copies of the ranks and of the sorted spanning forests go there) or, with ``SEGLOSSES_CUDA_MERGE=device``,
+    on one device thread per image. Both give the same result; which is faster is what
+    ``benchmarks/bench_cuda.py`` measures on a GPU."""
     import os
 
     mode = os.environ.get("SEGLOSSES_CUDA_MERGE", "host")

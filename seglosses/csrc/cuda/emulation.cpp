@@ -151,15 +151,12 @@ std::tuple<Pairs, index_t> gpu_union_find_pairs(Image image, int construction, b
 std::tuple<Pairs, index_t> gpu_pixel_pairs(Image image, int construction, bool dual) {
   const Grid g = grid_of(image, construction);
   const Ranked r = rank_cells(g, image.data());
-  auto [pairs, essential] = union_find_pairs(g, r.cell_rank, dual);
+  const Graph graph{g, r.cell_rank.data(), dual};
+  const std::vector<index_t> forest = sorted_forest(graph);
   std::vector<index_t> pixels;
-  for (std::size_t i = 0; i < pairs.size(); i += 2) {
-    const std::uint32_t rb = r.cell_rank[pairs[i]], rd = r.cell_rank[pairs[i + 1]];
-    if (rb == rd) continue;
-    pixels.push_back(index_t(r.pixel_of_rank[rb]));
-    pixels.push_back(index_t(r.pixel_of_rank[rd]));
-  }
-  const index_t essential_pixel = essential == kNoCell ? kNoCell : index_t(r.pixel_of_rank[r.cell_rank[essential]]);
+  merge_to_pixel_pairs(graph, forest.data(), index_t(forest.size()), r.pixel_of_rank.data(), pixels);
+  // The essential H0 class is born at the pixel of rank 0 (the vertex of smallest key).
+  const index_t essential_pixel = dual ? kNoCell : index_t(r.pixel_of_rank[0]);
   return {pairs_to_numpy(std::move(pixels)), essential_pixel};
 }
 

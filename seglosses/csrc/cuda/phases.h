@@ -35,6 +35,8 @@
 #pragma once
 
 #include <cstdint>
+#include <numeric>
+#include <vector>
 
 #include "common/hd.h"
 
@@ -307,6 +309,19 @@ SEGLOSSES_HD void merge_forest(const G& graph, index_t* parent, const index_t* f
     emit(young, old, e);
     parent[young] = old;
   }
+}
+
+// Host side: the merge of a graph's sorted forest edges into critical-pixel pairs (birth, death) of
+// nonzero persistence in rank, appended to `pairs`: the emulation, and the device engine's host-merge
+// mode (on host copies of the cell ranks, `graph.rank`, and of `pixel_of_rank`).
+inline void merge_to_pixel_pairs(const Graph& graph, const index_t* forest, index_t count,
+                                 const std::uint32_t* pixel_of_rank, std::vector<index_t>& pairs) {
+  std::vector<index_t> parent(static_cast<std::size_t>(graph.num_nodes()));
+  std::iota(parent.begin(), parent.end(), index_t(0));
+  merge_forest(graph, parent.data(), forest, count, [&](index_t young, index_t, index_t e) {
+    const std::uint32_t rb = graph.rank[graph.dual ? e : young], rd = graph.rank[graph.dual ? young : e];
+    if (rb != rd) pairs.push_back(index_t(pixel_of_rank[rb])), pairs.push_back(index_t(pixel_of_rank[rd]));
+  });
 }
 
 }  // namespace seglosses::gpu

@@ -26,7 +26,7 @@ std::vector<index_t> shape_of(const nb::tuple& shape) {
 }
 
 std::tuple<Pairs, index_t> union_find_pairs(std::uintptr_t image, const nb::tuple& shape, int construction, bool dual,
-                                            std::uintptr_t stream) {
+                                            bool host_merge, std::uintptr_t stream) {
   const std::vector<index_t> s = shape_of(shape);
   auto* pairs = new std::vector<index_t>();
   nb::capsule owner(pairs, [](void* p) noexcept { delete static_cast<std::vector<index_t>*>(p); });
@@ -35,7 +35,7 @@ std::tuple<Pairs, index_t> union_find_pairs(std::uintptr_t image, const nb::tupl
     nb::gil_scoped_release release;
     essential = seglosses::gpu::union_find_pixel_pairs(reinterpret_cast<const double*>(image), s.data(),
                                                        int(s.size()), construction == 0, dual,
-                                                       reinterpret_cast<void*>(stream), *pairs);
+                                                       host_merge, reinterpret_cast<void*>(stream), *pairs);
   }
   return {Pairs(pairs->data(), {pairs->size() / 2, 2}, owner), essential};
 }
@@ -84,7 +84,7 @@ NB_MODULE(_cuda, m) {
   m.doc() = "seglosses CUDA engine (private; use seglosses.topology with backend='cuda')";
   m.def("device_count", &seglosses::gpu::device_count, "Number of CUDA devices (0 without a driver).");
   m.def("union_find_pairs", &union_find_pairs, nb::arg("image"), nb::arg("shape"), nb::arg("construction"),
-        nb::arg("dual"), nb::arg("stream"),
+        nb::arg("dual"), nb::arg("host_merge"), nb::arg("stream"),
         "((n, 2) critical pixels (birth, death) of H0 or, with dual, of the top dimension, nonzero persistence "
         "in rank; essential H0 birth pixel) of a C-contiguous float64 CUDA image at address `image`.");
   m.def("betti_matching", &betti_matching, nb::arg("prediction"), nb::arg("target"), nb::arg("shape"),

@@ -27,8 +27,9 @@ index_t count_apparent_pairs(const double* image, const index_t* shape, int ndim
 // The union-find phases: critical-pixel pairs (birth, death) of H0 or, with `dual`, of the top
 // dimension, with the pairs of equal rank (zero persistence) dropped, appended to `pairs`; returns the
 // essential H0 class's birth pixel (the pixel of rank 0).
+// host_merge: the sequential merge runs on the host (copies of the cell ranks and the sorted forest).
 index_t union_find_pixel_pairs(const double* image, const index_t* shape, int ndim, bool t_construction, bool dual,
-                               void* stream, std::vector<index_t>& pairs);
+                               bool host_merge, void* stream, std::vector<index_t>& pairs);
 
 // The Betti matching of two images in device memory, H0 and the top dimension (all of a 2D matching;
 // a solid 3D image's H1 entry stays empty): the CPU engine's result (matching/betti_matching.h),

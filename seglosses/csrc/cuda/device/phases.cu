@@ -109,7 +109,7 @@ index_t count_apparent_pairs(const double* image, const index_t* shape, int ndim
 }
 
 index_t union_find_pixel_pairs(const double* image, const index_t* shape, int ndim, bool t_construction, bool dual,
-                               void* stream, std::vector<index_t>& pairs) {
+                               bool host_merge, void* stream, std::vector<index_t>& pairs) {
   const Grid g = checked_grid(shape, ndim, t_construction);
   const auto s = static_cast<cudaStream_t>(stream);
   Buffer<std::uint32_t> rank(g.num_cells, s), pixel_of_rank(g.num_pixels, s);
@@ -119,6 +119,21 @@ index_t union_find_pixel_pairs(const double* image, const index_t* shape, int nd
   Buffer<index_t> parent(nodes, s), edges_sorted(graph.num_edge_slots(), s);
   Buffer<int> count(1, s);
   const int host_count = sorted_forest(graph, s, parent.ptr, edges_sorted.ptr, count.ptr);
+  if (host_merge) {  // the merge on the host, from copies of the ranks and the sorted forest
+    std::vector<std::uint32_t> host_rank(std::size_t(g.num_cells)), host_pixel(std::size_t(g.num_pixels));
+    std::vector<index_t> host_forest(static_cast<std::size_t>(host_count));
+    check(cudaMemcpyAsync(host_rank.data(), rank.ptr, host_rank.size() * 4, cudaMemcpyDeviceToHost, s), "copy");
+    check(cudaMemcpyAsync(host_pixel.data(), pixel_of_rank.ptr, host_pixel.size() * 4, cudaMemcpyDeviceToHost, s),
+          "copy");
+    if (host_count)
+      check(cudaMemcpyAsync(host_forest.data(), edges_sorted.ptr, host_forest.size() * sizeof(index_t),
+                            cudaMemcpyDeviceToHost, s),
+            "copy");
+    check(cudaStreamSynchronize(s), "union-find");
+    merge_to_pixel_pairs(Graph{g, host_rank.data(), dual}, host_forest.data(), index_t(host_count), host_pixel.data(),
+                         pairs);
+    return index_t(host_pixel[0]);
+  }
   Buffer<index_t> device_pairs(2 * std::size_t(host_count), s);
   init_parent<<<blocks_for(nodes), kThreads, 0, s>>>(parent.ptr, nodes);
   merge_kernel<<<1, 1, 0, s>>>(graph, parent.ptr, edges_sorted.ptr, count.ptr, device_pairs.ptr);
