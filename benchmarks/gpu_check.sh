@@ -26,8 +26,8 @@ python -c "from seglosses import _cuda; print('seglosses._cuda devices:', _cuda.
 section "GPU-marked tests"
 run 240 python -m pytest -q -m gpu -p no:cacheprovider tests
 
-section "CUDA engine: equality with the CPU engine on 1,000 random inputs, 16 maps of 512^2 GPU vs all cores"
-run 240 python benchmarks/bench_cuda.py --cases 1000 --batch 16 --side 512
+section "CUDA engine: equality with the CPU engine (1,000 barcodes, 500 matchings), 16 maps of 512^2 GPU vs all cores"
+run 300 python benchmarks/bench_cuda.py --cases 1000 --batch 16 --side 512 --rounds 2
 
 section "losses: ms per training step and share of the step; peak CUDA memory"
 run 180 python benchmarks/bench_gpu.py --steps 10
