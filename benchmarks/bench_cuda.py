@@ -15,6 +15,14 @@
    ``num_threads`` = all cores; then Betti matchings of the same maps against a vessel-like mask. Minimum of
    ``--rounds`` interleaved rounds, and the ratio.
 
+3. Real label pairs (``--real FILE``, made beforehand where the data are, by ``--export-real FILE``, since the data
+   folder does not travel to a GPU machine): TopoMortar's accurate against noisy labels (train and val, 512^2),
+   DRIVE's vessel labels against the inverted green channel as a likelihood, and vesselNN slices (image against
+   label, 2D and as planar 3D); Betti matchings on the GPU against the CPU engine, T and V.
+
+    python benchmarks/bench_cuda.py --export-real .gpu_data/real_pairs.npz   # here: needs ../shared/data
+    python benchmarks/bench_cuda.py --real .gpu_data/real_pairs.npz          # on the GPU machine
+
 Without a CUDA device (or a package built without CUDA) it says so and exits 0.
 """
 
@@ -181,6 +189,61 @@ def timing(batch: int, side: int, rounds: int) -> None:
                   f"{best['cpu'] / gpu:>14.2f}x")
 
 
+def export_real(path: str) -> int:
+    """Real (prediction-like, label) pairs from the data folder into one compressed .npz of uint8 arrays."""
+    from pathlib import Path
+
+    from seglosses.io import read_image
+
+    data = Path(os.environ.get("SEGLOSSES_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    if not data.is_dir():
+        print(f"no data folder at {data}: nothing exported")
+        return 1
+    pairs: dict[str, np.ndarray] = {}
+
+    def add(name: str, a: np.ndarray, b: np.ndarray) -> None:
+        pairs[name] = np.stack([np.asarray(a, np.uint8), np.asarray(b, np.uint8)])
+
+    for split in ("train", "val"):
+        for accurate in sorted((data / "topomortar" / split / "accurate").glob("*.png")):
+            noisy = accurate.parents[1] / "noisy" / accurate.name
+            if noisy.is_file():
+                add(f"topomortar {split} {accurate.stem}", read_image(accurate)[0], read_image(noisy)[0])
+    for label in sorted((data / "drive" / "training" / "1st_manual").glob("*.gif")):
+        image = next((data / "drive" / "training" / "images").glob(label.name.split("_")[0] + "_*.tif"), None)
+        if image is not None:
+            green = read_image(image, colour=True)[0][..., 1]
+            add(f"drive {label.stem}", 255 - green, read_image(label)[0])
+    for label in sorted((data / "vesselnn" / "labels").glob("*.nii.gz")):
+        image, target = read_image(data / "vesselnn" / "images" / label.name)[0], read_image(label)[0]
+        for z in np.linspace(0, target.shape[2] - 1, 3).astype(int):
+            add(f"vesselnn {label.name[:-7]} z{z}", image[:256, :256, z], 255 * (target[:256, :256, z] > 0))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **pairs)
+    print(f"exported {len(pairs)} pairs to {path} ({Path(path).stat().st_size / 2**20:.1f} MB)")
+    return 0
+
+
+def real_equality(path: str) -> int:
+    pairs = np.load(path)
+    bad = count = 0
+    for name in pairs.files:
+        p, g = (pairs[name].astype(np.float64) / 255.0)
+        planar = name.startswith("vesselnn")  # vesselNN slices also as (H, 1, W) volumes
+        for shape in ((p.shape, (p.shape[0], 1, p.shape[1])) if planar else (p.shape,)):
+            for construction in ("T", "V"):
+                a, b = p.reshape(shape), g.reshape(shape)
+                gpu = betti_matching(torch.from_numpy(a).cuda(), torch.from_numpy(b).cuda(), construction=construction,
+                                     backend="cuda")
+                count += 1
+                if not _same_matching(gpu, betti_matching(a, b, construction=construction, backend="cpu")):
+                    bad += 1
+                    print(f"MISMATCH real pair {name}, shape {shape}, construction {construction}")
+    print(f"equality: {count} Betti matchings of {len(pairs.files)} real label pairs (TopoMortar accurate vs noisy, "
+          f"DRIVE, vesselNN slices) against the CPU engine: {bad} mismatches")
+    return bad
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1000)
@@ -188,7 +251,11 @@ def main() -> int:
     parser.add_argument("--side", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--real", help="an .npz of real pairs made by --export-real: their matchings' equality")
+    parser.add_argument("--export-real", metavar="FILE", help="write the real pairs from the data folder, then exit")
     args = parser.parse_args()
+    if args.export_real:
+        return export_real(args.export_real)
     try:
         from seglosses import _cuda
     except ImportError:
@@ -200,6 +267,8 @@ def main() -> int:
     print("device:", torch.cuda.get_device_name(0))
     bad = equality(args.cases, args.seed) if args.cases else 0
     bad += matching_equality(args.cases // 2, args.seed) if args.cases else 0
+    if args.real:
+        bad += real_equality(args.real)
     timing(args.batch, args.side, args.rounds)
     return 1 if bad else 0
 

@@ -27,7 +27,9 @@ section "GPU-marked tests"
 run 240 python -m pytest -q -m gpu -p no:cacheprovider tests
 
 section "CUDA engine: equality with the CPU engine (1,000 barcodes, 500 matchings), 16 maps of 512^2 GPU vs all cores"
-run 300 python benchmarks/bench_cuda.py --cases 1000 --batch 16 --side 512 --rounds 2
+# Real label pairs travel as .gpu_data/real_pairs.npz (made here by bench_cuda.py --export-real; carry .gpu_data).
+REAL=${REAL_PAIRS:-.gpu_data/real_pairs.npz}
+run 300 python benchmarks/bench_cuda.py --cases 1000 --batch 16 --side 512 --rounds 2 ${REAL:+$( [ -f "$REAL" ] && echo --real "$REAL")}
 
 section "losses: ms per training step and share of the step; peak CUDA memory"
 run 180 python benchmarks/bench_gpu.py --steps 10

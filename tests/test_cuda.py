@@ -246,6 +246,27 @@ def test_gpu_matching_emulation_on_a_likelihood_against_its_mask():
                 np.testing.assert_array_equal(e, r)
 
 
+DATA = Path(os.environ.get("SEGLOSSES_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.mark.skipif(not (DATA / "topomortar" / "train" / "noisy").is_dir(), reason="TopoMortar not in the data folder")
+@pytest.mark.parametrize("case", ["001", "027"])
+def test_gpu_matching_emulation_on_topomortar_accurate_vs_noisy_labels(case):
+    # Real label pairs: the brick wall's accurate mortar label against its noisy one, 512^2, T and V.
+    from seglosses.io import read_image
+
+    folder = DATA / "topomortar" / "train"
+    p, g = (read_image(folder / kind / f"{case}.png")[0].astype(np.float64) / 255 for kind in ("accurate", "noisy"))
+    for code in (0, 1):
+        ref = _core.betti_matching(p, g, code, negate=True)
+        emu = _core._gpu_betti_matching(p, g, code, negate=True)
+        assert emu[1:] == ref[1:]
+        assert len(ref[0][1][0]) > 10  # bricks (H1 bars) matched
+        for d in (0, 1):
+            for r, e in zip(ref[0][d], emu[0][d]):
+                np.testing.assert_array_equal(e, r)
+
+
 def test_matching_backends_are_checked():
     with pytest.raises(ValueError, match=r"Expected `backend` to be one of \('auto', 'cpu', 'cuda'\)"):
         betti_matching(np.zeros((3, 3)), np.zeros((3, 3)), backend="gpu")
