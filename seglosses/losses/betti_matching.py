@@ -121,9 +121,7 @@ def _terms(
     dtype, device = flat_probs.dtype, flat_probs.device
     if backend == "cuda":
         maps = flat_probs.to(torch.float64)
-        low, high = float(maps.min()), float(maps.max())
-        if low < 0 or high > 1:
-            check_probabilities(np.array([low, high]))
+        check_probabilities(torch.stack(torch.aminmax(maps)).cpu().numpy())  # one device-to-host copy
         matchings = cast(list[BettiMatching], betti_matching(
             [p.reshape(spatial) for p in maps], [g.reshape(spatial) for g in flat_labels.to(torch.float64)],
             filtration="superlevel", construction=construction, backend="cuda",

@@ -30,7 +30,7 @@ from seglosses.topology._validation import CONSTRUCTIONS
 if TYPE_CHECKING:  # persistence.py imports this module lazily; a runtime import here would be circular
     from seglosses.topology.persistence import Barcode
 
-__all__ = ["load", "assemble_barcode", "persistence_cuda", "matching_cuda"]
+__all__ = ["load", "assemble_barcode", "persistence_cuda", "matching_cuda", "listed"]
 
 # (pairs, essential) of one union-find phase: (n, 2) critical pixels (birth, death) of the sublevel
 # filtration, and the essential H0 class's birth pixel (unused for the top dimension).
@@ -147,6 +147,13 @@ def persistence_cuda(images: list, *, filtration: str, construction: str, names:
                                 construction=construction)
 
     return _concurrently(one, [(sub,) for sub in subs])
+
+
+def listed(images) -> tuple[list, bool]:
+    """A CUDA argument as a list of images and whether it was a batch (a list, a tuple or a rank-4 tensor)."""
+    if isinstance(images, (list, tuple)) or getattr(images, "ndim", 0) == 4:
+        return list(images), True
+    return [images], False
 
 
 def _gatherer(flat: torch.Tensor) -> Callable[[np.ndarray], np.ndarray]:

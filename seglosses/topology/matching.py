@@ -296,10 +296,7 @@ def betti_matching(
 
 def _matching_on_cuda(prediction, target, filtration: str, construction: str):
     """``betti_matching(..., backend="cuda")``: CUDA tensors, lists of them or (B, D, H, W) tensors."""
-    from seglosses.topology._cuda import matching_cuda
-
-    def listed(x):
-        return (list(x), True) if isinstance(x, (list, tuple)) or getattr(x, "ndim", 0) == 4 else ([x], False)
+    from seglosses.topology._cuda import listed, matching_cuda
 
     predictions, batch_p = listed(prediction)
     targets, batch_t = listed(target)

@@ -245,10 +245,9 @@ def persistence(
 
 def _persistence_on_cuda(image, filtration: str, construction: str):
     """``persistence(..., backend="cuda")``: one CUDA tensor, a list of them or a (B, D, H, W) tensor."""
-    from seglosses.topology._cuda import persistence_cuda
+    from seglosses.topology._cuda import listed, persistence_cuda
 
-    is_batch = isinstance(image, (list, tuple)) or getattr(image, "ndim", 0) == 4
-    images = list(image) if is_batch else [image]
+    images, is_batch = listed(image)
     if is_batch and not images:
         raise ValueError(f"Expected `image` to be a non-empty list of images, but got an empty {type(image).__name__}.")
     names = [f"image[{i}]" for i in range(len(images))] if is_batch else ["image"]

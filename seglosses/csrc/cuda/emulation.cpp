@@ -16,6 +16,7 @@
 #include "cuda/phases.h"
 #include "common/numpy.h"
 #include "common/order.h"
+#include "matching/to_numpy.h"
 #include "persistence/cubical.h"
 
 namespace nb = nanobind;
@@ -175,10 +176,7 @@ Ranks gpu_reference_cell_ranks(Image image, int construction) {
 // dense ranks (the device computes the same ranks with a radix sort and a scan; here the CPU engine's
 // RankedImage), each graph's Boruvka forest, and the sequential merges. Returns what
 // _core.betti_matching returns, for H0 and the top dimension; a solid 3D image's H1 entry is empty.
-using MatchDim = std::tuple<Pairs, Pairs, Pairs, Pairs>;
-
-std::tuple<std::vector<MatchDim>, index_t, index_t> gpu_betti_matching(Image f, Image g, int construction,
-                                                                       bool negate) {
+seglosses::matching::PythonMatching gpu_betti_matching(Image f, Image g, int construction, bool negate) {
   using seglosses::matching::RankedImage;
   using seglosses::matching::VGrid;
   const int ndim = int(f.ndim());
@@ -191,25 +189,21 @@ std::tuple<std::vector<MatchDim>, index_t, index_t> gpu_betti_matching(Image f, 
   const VGrid grid(shape, ndim, construction == 0);
   std::vector<double> comparison(std::size_t(grid.num_pixels));
   for (index_t i = 0; i < grid.num_pixels; ++i)
-    comparison[i] = negate ? -std::max(f.data()[i], g.data()[i]) : std::min(f.data()[i], g.data()[i]);
+    comparison[i] = seglosses::matching::comparison_value(f.data()[i], g.data()[i], negate);
   const RankedImage rf(grid, f.data(), negate), rg(grid, g.data(), negate), rc(grid, comparison.data());
 
-  std::vector<MatchDim> dims(static_cast<std::size_t>(ndim));
+  seglosses::matching::MatchingResult result;
+  result.dims.resize(static_cast<std::size_t>(ndim));  // a solid image's H1 stays empty
   index_t essential[2] = {0, 0};
   for (const bool dual : {false, true}) {
     const MatchGraph graphs[3] = {{rf, dual}, {rg, dual}, {rc, dual}};
     std::vector<index_t> forest[3];
     for (int k = 0; k < 3; ++k) forest[k] = sorted_forest(graphs[k]);
-    const int d = dual ? (grid.planar ? 1 : 2) : 0;
-    auto dim = merge_dimension(graphs, forest, essential);
-    dims[d] = {pairs_to_numpy(std::move(dim.matched_f)), pairs_to_numpy(std::move(dim.matched_g)),
-               pairs_to_numpy(std::move(dim.unmatched_f)), pairs_to_numpy(std::move(dim.unmatched_g))};
+    result.dims[dual ? (grid.planar ? 1 : 2) : 0] = merge_dimension(graphs, forest, essential);
   }
-  for (auto& dim : dims)  // a solid image's H1, a planar 3D image's dimension 2
-    if (!std::get<0>(dim).is_valid())
-      dim = {pairs_to_numpy(std::vector<index_t>()), pairs_to_numpy(std::vector<index_t>()),
-             pairs_to_numpy(std::vector<index_t>()), pairs_to_numpy(std::vector<index_t>())};
-  return {std::move(dims), essential[0], essential[1]};
+  result.essential_f = essential[0];
+  result.essential_g = essential[1];
+  return seglosses::matching::to_python(std::move(result));
 }
 
 }  // namespace

@@ -209,11 +209,8 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
   const VGrid grid(shape, ndim, construction_t);
   if (grid.num_pixels < kMinPixelsForThreads) threads = 1;
   std::vector<double> comparison(std::size_t(grid.num_pixels));
-  // min(-f, -g) = -max(f, g) exactly; the comparison image is a copy either way, so it is stored negated.
-  if (negate)
-    for (index_t i = 0; i < grid.num_pixels; ++i) comparison[i] = -std::max(f[i], g[i]);
-  else
-    for (index_t i = 0; i < grid.num_pixels; ++i) comparison[i] = std::min(f[i], g[i]);
+  // The comparison image is a copy either way, so with `negate` it is stored negated.
+  for (index_t i = 0; i < grid.num_pixels; ++i) comparison[i] = comparison_value(f[i], g[i], negate);
   // The three images are ranked, and their cells sorted, independently: one task each.
   std::unique_ptr<RankedImage> ranked[3];
   run_tasks(threads, {[&] { ranked[0] = std::make_unique<RankedImage>(grid, f, negate); },

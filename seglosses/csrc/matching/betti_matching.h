@@ -36,6 +36,12 @@ struct MatchingResult {
   index_t essential_g = 0;
 };
 
+// The comparison image at one pixel: min(f, g), or with `negate` (superlevel) min(-f, -g) = -max(f, g),
+// exactly (std::min / std::max order; shared with the GPU matching).
+SEGLOSSES_HD double comparison_value(double f, double g, bool negate) {
+  return negate ? -(f < g ? g : f) : (g < f ? g : f);
+}
+
 // Sublevel Betti matching of two C-contiguous float64 images of the same shape (ndim 2 or 3).
 // Finite pairs only; the essential H0 classes are returned by birth voxel. Zero-persistence pairs are
 // not reported (as in Betti-Matching-3D).

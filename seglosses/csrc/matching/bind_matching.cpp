@@ -7,21 +7,17 @@
 #include <tuple>
 #include <vector>
 
-#include "common/numpy.h"
 #include "matching/betti_matching.h"
+#include "matching/to_numpy.h"
 
 namespace nb = nanobind;
 using seglosses::matching::index_t;
 
 namespace {
 
-using Cells = seglosses::PairArray<index_t>;
-using seglosses::pairs_to_numpy;
-
-using DimResult = std::tuple<Cells, Cells, Cells, Cells>;
 using Image = nb::ndarray<const double, nb::c_contig, nb::device::cpu>;
 
-std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching(Image f, Image g, int construction, int reduction,
+seglosses::matching::PythonMatching betti_matching(Image f, Image g, int construction, int reduction,
                                                                     int num_threads, bool negate) {
   if (num_threads < 1) throw nb::value_error("Expected `num_threads` to be a positive integer.");
   if (reduction < 0 || reduction > 2) throw nb::value_error("Expected `reduction` to be 0 (auto), 1 (homology) or 2 (cohomology).");
@@ -42,11 +38,7 @@ std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching(Image f, Ima
     result = seglosses::matching::betti_matching(f.data(), g.data(), shape, ndim, construction == 0,
                                                     seglosses::matching::Reduction(reduction), num_threads, negate);
   }
-  std::vector<DimResult> dims;
-  for (auto& d : result.dims)
-    dims.emplace_back(pairs_to_numpy(std::move(d.matched_f)), pairs_to_numpy(std::move(d.matched_g)),
-                      pairs_to_numpy(std::move(d.unmatched_f)), pairs_to_numpy(std::move(d.unmatched_g)));
-  return {std::move(dims), result.essential_f, result.essential_g};
+  return seglosses::matching::to_python(std::move(result));
 }
 
 }  // namespace

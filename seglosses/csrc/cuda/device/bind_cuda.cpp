@@ -9,8 +9,8 @@
 #include <tuple>
 #include <vector>
 
-#include "common/numpy.h"
 #include "cuda/device/engine.h"
+#include "matching/to_numpy.h"
 
 namespace nb = nanobind;
 using seglosses::gpu::index_t;
@@ -55,14 +55,9 @@ void cell_ranks(std::uintptr_t image, const nb::tuple& shape, int construction, 
                              reinterpret_cast<void*>(stream), reinterpret_cast<std::uint32_t*>(out));
 }
 
-using Cells = seglosses::PairArray<index_t>;
-using DimResult = std::tuple<Cells, Cells, Cells, Cells>;
-
-std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching(std::uintptr_t f, std::uintptr_t g,
-                                                                    const nb::tuple& shape, int construction,
-                                                                    bool negate, bool host_merge,
-                                                                    std::uintptr_t stream) {
-  using seglosses::pairs_to_numpy;
+seglosses::matching::PythonMatching betti_matching(std::uintptr_t f, std::uintptr_t g, const nb::tuple& shape,
+                                                   int construction, bool negate, bool host_merge,
+                                                   std::uintptr_t stream) {
   const std::vector<index_t> s = shape_of(shape);
   seglosses::matching::MatchingResult result;
   {
@@ -71,11 +66,7 @@ std::tuple<std::vector<DimResult>, index_t, index_t> betti_matching(std::uintptr
                                                  s.data(), int(s.size()), construction == 0, negate,
                                                  host_merge, reinterpret_cast<void*>(stream));
   }
-  std::vector<DimResult> dims;
-  for (auto& d : result.dims)
-    dims.emplace_back(pairs_to_numpy(std::move(d.matched_f)), pairs_to_numpy(std::move(d.matched_g)),
-                      pairs_to_numpy(std::move(d.unmatched_f)), pairs_to_numpy(std::move(d.unmatched_g)));
-  return {std::move(dims), result.essential_f, result.essential_g};
+  return seglosses::matching::to_python(std::move(result));
 }
 
 }  // namespace

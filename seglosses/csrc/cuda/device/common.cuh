@@ -9,6 +9,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "cuda/phases.h"
 
@@ -41,6 +42,14 @@ struct Buffer {
   Buffer& operator=(const Buffer&) = delete;
 };
 
+
+// A device array's first n entries, copied to the host on stream s (synchronise before reading).
+template <class T>
+std::vector<T> to_host(const T* device, std::size_t n, cudaStream_t s) {
+  std::vector<T> host(n);
+  if (n) check(cudaMemcpyAsync(host.data(), device, n * sizeof(T), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
+  return host;
+}
 
 __global__ void init_nodes(index_t* parent, Key* cheapest, index_t n) {
   SEGLOSSES_FOR_EACH(v, n) parent[v] = v, cheapest[v] = kNoKey;

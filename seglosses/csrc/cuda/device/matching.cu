@@ -15,10 +15,7 @@ using matching::RankedImage;
 using matching::VGrid;
 
 __global__ void comparison_kernel(const double* f, const double* g, index_t n, bool negate, double* c) {
-  SEGLOSSES_FOR_EACH(i, n) {
-    const double a = f[i], b = g[i];
-    c[i] = negate ? -(a > b ? a : b) : (a < b ? a : b);  // min(-f, -g) = -max(f, g) exactly
-  }
+  SEGLOSSES_FOR_EACH(i, n) c[i] = matching::comparison_value(f[i], g[i], negate);
 }
 __global__ void dense_keys(const double* image, index_t n, bool negate, Key* key, std::uint32_t* index) {
   SEGLOSSES_FOR_EACH(p, n) {
@@ -110,13 +107,6 @@ struct DeviceRanks {
     check(cudaGetLastError(), "rank kernels");
   }
 };
-
-template <class T>
-std::vector<T> to_host(const T* device, std::size_t n, cudaStream_t s) {
-  std::vector<T> host(n);
-  if (n) check(cudaMemcpyAsync(host.data(), device, n * sizeof(T), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
-  return host;
-}
 
 }  // namespace
 

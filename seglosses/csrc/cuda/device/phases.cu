@@ -120,15 +120,9 @@ index_t union_find_pixel_pairs(const double* image, const index_t* shape, int nd
   Buffer<int> count(1, s);
   const int host_count = sorted_forest(graph, s, parent.ptr, edges_sorted.ptr, count.ptr);
   if (host_merge) {  // the merge on the host, from copies of the ranks and the sorted forest
-    std::vector<std::uint32_t> host_rank(std::size_t(g.num_cells)), host_pixel(std::size_t(g.num_pixels));
-    std::vector<index_t> host_forest(static_cast<std::size_t>(host_count));
-    check(cudaMemcpyAsync(host_rank.data(), rank.ptr, host_rank.size() * 4, cudaMemcpyDeviceToHost, s), "copy");
-    check(cudaMemcpyAsync(host_pixel.data(), pixel_of_rank.ptr, host_pixel.size() * 4, cudaMemcpyDeviceToHost, s),
-          "copy");
-    if (host_count)
-      check(cudaMemcpyAsync(host_forest.data(), edges_sorted.ptr, host_forest.size() * sizeof(index_t),
-                            cudaMemcpyDeviceToHost, s),
-            "copy");
+    const std::vector<std::uint32_t> host_rank = to_host(rank.ptr, std::size_t(g.num_cells), s);
+    const std::vector<std::uint32_t> host_pixel = to_host(pixel_of_rank.ptr, std::size_t(g.num_pixels), s);
+    const std::vector<index_t> host_forest = to_host(edges_sorted.ptr, std::size_t(host_count), s);
     check(cudaStreamSynchronize(s), "union-find");
     merge_to_pixel_pairs(Graph{g, host_rank.data(), dual}, host_forest.data(), index_t(host_count), host_pixel.data(),
                          pairs);
