@@ -389,3 +389,58 @@ def test_threads_inside_one_pair_give_the_same_matching(construction, shape):
             np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(one.unmatched_prediction_cells(d), three.unmatched_prediction_cells(d))
         np.testing.assert_array_equal(one.unmatched_target_cells(d), three.unmatched_target_cells(d))
+
+
+_PROFILE_CHILD = r"""
+import sys
+import numpy as np
+from seglosses import _core
+rng = np.random.default_rng(0)
+kind = sys.argv[1]
+shape = (12, 12, 12)
+if kind == "lik-vs-mask":  # a likelihood clipped at 0 (plateau 16%) against a sparse mask (c's plateau ~90%)
+    target = np.zeros(shape)
+    target[5:7, 5:7, :] = 1.0
+    prediction = np.clip(0.15 + 0.7 * target + rng.normal(0, 0.15, shape), 0, 1)
+else:  # a random binary prediction (plateau 50%) against noise (c's plateau 50%)
+    prediction = (rng.random(shape) < 0.5).astype(np.float64)
+    target = rng.random(shape)
+_core.betti_matching(prediction, target, int(sys.argv[2]))
+"""
+
+
+def _profile_lines(kind: str, construction: int) -> list[str]:
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _PROFILE_CHILD, kind, str(construction)], capture_output=True,
+                         text=True, check=True, env={**os.environ, "SEGLOSSES_PROFILE": "1"})
+    return [line for line in out.stderr.splitlines() if line.startswith("seglosses profile")]
+
+
+@pytest.mark.parametrize("construction", [0, 1])
+def test_image_reduction_direction_follows_the_plateaus(construction):
+    # The direction of the image reduction f -> c is a speed choice (the pairs are the same, see above):
+    # the columns follow the image with the smaller plateau. A likelihood against a sparse mask must go by
+    # cohomology (by homology a 64^3 one took 2.05 s in T instead of 0.34 s), a binary prediction against
+    # noise by homology (cohomology 17x slower in T, 2.5x in V; benchmarks/bench_reduction.py).
+    lik = _profile_lines("lik-vs-mask", construction)
+    binary = _profile_lines("binary-vs-noise", construction)
+    assert any("image f->c (cohomology)" in line for line in lik), lik
+    assert any("image f->c (homology)" in line for line in binary), binary
+    # The profile: one line per reduction (5) and one for the phases of the call.
+    assert sum(line.startswith("seglosses profile h1 ") for line in lik) == 5
+    (phases,) = [line for line in lik if line.startswith("seglosses profile matching:")]
+    assert all(f" {p} " in phases for p in ("rank", "top", "h0", "h1", "total"))
+
+
+def test_no_profile_without_the_variable():
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "SEGLOSSES_PROFILE"}
+    out = subprocess.run([sys.executable, "-c", _PROFILE_CHILD, "lik-vs-mask", "0"], capture_output=True, text=True,
+                         check=True, env=env)
+    assert "seglosses profile" not in out.stderr

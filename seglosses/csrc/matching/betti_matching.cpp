@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "common/parallel.h"
+#include "common/profile.h"
 #include "common/union_find.h"
 
 namespace seglosses::matching {
@@ -206,6 +207,7 @@ void match_top(const Images& im, const std::array<std::vector<std::uint32_t>, 3>
 MatchingResult betti_matching(const double* f, const double* g, const index_t* shape, int ndim, bool construction_t,
                               Reduction reduction, int threads, bool negate) {
   using namespace detail;
+  PhaseTimer timer("matching");
   const VGrid grid(shape, ndim, construction_t);
   if (grid.num_pixels < kMinPixelsForThreads) threads = 1;
   std::vector<double> comparison(std::size_t(grid.num_pixels));
@@ -217,6 +219,7 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
                       [&] { ranked[1] = std::make_unique<RankedImage>(grid, g, negate); },
                       [&] { ranked[2] = std::make_unique<RankedImage>(grid, comparison.data()); }});
   comparison = {};
+  timer.mark("rank");
   const Images im{grid, *ranked[0], *ranked[1], *ranked[2]};
 
   MatchingResult result;
@@ -235,8 +238,10 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
       });
     });
   }
+  timer.mark("sort_codim1");
   std::array<std::vector<std::uint32_t>, 3> unmerged;
   match_top(im, codim1_sorted, unmerged, result.dims[top], threads);
+  timer.mark("top");
   if (grid.planar) codim1_sorted = {};  // solid: the squares' orders serve H1
 
   std::array<std::vector<std::uint32_t>, 3> edges_sorted;
@@ -248,12 +253,16 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
       edges_sorted[k] = sort_by_rank(edges, im[k].num_ranks, [&](std::uint32_t e) { return im[k].edge_rank(e); });
     });
   }
+  timer.mark("sort_edges");
   std::array<std::vector<std::uint8_t>, 3> negative;
   if (!grid.planar)
     for (auto& n : negative) n.assign(std::size_t(3 * grid.num_vertices), 0);
   match_h0(im, edges_sorted, negative, result.dims[0], result.essential_f, result.essential_g, threads);
-  if (!grid.planar)
+  timer.mark("h0");
+  if (!grid.planar) {
     match_h1_solid(im, negative, edges_sorted, codim1_sorted, unmerged, result.dims[1], reduction, threads);
+    timer.mark("h1");
+  }
   return result;
 }
 

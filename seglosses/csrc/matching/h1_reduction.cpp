@@ -17,6 +17,8 @@
 // row keys, and stored for later additions. Keys are (rank of the value, cell index): the tie-break is
 // Betti-Matching-3D's cube order.
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <memory>
@@ -24,10 +26,20 @@
 
 #include "matching/betti_matching.h"
 #include "common/parallel.h"
+#include "common/profile.h"
 #include "common/working_column.h"
 
 namespace seglosses::matching::detail {
 namespace {
+
+// What one reduction met (SEGLOSSES_PROFILE prints it): columns given, those that were zero from the
+// start (no entries), emergent pairs (paired with no addition), columns reduced to zero, columns
+// reduced to a new pivot after additions (stored), the additions, and the seconds of the raw columns
+// and of the reduction proper.
+struct ReductionStats {
+  std::size_t columns = 0, empty = 0, emergent = 0, zeroed = 0, stored = 0, additions = 0;
+  double raw_seconds = 0, reduce_seconds = 0;
+};
 
 // Column reduction over Z/2 with the pivot at the smallest row key. Rows are named by their position
 // in the row order (so keys are 32-bit and the pivot table is read near where the sweep is: the pivots
@@ -47,18 +59,27 @@ class Reducer {
   // Reduces the columns in the given order; calls on_pair(column cell, pivot row cell) for every
   // nonzero column.
   template <class OnPair>
-  void run(const std::vector<std::uint32_t>& columns, std::size_t num_cells, OnPair&& on_pair) {
+  ReductionStats run(const std::vector<std::uint32_t>& columns, std::size_t num_cells, OnPair&& on_pair) {
+    ReductionStats stats;
+    stats.columns = columns.size();
+    const auto start = std::chrono::steady_clock::now();
     const std::vector<std::array<std::uint32_t, 4>> raw = raw_columns(columns, num_cells);
+    const auto reduce_start = std::chrono::steady_clock::now();
+    stats.raw_seconds = std::chrono::duration<double>(reduce_start - start).count();
     WorkingColumn<std::uint32_t> work;
     for (std::size_t i = 0; i < columns.size(); ++i) {
       const std::uint32_t* keys = raw[i].data();
       const int n = keys[3] != kSentinel ? 4 : keys[2] != kSentinel ? 3 : keys[1] != kSentinel ? 2 : keys[0] != kSentinel;
-      if (n == 0) continue;
+      if (n == 0) {
+        ++stats.empty;
+        continue;
+      }
       if (pivot_[rows_.position(keys[0])].owner == kUnowned) {  // emergent pair: the raw column is reduced
         PivotEntry& entry = pivot_[rows_.position(keys[0])];
         entry.owner = kRaw;
         for (int j = 1; j < 4; ++j) entry.rest[j - 1] = j < n ? keys[j] : kSentinel;
         on_pair(columns[i], rows_.cell(keys[0]));
+        ++stats.emergent;
         continue;
       }
       work.reset(keys, keys + n);
@@ -70,6 +91,7 @@ class Reducer {
         std::uint32_t next;
         if (work.second(next)) __builtin_prefetch(pivot_.get() + rows_.position(next));
         if (entry.owner == kUnowned) break;
+        ++stats.additions;
         if (entry.owner == kRaw) {
           if (entry.rest[0] != kSentinel) __builtin_prefetch(pivot_.get() + rows_.position(entry.rest[0]));
           const std::uint32_t raw[4] = {pivot, entry.rest[0], entry.rest[1], entry.rest[2]};
@@ -82,12 +104,18 @@ class Reducer {
         }
         nonzero = work.pivot(pivot);
       }
-      if (!nonzero) continue;  // zero column
+      if (!nonzero) {  // zero column
+        ++stats.zeroed;
+        continue;
+      }
       pivot_[rows_.position(pivot)].owner = std::uint32_t(kFirstStored + stored_.size());
       on_pair(columns[i], rows_.cell(pivot));
       const auto column = work.finish();
       stored_.add(column.first, column.second);
+      ++stats.stored;
     }
+    stats.reduce_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - reduce_start).count();
+    return stats;
   }
 
  private:
@@ -190,14 +218,24 @@ bool large_plateau(const RankedImage& image) { return image.largest_plateau * 10
 bool barcode_by_homology(const RankedImage& image) { return image.grid.top_cells || !large_plateau(image); }
 
 // Image reduction of image -> comparison: homology orders its columns by the comparison image,
-// cohomology by the input image; the columns follow the image with the smaller plateaus. (A binary
-// target has a plateau of half the volume; the comparison image max(likelihood, mask) has one over
-// the mask.) In T, homology unless only the comparison has a large plateau (noise against a smooth
-// mask: 0.054 s by cohomology vs 0.196 s; noise against a random mask: equal).
+// cohomology by the input image, and a large plateau in the column order makes long chains; so the
+// columns follow the image with the smaller plateaus. (A binary target has a plateau of half the
+// volume; the comparison image min(likelihood, mask) has one over the background.) Homology when
+// neither plateau is large; otherwise, in V, homology when the input's plateau is at least the
+// comparison's, and in T, unless the comparison's is more than twice the input's.
+// Measured (benchmarks/bench_reduction.py, 40^3, the image reduction f -> c alone, seconds by homology
+// / cohomology): T, sublevel, likelihood (clipped at 0: a 15% plateau) against a vessel mask (c: 98%)
+// 0.139 / 0.009, noise against it 0.237 / 0.014; binary against noise (50% / 50%) 0.009 / 0.150;
+// 3-level against noise, superlevel (97% / 1%) 0.012 / 0.206. V: binary against noise 0.013 / 0.033,
+// binary against a vessel mask 0.188 / 0.006. On all 40 pairings (noise, likelihoods, binary and
+// 3-level images against vessel masks, random masks, noise and 3-level images, both filtrations) the
+// rule's direction is the faster one or within 30% of it (at most 7 ms there), in T and in V. (Before
+// it, T sent the first two to homology: a 64^3 likelihood against a vessel mask took 2.05 s in T
+// against 0.35 s in V, and 0.34 s now.)
 bool image_by_homology(const RankedImage& image, const RankedImage& comparison) {
-  if (image.grid.top_cells) return large_plateau(image) || !large_plateau(comparison);
   if (!large_plateau(image) && !large_plateau(comparison)) return true;
-  return image.largest_plateau > 2 * comparison.largest_plateau;
+  if (image.grid.top_cells) return comparison.largest_plateau <= 2 * image.largest_plateau;
+  return image.largest_plateau >= comparison.largest_plateau;
 }
 
 // Edges that may give birth to a cycle, in decreasing order of their image.
@@ -233,25 +271,25 @@ void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>
   };
   const auto by_homology = [&](int rows, const std::vector<std::uint32_t>& columns, auto&& on_pair) {
     const Faces faces{grid, edges_of(rows)};
-    Reducer<Faces>(faces, edges_sorted[rows].size()).run(columns, num_cells, on_pair);
+    return Reducer<Faces>(faces, edges_sorted[rows].size()).run(columns, num_cells, on_pair);
   };
   const auto by_cohomology = [&](int rows, const std::vector<std::uint32_t>& columns, auto&& on_pair) {
     const Cofaces cofaces{grid, squares_of(rows)};
-    Reducer<Cofaces>(cofaces, squares_sorted[rows].size()).run(columns, num_cells, on_pair);
+    return Reducer<Cofaces>(cofaces, squares_sorted[rows].size()).run(columns, num_cells, on_pair);
   };
 
   // Persistence pairs (edge, square) of image k with nonzero persistence, by increasing death (the
   // order of Betti-Matching-3D's homology reduction).
-  const auto barcode = [&](int k, bool by_hom) {
+  const auto barcode = [&](int k, bool by_hom, ReductionStats& stats) {
     const RankedImage& img = im[k];
     std::vector<std::array<std::uint32_t, 2>> found;
     const auto keep = [&](std::uint32_t edge, std::uint32_t square) {
       if (img.edge_rank(edge) != img.square_rank(square)) found.push_back({edge, square});
     };
     if (by_hom) {
-      by_homology(k, squares[k], [&](std::uint32_t s, std::uint32_t e) { keep(e, s); });
+      stats = by_homology(k, squares[k], [&](std::uint32_t s, std::uint32_t e) { keep(e, s); });
     } else {
-      by_cohomology(k, columns_of(edges_sorted[k], negative[k]), keep);
+      stats = by_cohomology(k, columns_of(edges_sorted[k], negative[k]), keep);
       std::sort(found.begin(), found.end(), [&img](const auto& p, const auto& q) {
         return RankedImage::key(img.square_rank(p[1]), p[1]) < RankedImage::key(img.square_rank(q[1]), q[1]);
       });
@@ -271,26 +309,39 @@ void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>
   std::array<std::vector<std::uint32_t>, 2> pair_of_birth;  // per edge: the nontrivial pair it gives birth to
   std::array<std::vector<std::uint32_t>, 2> image_pivot;    // per square of c: the image pair's edge
   std::vector<std::array<std::uint32_t, 2>> barcode_c;
+  // Per reduction: barcodes of f, g, c, image barcodes of f and g.
+  std::array<ReductionStats, 5> stats;
   std::vector<std::function<void()>> tasks;
-  tasks.emplace_back([&] { barcode_c = barcode(2, bar_hom[2]); });
+  tasks.emplace_back([&] { barcode_c = barcode(2, bar_hom[2], stats[2]); });
   for (int k = 0; k < 2; ++k) {
     tasks.emplace_back([&, k] {
       // Image barcode of the inclusion into c: rows (edges) by image k, columns (squares) by c.
       image_pivot[k].assign(num_cells, kNone);
       const auto record = [&](std::uint32_t edge, std::uint32_t square) { image_pivot[k][square] = edge; };
       if (img_hom[k])
-        by_homology(k, squares[2], [&](std::uint32_t s, std::uint32_t e) { record(e, s); });
+        stats[3 + k] = by_homology(k, squares[2], [&](std::uint32_t s, std::uint32_t e) { record(e, s); });
       else
-        by_cohomology(2, columns_of(edges_sorted[k], negative[k]), record);
+        stats[3 + k] = by_cohomology(2, columns_of(edges_sorted[k], negative[k]), record);
     });
     tasks.emplace_back([&, k] {
       const RankedImage& img = im[k];
       pair_of_birth[k].assign(num_cells, kNone);
-      for (const auto& p : barcode(k, bar_hom[k]))
+      for (const auto& p : barcode(k, bar_hom[k], stats[k]))
         pair_of_birth[k][p[0]] = pairs[k].add(img.edge_voxel(p[0]), img.square_voxel(p[1]));
     });
   }
   run_tasks(threads, tasks);
+  if (PhaseTimer::enabled()) {
+    const char* names[5] = {"barcode f", "barcode g", "barcode c", "image f->c", "image g->c"};
+    const bool hom[5] = {bar_hom[0], bar_hom[1], bar_hom[2], img_hom[0], img_hom[1]};
+    for (int i = 0; i < 5; ++i)
+      std::fprintf(stderr,
+                   "seglosses profile h1 %s (%s): columns %zu empty %zu emergent %zu zeroed %zu stored %zu "
+                   "additions %zu raw %.4f s reduce %.4f s\n",
+                   names[i], hom[i] ? "homology" : "cohomology", stats[i].columns, stats[i].empty, stats[i].emergent,
+                   stats[i].zeroed, stats[i].stored, stats[i].additions, stats[i].raw_seconds,
+                   stats[i].reduce_seconds);
+  }
 
   std::vector<std::array<std::uint32_t, 2>> matches;
   for (const auto& p : barcode_c) {
