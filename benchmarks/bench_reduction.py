@@ -40,7 +40,9 @@ LINE = re.compile(r"h1 image f->c \((\w+)\):.*raw ([\d.]+) s reduce ([\d.]+) s")
 def reduction_seconds(side: int, fk: str, gk: str, construction: int, negate: bool, reduction: int) -> tuple[str, float]:
     here = os.path.dirname(os.path.abspath(__file__))
     args = [sys.executable, "-c", CHILD, str(side), fk, gk, str(construction), "1" if negate else "0", str(reduction), here]
-    out = subprocess.run(args, env={**os.environ, "SEGLOSSES_PROFILE": "1"}, capture_output=True, text=True, check=True)
+    # cwd: benchmarks/, so that the repository's seglosses/ (no compiled core) does not shadow the installed package.
+    out = subprocess.run(args, env={**os.environ, "SEGLOSSES_PROFILE": "1"}, capture_output=True, text=True, check=True,
+                         cwd=here)
     for line in out.stderr.splitlines():
         m = LINE.search(line)
         if m:

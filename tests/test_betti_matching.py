@@ -409,24 +409,32 @@ _core.betti_matching(prediction, target, int(sys.argv[2]))
 """
 
 
-def _profile_lines(kind: str, construction: int) -> list[str]:
-    import os
+def _run_child(kind: str, construction: int, env: dict, cwd) -> str:
+    # cwd: away from the repository root, whose seglosses/ (no compiled core) would shadow the installed package.
     import subprocess
     import sys
 
     out = subprocess.run([sys.executable, "-c", _PROFILE_CHILD, kind, str(construction)], capture_output=True,
-                         text=True, check=True, env={**os.environ, "SEGLOSSES_PROFILE": "1"})
-    return [line for line in out.stderr.splitlines() if line.startswith("seglosses profile")]
+                         text=True, env=env, cwd=cwd)
+    assert out.returncode == 0, out.stderr
+    return out.stderr
+
+
+def _profile_lines(kind: str, construction: int, cwd) -> list[str]:
+    import os
+
+    stderr = _run_child(kind, construction, {**os.environ, "SEGLOSSES_PROFILE": "1"}, cwd)
+    return [line for line in stderr.splitlines() if line.startswith("seglosses profile")]
 
 
 @pytest.mark.parametrize("construction", [0, 1])
-def test_image_reduction_direction_follows_the_plateaus(construction):
+def test_image_reduction_direction_follows_the_plateaus(construction, tmp_path):
     # The direction of the image reduction f -> c is a speed choice (the pairs are the same, see above):
     # the columns follow the image with the smaller plateau. A likelihood against a sparse mask must go by
     # cohomology (by homology a 64^3 one took 2.05 s in T instead of 0.34 s), a binary prediction against
     # noise by homology (cohomology 17x slower in T, 2.5x in V; benchmarks/bench_reduction.py).
-    lik = _profile_lines("lik-vs-mask", construction)
-    binary = _profile_lines("binary-vs-noise", construction)
+    lik = _profile_lines("lik-vs-mask", construction, tmp_path)
+    binary = _profile_lines("binary-vs-noise", construction, tmp_path)
     assert any("image f->c (cohomology)" in line for line in lik), lik
     assert any("image f->c (homology)" in line for line in binary), binary
     # The profile: one line per reduction (5) and one for the phases of the call.
@@ -435,12 +443,8 @@ def test_image_reduction_direction_follows_the_plateaus(construction):
     assert all(f" {p} " in phases for p in ("rank", "top", "h0", "h1", "total"))
 
 
-def test_no_profile_without_the_variable():
+def test_no_profile_without_the_variable(tmp_path):
     import os
-    import subprocess
-    import sys
 
     env = {k: v for k, v in os.environ.items() if k != "SEGLOSSES_PROFILE"}
-    out = subprocess.run([sys.executable, "-c", _PROFILE_CHILD, "lik-vs-mask", "0"], capture_output=True, text=True,
-                         check=True, env=env)
-    assert "seglosses profile" not in out.stderr
+    assert "seglosses profile" not in _run_child("lik-vs-mask", 0, env, tmp_path)
