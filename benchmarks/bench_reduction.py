@@ -29,9 +29,7 @@ def image(kind, seed):
     shape = (side,) * 3
     if kind == "vessel":
         return vessel_mask(shape).astype(np.float64)
-    if kind == "randbin":
-        return (np.random.default_rng(seed).random(shape) < 0.5).astype(np.float64)
-    return make_input(shape, kind, seed=seed)
+    return make_input(shape, "binary" if kind == "randbin" else kind, seed=seed)  # randbin: the binary kind as target
 _core.betti_matching(image(fk, 1), image(gk, 2), construction, reduction=reduction, negate=negate)
 """
 LINE = re.compile(r"h1 image f->c \((\w+)\):.*raw ([\d.]+) s reduce ([\d.]+) s")
