@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "common/parallel.h"
+#include "common/profile.h"
 #include "persistence/cubical.h"
 
 namespace seglosses::cubical {
@@ -35,6 +36,7 @@ std::vector<PixelPair> in_bar_order(const std::vector<PixelPair>& pairs) {
 
 std::vector<std::vector<PixelPair>> barcode(const double* image, const index_t* shape, int ndim, Construction c,
                                             const BarcodeOptions& options) {
+  PhaseTimer timer("barcode");
   std::array<std::vector<PixelPair>, 3> pairs;
   const Grid grid(shape, ndim, c);
   BarcodeOptions opt = options;
@@ -51,6 +53,7 @@ std::vector<std::vector<PixelPair>> barcode(const double* image, const index_t* 
     pairs = t_persistence_by_duality(image, shape, opt.threads, options.negate);
   } else {
     Filtration f(image, shape, ndim, c, options.negate);
+    timer.mark("filtration");
     const PersistenceDiagram diagram =
         compute_persistence(f, options.keep_zero_persistence, options.wide_keys, opt.threads);
     for (int d = 0; d < 3; ++d) {
@@ -61,11 +64,13 @@ std::vector<std::vector<PixelPair>> barcode(const double* image, const index_t* 
                             p.essential ? std::numeric_limits<double>::infinity() : f.sorted_value[p.death_rank]});
     }
   }
+  timer.mark("pairs");
   std::vector<std::vector<PixelPair>> bars(static_cast<std::size_t>(ndim));
   for (int d = 0; d < ndim; ++d) {
     bars[d] = in_bar_order(pairs[d]);
     pairs[d] = {};
   }
+  timer.mark("bar_order");
   return bars;
 }
 

@@ -12,9 +12,11 @@
 //   cofacet is not yet a pivot is reduced already (an emergent pair): it is paired without being
 //   materialized or stored. Only the remaining columns are reduced and stored.
 #include "common/parallel.h"
+#include "common/profile.h"
 #include "persistence/cubical.h"
 #include "common/working_column.h"
 
+#include <atomic>
 #include <cstdlib>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -270,7 +272,6 @@ class H1Reduction {
  public:
   using Owner = std::make_signed_t<Pos>;
   static constexpr Pos kNoEnd = ~Pos(0);
-  static constexpr std::size_t kMinChunk = 1 << 14;  // fewer columns: one chunk
   static constexpr Owner kNone = 0;  // a reduced column c is c + 1, a partner edge e is -(e + 1)
 
   // `position[c]` is the index of square c in `squares` (see Filtration::cells_in_order), for every
@@ -380,83 +381,31 @@ class H1Reduction {
 
   // Reduces the columns of `edges` (neither apparent nor negative), given in filtration order.
   //
-  // With threads > 1, in chunks of consecutive ranks, reduced side by side, then what is left in one
-  // pass. A column's entries (and those of every column added to it, all of later edges) are squares
-  // of rank at least its own, so no column of a later chunk ever has a pivot among the squares of an
-  // earlier chunk's ranks. A chunk can therefore reduce its columns alone as long as their pivots stay
-  // among its own squares: those pairs are final. A column whose pivot leaves the chunk is deferred,
-  // and the deferred columns are reduced afterwards, from the last chunk down, against every column
-  // (in the order of the one-thread sweep, so the pairs are the same).
+  // With threads > 1, by a lock-free parallel reduction (the scheme of Morozov and Nigmetov, "Towards
+  // lockfree persistent homology", SPAA 2020; the code is ours): the threads take blocks of consecutive
+  // columns of the sweep and publish each reduced column by a compare-and-swap on its pivot's entry. A
+  // column that meets a pivot owned by a column later in the sweep takes the pivot over, and the thread
+  // goes on reducing the displaced column. The pairs are those of the one-thread sweep: pairing is
+  // unique for a total order, and every column only ever adds columns earlier in the sweep.
   using Edge = RankedEdge<Pos>;
   void reduce(const std::vector<Edge>& edges, int threads) {
-    std::vector<std::size_t> bound{0};  // chunk t is edges[bound[t], bound[t + 1])
-    // Two chunks at most: a chunk boundary defers the columns whose pivots cross it to the sequential
-    // pass (128^3 noise: two chunks defer 217k of 638k columns, the reduction 2.72 -> 2.35 s; four
-    // defer 300k, 2.78 s, slower than one thread).
-    const int wanted = edges.size() < kMinChunk ? 1 : std::min(threads, 2);
-    for (int t = 1; t < wanted; ++t) {
-      std::size_t b = edges.size() * std::size_t(t) / std::size_t(wanted);
-      while (b < edges.size() && edges[b].rank == edges[b - 1].rank) ++b;  // whole ranks per chunk
-      if (b > bound.back() && b < edges.size()) bound.push_back(b);
-    }
-    bound.push_back(edges.size());
-    const std::size_t chunks = bound.size() - 1;
-    if (chunks == 1) {
-      reduce_columns(edges.rbegin(), edges.rend(), kNoEnd, pool_, out_, nullptr);
-      return;
-    }
-    std::vector<Pos> first_position(chunks + 1, Pos(num_squares_));  // chunk t owns [first[t], first[t + 1])
-    first_position[0] = 0;
-    for (std::size_t t = 1; t < chunks; ++t)
-      first_position[t] = square_rank_.first(edges[bound[t]].rank);
-    std::vector<ColumnStore<Pos>> stores(chunks);
-    std::vector<std::vector<PersistencePair>> found(chunks);
-    std::vector<std::vector<Edge>> deferred(chunks);
-    std::vector<std::function<void()>> tasks;
-    for (std::size_t t = 0; t < chunks; ++t)
-      tasks.emplace_back([&, t] {
-        const auto first = edges.rbegin() + std::ptrdiff_t(edges.size() - bound[t + 1]);
-        const auto last = edges.rbegin() + std::ptrdiff_t(edges.size() - bound[t]);
-        reduce_columns(first, last, first_position[t + 1], stores[t], found[t], &deferred[t]);
-      });
-    run_tasks(threads, tasks);
-    // One store: the owners of chunk t's squares move past the columns of the chunks before it.
-    for (std::size_t t = 0; t < chunks; ++t) {
-      const Owner offset = Owner(pool_.size());
-      if (offset > 0)
-        for (Pos p = first_position[t]; p < first_position[t + 1]; ++p)
-          if (pivot_[p] > 0) pivot_[p] += offset;
-      pool_.append(std::move(stores[t]));
-      out_.insert(out_.end(), found[t].begin(), found[t].end());
-    }
-    for (std::size_t t = chunks; t-- > 0;)
-      reduce_columns(deferred[t].begin(), deferred[t].end(), kNoEnd, pool_, out_, nullptr);
+    if (threads <= 1 || edges.size() < kMinParallel)
+      reduce_columns(edges.rbegin(), edges.rend(), pool_, out_);
+    else
+      reduce_in_parallel(edges, threads);
   }
 
   // Reduces the columns [first, last), given in sweep order (decreasing filtration order), storing
-  // reduced columns in `store` (owner = index + 1). A column whose pivot reaches `end` or beyond is
-  // not reduced further but appended to `deferred` (kNoEnd: none is).
+  // reduced columns in `store` (owner = index + 1).
   template <class It>
-  void reduce_columns(It first, It last, Pos end, ColumnStore<Pos>& store, std::vector<PersistencePair>& out,
-                      std::vector<Edge>* deferred) {
+  void reduce_columns(It first, It last, ColumnStore<Pos>& store, std::vector<PersistencePair>& out) {
     WorkingColumn<Pos> work;
-    constexpr std::ptrdiff_t kAhead = 16;  // edges whose cofacets' positions are prefetched
     for (It it = first; it != last; ++it) {
-      if (last - it > kAhead) {
-        // The squares of an edge are numbered at its lowest vertex v or one vertex back on an axis.
-        const index_t v = lowest_vertex(f_.grid.coords(it[kAhead].cell));
-        __builtin_prefetch(dense_.data() + 3 * v);
-        for (int b = 0; b < 3; ++b)
-          if (v >= vstride_[b]) __builtin_prefetch(dense_.data() + 3 * (v - vstride_[b]));
-      }
+      if (last - it > kAhead) prefetch_coboundary(it[kAhead].cell);
       const index_t e = it->cell;
       Pos cob[4];
       const int n = raw_coboundary(e, cob);
       if (n == 0) continue;  // no cofacets: cannot happen in a 3D grid
-      if (cob[0] >= end) {
-        deferred->push_back(*it);
-        continue;
-      }
       if (pivot_[cob[0]] == kNone) {  // emergent pair: the raw coboundary is already reduced
         pair_with_partner(e, it->rank, cob[0], square_rank_[cob[0]], out);
         continue;
@@ -464,12 +413,7 @@ class H1Reduction {
       work.reset(cob, cob + n);
       Pos pivot;
       bool nonzero = work.pivot(pivot);
-      bool leaves = false;
       while (nonzero) {
-        if (pivot >= end) {
-          leaves = true;
-          break;
-        }
         // The chain of pivots is a chain of cache misses; start loading the likely next pivots (the
         // working column's next key, the added column's second) while this one arrives.
         Pos next;
@@ -481,17 +425,10 @@ class H1Reduction {
           const Pos *column = store.begin(c), *column_end = store.end(c);
           if (column_end - column > 1) __builtin_prefetch(pivot_.get() + column[1]);
           work.add(column, column_end);
-        } else {  // the partner's raw coboundary, read again from the grid (its first key is `pivot`)
-          Pos keys[4];
-          const int k = raw_coboundary(index_t(-(o + 1)), keys);
-          if (k > 1) __builtin_prefetch(pivot_.get() + keys[1]);
-          work.add(keys, keys + k);
+        } else {
+          add_raw(index_t(-(o + 1)), work);
         }
         nonzero = work.pivot(pivot);
-      }
-      if (leaves) {
-        deferred->push_back(*it);
-        continue;
       }
       if (!nonzero) continue;  // zero column: an essential class (none in a grid, which is contractible)
       pivot_[pivot] = Owner(store.size() + 1);  // the column stored below
@@ -502,6 +439,143 @@ class H1Reduction {
       const auto column = work.finish();
       store.add(column.first, column.second);
     }
+  }
+
+ private:
+  static constexpr std::ptrdiff_t kAhead = 16;        // edges whose cofacets' positions are prefetched
+  static constexpr std::size_t kMinParallel = 2048;  // fewer columns: one thread
+  static constexpr std::size_t kSweepBlock = 256;      // columns a thread takes at a time
+
+  // Loads the dense numbers of an edge's squares, numbered at its lowest vertex v or one vertex back.
+  void prefetch_coboundary(index_t edge) const {
+    const index_t v = lowest_vertex(f_.grid.coords(edge));
+    __builtin_prefetch(dense_.data() + 3 * v);
+    for (int b = 0; b < 3; ++b)
+      if (v >= vstride_[b]) __builtin_prefetch(dense_.data() + 3 * (v - vstride_[b]));
+  }
+  // Adds the raw coboundary of an edge, read again from the grid, to a working column.
+  void add_raw(index_t edge, WorkingColumn<Pos>& work) const {
+    Pos keys[4];
+    const int k = raw_coboundary(edge, keys);
+    if (k > 1) __builtin_prefetch(pivot_.get() + keys[1]);
+    work.add(keys, keys + k);
+  }
+
+  // Reduced columns of one thread of the parallel reduction, each stored as its length and its keys,
+  // never moved or freed while the reduction runs (other threads read them by pointer).
+  class Arena {
+   public:
+    const Pos* add(const Pos* first, const Pos* last) {
+      const std::size_t n = std::size_t(last - first) + 1;
+      if (blocks_.empty() || used_ + n > capacity_) {
+        capacity_ = std::max<std::size_t>(std::size_t(1) << 18, n);
+        blocks_.emplace_back(new Pos[capacity_]);
+        used_ = 0;
+      }
+      Pos* at = blocks_.back().get() + used_;
+      at[0] = Pos(n - 1);
+      std::copy(first, last, at + 1);
+      used_ += n;
+      return at;
+    }
+
+   private:
+    std::vector<std::unique_ptr<Pos[]>> blocks_;
+    std::size_t used_ = 0, capacity_ = 0;
+  };
+
+  // The parallel reduction (see reduce). Column i of the sweep is edges[n - 1 - i]. In pivot_, a
+  // reduction column owns its pivot as i + 1 (an apparent pair's partner edge stays -(e + 1)), and
+  // content[i] is its latest reduced form (nullptr: its raw coboundary). Entries are read and swapped
+  // atomically; a published column is never changed (a new form is a new one in the thread's arena), so
+  // a reader that meets an owner's older or newer form adds a sum of columns earlier than its own either
+  // way, which is all a reduction needs. The pairs are read from pivot_ at the end.
+  void reduce_in_parallel(const std::vector<Edge>& edges, int threads) {
+    const std::size_t n = edges.size();
+    std::unique_ptr<const Pos*[]> content(new const Pos*[n]());
+    std::vector<Arena> arenas(static_cast<std::size_t>(threads));
+    std::atomic<std::size_t> next{0};
+    std::vector<std::function<void()>> tasks;
+    for (int t = 0; t < threads; ++t)
+      tasks.emplace_back([&, t] {
+        WorkingColumn<Pos> work;
+        for (std::size_t first; (first = next.fetch_add(kSweepBlock)) < n;) {
+          const std::size_t last = std::min(n, first + kSweepBlock);
+          for (std::size_t i = first; i < last; ++i) {
+            if (i + kAhead < last) prefetch_coboundary(edges[n - 1 - i - kAhead].cell);
+            reduce_shared(i, edges, content.get(), arenas[std::size_t(t)], work);
+          }
+        }
+      });
+    run_tasks(threads, tasks);
+    std::uint32_t rank = 0;  // the pairs, by a sweep over the squares (whose ranks rise with position)
+    for (std::size_t p = 0; p < num_squares_; ++p) {
+      const Owner o = pivot_[p];
+      if (o <= 0) continue;
+      while (square_rank_.first(rank + 1) <= Pos(p)) ++rank;
+      const std::uint32_t birth_rank = edges[n - std::size_t(o)].rank;
+      if (keep_zero_ || birth_rank != rank) push_pair(out_, f_, birth_rank, rank, keep_zero_);
+    }
+  }
+
+  // Reduces column i of the parallel sweep (and the columns it displaces) until each owns a pivot.
+  void reduce_shared(std::size_t i, const std::vector<Edge>& edges, const Pos** content, Arena& arena,
+                     WorkingColumn<Pos>& work) {
+    const std::size_t n = edges.size();
+    const auto load = [&](std::size_t k) {  // the current form of column k into the working column
+      const Pos* c = __atomic_load_n(content + k, __ATOMIC_ACQUIRE);
+      if (c) {
+        work.reset(c + 1, c + 1 + c[0]);
+      } else {
+        Pos keys[4];
+        const int m = raw_coboundary(index_t(edges[n - 1 - k].cell), keys);
+        work.reset(keys, keys + m);
+      }
+    };
+    const auto add = [&](std::size_t k) {  // column k (earlier in the sweep) to the working column
+      const Pos* c = __atomic_load_n(content + k, __ATOMIC_ACQUIRE);
+      if (c) {
+        if (c[0] > 1) __builtin_prefetch(pivot_.get() + c[2]);
+        work.add(c + 1, c + 1 + c[0]);
+      } else {
+        add_raw(index_t(edges[n - 1 - k].cell), work);
+      }
+    };
+    load(i);
+    std::size_t j = i;     // the column being reduced
+    bool changed = false;  // whether the working column differs from content[j]
+    const auto publish = [&] {
+      if (!changed) return;
+      const auto column = work.finish();
+      __atomic_store_n(content + j, arena.add(column.first, column.second), __ATOMIC_RELEASE);
+      changed = false;
+    };
+    Pos pivot;
+    while (work.pivot(pivot)) {
+      Pos ahead;
+      if (work.second(ahead)) __builtin_prefetch(pivot_.get() + ahead);
+      Owner o = __atomic_load_n(pivot_.get() + pivot, __ATOMIC_ACQUIRE);
+      if (o < 0) {  // an apparent pair's square: add the partner's raw coboundary
+        add_raw(index_t(-(o + 1)), work);
+        changed = true;
+        continue;
+      }
+      const std::size_t k = std::size_t(o) - 1;
+      if (o != kNone && k < j) {
+        add(k);
+        changed = true;
+        continue;
+      }
+      // The pivot is free, or owned by a column later in the sweep: column j takes it.
+      publish();
+      if (!__atomic_compare_exchange_n(pivot_.get() + pivot, &o, Owner(j + 1), false, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE))
+        continue;  // taken meanwhile: look again
+      if (o == kNone) return;
+      j = k;  // the displaced column, whose pivot j now owns, is reduced further
+      load(j);
+    }
+    // A zero column: an essential class (none in a grid, which is contractible).
   }
 
  private:
@@ -565,6 +639,7 @@ class H1Reduction {
 // benchmarks/README.md (about 100 bytes per voxel on noise).
 template <class Pos>
 void compute_3d(Filtration& f, bool keep_zero, PersistenceDiagram& diagram, int threads) {
+  PhaseTimer timer("barcode 3d");
   std::vector<Pos> own_position;
   std::vector<Pos>* position = nullptr;
   if constexpr (std::is_same_v<Pos, std::uint32_t>) {
@@ -576,9 +651,11 @@ void compute_3d(Filtration& f, bool keep_zero, PersistenceDiagram& diagram, int 
   std::vector<Pos> first_of_rank;
   std::vector<Pos> squares = f.cells_in_order<Pos, Pos>(2, position, &first_of_rank);
   PositionRanks<Pos> square_rank(std::move(first_of_rank));
+  timer.mark("sort_squares");
   H1Reduction<Pos> h1(f, squares, position->data(), std::move(square_rank), keep_zero, diagram.pairs[1]);
   std::vector<std::uint8_t> apparent(std::size_t(f.grid.num_cells), 0);
   h1.find_apparent_pairs(apparent, threads);
+  timer.mark("apparent");
   std::vector<RankedEdge<Pos>> positive;  // the edges left for the reduction: neither apparent nor negative
   // In V neither union-find reads the rank table (H0 goes by the pixel order, the top dimension by its
   // cubes' ranks, taken here): it is freed before them, which keeps the peak of the call down by its
@@ -607,6 +684,7 @@ void compute_3d(Filtration& f, bool keep_zero, PersistenceDiagram& diagram, int 
           compute_h0(f, f.cells_in_order(1), keep_zero, diagram.pairs[0], apparent, &positive);
       },
   });
+  timer.mark("h0_top");
   apparent = {};
   // The rank table (and the positions written over it) is no longer read: freed before the dense
   // numbering is made (which reads only the squares), then the squares, whose cells the reduction never
@@ -621,7 +699,9 @@ void compute_3d(Filtration& f, bool keep_zero, PersistenceDiagram& diagram, int 
   // heap, where they counted in the peak without being reused (128^3 noise: 21 bytes per voxel).
   malloc_trim(0);
 #endif
+  timer.mark("compact");
   h1.reduce(positive, threads);
+  timer.mark("h1");
 }
 
 }  // namespace
