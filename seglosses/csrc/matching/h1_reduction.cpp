@@ -50,26 +50,63 @@ struct ReductionStats {
 template <class Rows>
 class Reducer {
  public:
-  Reducer(const Rows& rows, std::size_t num_rows)
-      : rows_(rows), pivot_(static_cast<PivotEntry*>(std::calloc(num_rows + 1, sizeof(PivotEntry)))) {
-    // calloc: every row starts without a column (kUnowned), with no fill pass over the table.
-    if (!pivot_) throw std::bad_alloc();
-  }
+  Reducer(const Rows& rows, std::size_t num_rows) : rows_(rows), num_rows_(num_rows) {}
 
   // Reduces the columns in the given order; calls on_pair(column cell, pivot row cell) for every
-  // nonzero column.
+  // nonzero column, in column order. With threads > 1 (and enough columns), by the lock-free parallel
+  // reduction (see run_parallel).
   template <class OnPair>
-  ReductionStats run(const std::vector<std::uint32_t>& columns, std::size_t num_cells, OnPair&& on_pair) {
+  ReductionStats run(const std::vector<std::uint32_t>& columns, std::size_t num_cells, OnPair&& on_pair,
+                     int threads = 1) {
     ReductionStats stats;
     stats.columns = columns.size();
     const auto start = std::chrono::steady_clock::now();
-    const std::vector<std::array<std::uint32_t, 4>> raw = raw_columns(columns, num_cells);
+    if (columns.size() < kMinParallel) threads = 1;
+    const std::vector<std::array<std::uint32_t, 4>> raw = raw_columns(columns, num_cells, threads);
     const auto reduce_start = std::chrono::steady_clock::now();
     stats.raw_seconds = std::chrono::duration<double>(reduce_start - start).count();
+    if (threads > 1)
+      run_parallel(columns, raw, on_pair, threads, stats);
+    else
+      run_sequential(columns, raw, on_pair, stats);
+    stats.reduce_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - reduce_start).count();
+    return stats;
+  }
+
+ private:
+  // Per row: the column whose pivot it is (kUnowned, kRaw: an emergent column, whose other keys are
+  // kept beside it, padded with kSentinel; or kFirstStored + the index of a stored reduced column).
+  static constexpr std::uint32_t kUnowned = 0, kRaw = 1, kFirstStored = 2, kSentinel = ~std::uint32_t(0);
+  static constexpr std::size_t kMinParallel = 1 << 12;  // fewer columns: one thread
+  static constexpr std::size_t kSweepBlock = 256;      // columns a thread takes at a time
+  struct PivotEntry {
+    std::uint32_t owner;
+    std::uint32_t rest[3];
+  };
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
+  template <class T>
+  static std::unique_ptr<T[], Free> zeroed(std::size_t n) {
+    // calloc: every row starts without a column (kUnowned), with no fill pass over the table.
+    std::unique_ptr<T[], Free> table(static_cast<T*>(std::calloc(n, sizeof(T))));
+    if (!table) throw std::bad_alloc();
+    return table;
+  }
+  static int length(const std::uint32_t* keys) {
+    return keys[3] != kSentinel ? 4 : keys[2] != kSentinel ? 3 : keys[1] != kSentinel ? 2 : keys[0] != kSentinel;
+  }
+
+  template <class OnPair>
+  void run_sequential(const std::vector<std::uint32_t>& columns, const std::vector<std::array<std::uint32_t, 4>>& raw,
+                      OnPair& on_pair, ReductionStats& stats) {
+    const auto pivot_table = zeroed<PivotEntry>(num_rows_ + 1);
+    PivotEntry* const pivot_ = pivot_table.get();
+    ColumnStore<std::uint32_t> stored;  // reduced columns that needed additions
     WorkingColumn<std::uint32_t> work;
     for (std::size_t i = 0; i < columns.size(); ++i) {
       const std::uint32_t* keys = raw[i].data();
-      const int n = keys[3] != kSentinel ? 4 : keys[2] != kSentinel ? 3 : keys[1] != kSentinel ? 2 : keys[0] != kSentinel;
+      const int n = length(keys);
       if (n == 0) {
         ++stats.empty;
         continue;
@@ -89,17 +126,17 @@ class Reducer {
         const PivotEntry& entry = pivot_[rows_.position(pivot)];
         // A chain of cache misses: start loading the likely next pivots while this one arrives.
         std::uint32_t next;
-        if (work.second(next)) __builtin_prefetch(pivot_.get() + rows_.position(next));
+        if (work.second(next)) __builtin_prefetch(pivot_ + rows_.position(next));
         if (entry.owner == kUnowned) break;
         ++stats.additions;
         if (entry.owner == kRaw) {
-          if (entry.rest[0] != kSentinel) __builtin_prefetch(pivot_.get() + rows_.position(entry.rest[0]));
-          const std::uint32_t raw[4] = {pivot, entry.rest[0], entry.rest[1], entry.rest[2]};
-          work.add(raw, raw + (raw[3] != kSentinel ? 4 : raw[2] != kSentinel ? 3 : raw[1] != kSentinel ? 2 : 1));
+          if (entry.rest[0] != kSentinel) __builtin_prefetch(pivot_ + rows_.position(entry.rest[0]));
+          const std::uint32_t raw_keys[4] = {pivot, entry.rest[0], entry.rest[1], entry.rest[2]};
+          work.add(raw_keys, raw_keys + length(raw_keys));
         } else {
           const std::size_t c = entry.owner - kFirstStored;
-          const std::uint32_t *column = stored_.begin(c), *end = stored_.end(c);
-          if (end - column > 1) __builtin_prefetch(pivot_.get() + rows_.position(column[1]));
+          const std::uint32_t *column = stored.begin(c), *end = stored.end(c);
+          if (end - column > 1) __builtin_prefetch(pivot_ + rows_.position(column[1]));
           work.add(column, end);
         }
         nonzero = work.pivot(pivot);
@@ -108,51 +145,155 @@ class Reducer {
         ++stats.zeroed;
         continue;
       }
-      pivot_[rows_.position(pivot)].owner = std::uint32_t(kFirstStored + stored_.size());
+      pivot_[rows_.position(pivot)].owner = std::uint32_t(kFirstStored + stored.size());
       on_pair(columns[i], rows_.cell(pivot));
       const auto column = work.finish();
-      stored_.add(column.first, column.second);
+      stored.add(column.first, column.second);
       ++stats.stored;
     }
-    stats.reduce_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - reduce_start).count();
-    return stats;
   }
 
- private:
-  // The raw columns' sorted keys, padded with kSentinel, in column order. Computed in one pass over the
-  // cells in memory order, where the rows' positions are read from neighbouring cells, and scattered
-  // to the column order; the reduction then reads them sequentially (reading them in column order,
-  // which is a random order in space, was a good part of its time).
+  // Reduced columns of one thread of the parallel reduction, each stored as its length and its keys,
+  // never moved or freed while the reduction runs (other threads read them by pointer).
+  class Arena {
+   public:
+    const std::uint32_t* add(const std::uint32_t* first, const std::uint32_t* last) {
+      const std::size_t n = std::size_t(last - first) + 1;
+      if (blocks_.empty() || used_ + n > capacity_) {
+        capacity_ = std::max<std::size_t>(std::size_t(1) << 18, n);
+        blocks_.emplace_back(new std::uint32_t[capacity_]);
+        used_ = 0;
+      }
+      std::uint32_t* at = blocks_.back().get() + used_;
+      at[0] = std::uint32_t(n - 1);
+      std::copy(first, last, at + 1);
+      used_ += n;
+      return at;
+    }
+
+   private:
+    std::vector<std::unique_ptr<std::uint32_t[]>> blocks_;
+    std::size_t used_ = 0, capacity_ = 0;
+  };
+
+  // The lock-free parallel reduction (the scheme of Morozov and Nigmetov, "Towards lockfree persistent
+  // homology", SPAA 2020, as in the barcode engine's H1Reduction; the code is ours). The threads take
+  // blocks of consecutive columns and publish each reduced column by a compare-and-swap of the owner of
+  // its pivot row (column index + 1; 0: none). A column that meets a pivot owned by a later column takes
+  // it over, and the thread reduces the displaced column on. content[i] is column i's latest reduced form
+  // (nullptr: its raw column); a published form never changes, so a reader that meets an older or newer
+  // form of an earlier column adds a sum of earlier columns either way, which is all a reduction needs.
+  // The pivots are unique for the matrix and its orders, so the pairs are those of the sequential run;
+  // they are reported at the end, in column order.
+  template <class OnPair>
+  void run_parallel(const std::vector<std::uint32_t>& columns, const std::vector<std::array<std::uint32_t, 4>>& raw,
+                    OnPair& on_pair, int threads, ReductionStats& stats) {
+    const std::size_t n = columns.size();
+    const auto owner_table = zeroed<std::uint32_t>(num_rows_ + 1);
+    std::uint32_t* const owner = owner_table.get();
+    const std::unique_ptr<const std::uint32_t*[]> content(new const std::uint32_t*[n]());
+    std::vector<Arena> arenas(static_cast<std::size_t>(threads));
+    std::vector<std::size_t> additions(static_cast<std::size_t>(threads), 0);
+    std::atomic<std::size_t> next{0};
+    std::vector<std::function<void()>> tasks;
+    for (int t = 0; t < threads; ++t)
+      tasks.emplace_back([&, t] {
+        WorkingColumn<std::uint32_t> work;
+        std::size_t added = 0;
+        const auto load = [&](std::size_t k) {  // the current form of column k into the working column
+          const std::uint32_t* c = __atomic_load_n(&content[k], __ATOMIC_ACQUIRE);
+          if (c)
+            work.reset(c + 1, c + 1 + c[0]);
+          else
+            work.reset(raw[k].data(), raw[k].data() + length(raw[k].data()));
+        };
+        const auto add = [&](std::size_t k) {  // column k, earlier than the one being reduced
+          const std::uint32_t* c = __atomic_load_n(&content[k], __ATOMIC_ACQUIRE);
+          const std::uint32_t *first = c ? c + 1 : raw[k].data(), *last = c ? c + 1 + c[0] : first + length(first);
+          if (last - first > 1) __builtin_prefetch(owner + rows_.position(first[1]));
+          work.add(first, last);
+          ++added;
+        };
+        for (std::size_t first; (first = next.fetch_add(kSweepBlock)) < n;) {
+          const std::size_t last = std::min(n, first + kSweepBlock);
+          for (std::size_t i = first; i < last; ++i) {
+            if (raw[i][0] == kSentinel) continue;
+            load(i);
+            std::size_t j = i;     // the column being reduced
+            bool changed = false;  // whether the working column differs from content[j]
+            std::uint32_t pivot;
+            while (work.pivot(pivot)) {
+              std::uint32_t ahead;
+              if (work.second(ahead)) __builtin_prefetch(owner + rows_.position(ahead));
+              std::uint32_t* entry = owner + rows_.position(pivot);
+              std::uint32_t o = __atomic_load_n(entry, __ATOMIC_ACQUIRE);
+              if (o != kUnowned && o - 1 < j) {
+                add(o - 1);
+                changed = true;
+                continue;
+              }
+              // The row is free, or the pivot of a later column: column j takes it.
+              if (changed) {
+                const auto column = work.finish();
+                __atomic_store_n(&content[j], arenas[std::size_t(t)].add(column.first, column.second), __ATOMIC_RELEASE);
+                changed = false;
+              }
+              if (!__atomic_compare_exchange_n(entry, &o, std::uint32_t(j + 1), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                continue;  // taken meanwhile: look again
+              if (o == kUnowned) break;
+              j = o - 1;  // the displaced column, whose pivot j now owns, is reduced on
+              load(j);
+            }
+          }
+        }
+        additions[std::size_t(t)] = added;
+      });
+    run_tasks(threads, tasks);
+    for (const std::size_t a : additions) stats.additions += a;
+    // The pairs, in column order: each column's pivot row, from the owners.
+    std::vector<std::uint32_t> pivot_of(n, kSentinel);
+    for (std::size_t p = 0; p <= num_rows_; ++p)
+      if (owner[p] != kUnowned) pivot_of[owner[p] - 1] = std::uint32_t(p);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (raw[i][0] == kSentinel) {
+        ++stats.empty;
+      } else if (pivot_of[i] == kSentinel) {
+        ++stats.zeroed;
+      } else {
+        ++(content[i] ? stats.stored : stats.emergent);
+        on_pair(columns[i], rows_.cell(rows_.key(pivot_of[i])));
+      }
+    }
+  }
+
+  // The raw columns' sorted keys, padded with kSentinel, in column order. Computed in passes over the
+  // cells in memory order (one per thread, over a slab of them), where the rows' positions are read from
+  // neighbouring cells, and scattered to the column order; the reduction then reads them sequentially
+  // (reading them in column order, which is a random order in space, was a good part of its time).
   std::vector<std::array<std::uint32_t, 4>> raw_columns(const std::vector<std::uint32_t>& columns,
-                                                        std::size_t num_cells) const {
+                                                        std::size_t num_cells, int threads) const {
     std::vector<std::uint32_t> column_of(num_cells, kSentinel);
     for (std::size_t i = 0; i < columns.size(); ++i) column_of[columns[i]] = std::uint32_t(i);
     std::vector<std::array<std::uint32_t, 4>> raw(columns.size());
-    for (std::size_t cell = 0; cell < num_cells; ++cell) {
-      const std::uint32_t i = column_of[cell];
-      if (i == kSentinel) continue;
-      std::uint32_t keys[4];
-      const int n = rows_.keys(std::uint32_t(cell), keys);
-      std::sort(keys, keys + n);
-      for (int j = 0; j < 4; ++j) raw[i][j] = j < n ? keys[j] : kSentinel;
-    }
+    const auto slab = [&](std::size_t first, std::size_t last) {
+      for (std::size_t cell = first; cell < last; ++cell) {
+        const std::uint32_t i = column_of[cell];
+        if (i == kSentinel) continue;
+        std::uint32_t keys[4];
+        const int n = rows_.keys(std::uint32_t(cell), keys);
+        std::sort(keys, keys + n);
+        for (int j = 0; j < 4; ++j) raw[i][j] = j < n ? keys[j] : kSentinel;
+      }
+    };
+    std::vector<std::function<void()>> tasks;
+    for (int t = 0; t < threads; ++t)
+      tasks.emplace_back([&, t] { slab(num_cells * std::size_t(t) / std::size_t(threads), num_cells * std::size_t(t + 1) / std::size_t(threads)); });
+    run_tasks(threads, tasks);
     return raw;
   }
 
-  // Per row: the column whose pivot it is (kUnowned, kRaw: an emergent column, whose other keys are
-  // kept beside it, padded with kSentinel; or kFirstStored + the index of a stored reduced column).
-  static constexpr std::uint32_t kUnowned = 0, kRaw = 1, kFirstStored = 2, kSentinel = ~std::uint32_t(0);
-  struct PivotEntry {
-    std::uint32_t owner;
-    std::uint32_t rest[3];
-  };
-  struct Free {
-    void operator()(void* p) const { std::free(p); }
-  };
-
   const Rows& rows_;
-  std::unique_ptr<PivotEntry[], Free> pivot_;
-  ColumnStore<std::uint32_t> stored_;  // reduced columns that needed additions
+  std::size_t num_rows_;
 };
 
 // Row positions of one image: rank[cell] = index of the cell in the image's sorted list of them.
@@ -184,6 +325,7 @@ struct Cofaces {
     return n;
   }
   static std::uint32_t position(std::uint32_t key) { return key; }
+  static std::uint32_t key(std::uint32_t position) { return position; }
   std::uint32_t cell(std::uint32_t key) const { return rows.sorted[key]; }
 };
 
@@ -198,6 +340,7 @@ struct Faces {
     return 4;
   }
   static std::uint32_t position(std::uint32_t key) { return ~key; }
+  static std::uint32_t key(std::uint32_t position) { return ~position; }
   std::uint32_t cell(std::uint32_t key) const { return rows.sorted[~key]; }
 };
 
@@ -295,11 +438,11 @@ void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>
   };
   const auto by_homology = [&](int rows, const std::vector<std::uint32_t>& columns, auto&& on_pair) {
     const Faces faces{grid, edges_of(rows)};
-    return Reducer<Faces>(faces, edges_sorted[rows].size()).run(columns, num_cells, on_pair);
+    return Reducer<Faces>(faces, edges_sorted[rows].size()).run(columns, num_cells, on_pair, threads);
   };
   const auto by_cohomology = [&](int rows, const std::vector<std::uint32_t>& columns, auto&& on_pair) {
     const Cofaces cofaces{grid, squares_of(rows)};
-    return Reducer<Cofaces>(cofaces, squares_sorted[rows].size()).run(columns, num_cells, on_pair);
+    return Reducer<Cofaces>(cofaces, squares_sorted[rows].size()).run(columns, num_cells, on_pair, threads);
   };
 
   // Persistence pairs (edge, square) of image k with nonzero persistence, by increasing death (the
@@ -355,7 +498,9 @@ void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>
         pair_of_birth[k][p[0]] = pairs[k].add(img.edge_voxel(p[0]), img.square_voxel(p[1]));
     });
   }
-  run_tasks(threads, tasks);
+  // One after another, each on all the threads: two reductions side by side slowed each other by half
+  // (128^3: 1.23 s -> 1.96 s each), the lock-free reduction of one on two threads gains 1.9x.
+  run_tasks(1, tasks);
   if (PhaseTimer::enabled()) {
     const char* names[5] = {"barcode f", "barcode g", "barcode c", "image f->c", "image g->c"};
     const bool hom[5] = {bar_hom[0], bar_hom[1], bar_hom[2], img_hom[0], img_hom[1]};
