@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <new>
+#include <stdexcept>
 
 #include "matching/betti_matching.h"
 #include "common/parallel.h"
@@ -77,6 +78,7 @@ class Reducer {
   // Per row: the column whose pivot it is (kUnowned, kRaw: an emergent column, whose other keys are
   // kept beside it, padded with kSentinel; or kFirstStored + the index of a stored reduced column).
   static constexpr std::uint32_t kUnowned = 0, kRaw = 1, kFirstStored = 2, kSentinel = ~std::uint32_t(0);
+  static constexpr std::uint32_t kStored = std::uint32_t(1) << 31;  // see run_parallel
   static constexpr std::size_t kMinParallel = 1 << 12;  // fewer columns: one thread
   static constexpr std::size_t kSweepBlock = 256;      // columns a thread takes at a time
   struct PivotEntry {
@@ -189,9 +191,14 @@ class Reducer {
   void run_parallel(const std::vector<std::uint32_t>& columns, const std::vector<std::array<std::uint32_t, 4>>& raw,
                     OnPair& on_pair, int threads, ReductionStats& stats) {
     const std::size_t n = columns.size();
-    const auto owner_table = zeroed<std::uint32_t>(num_rows_ + 1);
+    if (n >= kStored - 1) throw std::length_error("betti_matching: too many columns for one reduction");
+    // Per row: the owner (column + 1, tagged kStored when it was published with a reduced form, so
+    // that adding an emergent column reads its raw keys without looking at content[]).
+    const std::unique_ptr<std::uint32_t[]> owner_table(new std::uint32_t[num_rows_ + 1]());
     std::uint32_t* const owner = owner_table.get();
-    const std::unique_ptr<const std::uint32_t*[]> content(new const std::uint32_t*[n]());
+    const std::unique_ptr<const std::uint32_t*[]> content_table(new const std::uint32_t*[n]());
+    const std::uint32_t** const content = content_table.get();
+    std::vector<std::uint32_t> pivot_of(n, kSentinel);  // per column: its pivot row (written before its claim)
     std::vector<Arena> arenas(static_cast<std::size_t>(threads));
     std::vector<std::size_t> additions(static_cast<std::size_t>(threads), 0);
     std::atomic<std::size_t> next{0};
@@ -200,61 +207,57 @@ class Reducer {
       tasks.emplace_back([&, t] {
         WorkingColumn<std::uint32_t> work;
         std::size_t added = 0;
-        const auto load = [&](std::size_t k) {  // the current form of column k into the working column
-          const std::uint32_t* c = __atomic_load_n(&content[k], __ATOMIC_ACQUIRE);
-          if (c)
-            work.reset(c + 1, c + 1 + c[0]);
-          else
-            work.reset(raw[k].data(), raw[k].data() + length(raw[k].data()));
-        };
-        const auto add = [&](std::size_t k) {  // column k, earlier than the one being reduced
-          const std::uint32_t* c = __atomic_load_n(&content[k], __ATOMIC_ACQUIRE);
-          const std::uint32_t *first = c ? c + 1 : raw[k].data(), *last = c ? c + 1 + c[0] : first + length(first);
-          if (last - first > 1) __builtin_prefetch(owner + rows_.position(first[1]));
-          work.add(first, last);
-          ++added;
+        const auto keys_of = [&](std::size_t k, bool stored) {  // a form of column k: its latest, or raw
+          const std::uint32_t* c = stored ? __atomic_load_n(content + k, __ATOMIC_ACQUIRE) : nullptr;
+          const std::uint32_t* first = c ? c + 1 : raw[k].data();
+          return std::make_pair(first, c ? first + c[0] : first + length(first));
         };
         for (std::size_t first; (first = next.fetch_add(kSweepBlock)) < n;) {
           const std::size_t last = std::min(n, first + kSweepBlock);
           for (std::size_t i = first; i < last; ++i) {
             if (raw[i][0] == kSentinel) continue;
-            load(i);
+            work.reset(raw[i].data(), raw[i].data() + length(raw[i].data()));
             std::size_t j = i;     // the column being reduced
             bool changed = false;  // whether the working column differs from content[j]
             std::uint32_t pivot;
-            while (work.pivot(pivot)) {
+            bool nonzero;
+            while ((nonzero = work.pivot(pivot))) {
               std::uint32_t ahead;
               if (work.second(ahead)) __builtin_prefetch(owner + rows_.position(ahead));
               std::uint32_t* entry = owner + rows_.position(pivot);
               std::uint32_t o = __atomic_load_n(entry, __ATOMIC_ACQUIRE);
-              if (o != kUnowned && o - 1 < j) {
-                add(o - 1);
+              const std::size_t k = std::size_t(o & ~kStored) - 1;
+              if (o != kUnowned && k < j) {  // an earlier column's pivot: add that column
+                const auto [keys, end] = keys_of(k, o & kStored);
+                if (end - keys > 1) __builtin_prefetch(owner + rows_.position(keys[1]));
+                work.add(keys, end);
+                ++added;
                 changed = true;
                 continue;
               }
               // The row is free, or the pivot of a later column: column j takes it.
               if (changed) {
                 const auto column = work.finish();
-                __atomic_store_n(&content[j], arenas[std::size_t(t)].add(column.first, column.second), __ATOMIC_RELEASE);
+                __atomic_store_n(content + j, arenas[std::size_t(t)].add(column.first, column.second), __ATOMIC_RELEASE);
                 changed = false;
               }
-              if (!__atomic_compare_exchange_n(entry, &o, std::uint32_t(j + 1), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+              pivot_of[j] = rows_.position(pivot);
+              const std::uint32_t claim = std::uint32_t(j + 1) | (content[j] ? kStored : 0);
+              if (!__atomic_compare_exchange_n(entry, &o, claim, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
                 continue;  // taken meanwhile: look again
               if (o == kUnowned) break;
-              j = o - 1;  // the displaced column, whose pivot j now owns, is reduced on
-              load(j);
+              j = k;  // the displaced column, whose pivot j now owns, is reduced on
+              const auto [keys, end] = keys_of(j, true);
+              work.reset(keys, end);
             }
+            if (!nonzero) pivot_of[j] = kSentinel;  // a zero column
           }
         }
         additions[std::size_t(t)] = added;
       });
     run_tasks(threads, tasks);
     for (const std::size_t a : additions) stats.additions += a;
-    // The pairs, in column order: each column's pivot row, from the owners.
-    std::vector<std::uint32_t> pivot_of(n, kSentinel);
-    for (std::size_t p = 0; p <= num_rows_; ++p)
-      if (owner[p] != kUnowned) pivot_of[owner[p] - 1] = std::uint32_t(p);
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; i < n; ++i) {  // the pairs, in column order
       if (raw[i][0] == kSentinel) {
         ++stats.empty;
       } else if (pivot_of[i] == kSentinel) {
