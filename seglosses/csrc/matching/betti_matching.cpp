@@ -240,29 +240,44 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
   }
   timer.mark("sort_codim1");
   std::array<std::vector<std::uint32_t>, 3> unmerged;
-  match_top(im, codim1_sorted, unmerged, result.dims[top], threads);
-  timer.mark("top");
-  if (grid.planar) codim1_sorted = {};  // solid: the squares' orders serve H1
-
   std::array<std::vector<std::uint32_t>, 3> edges_sorted;
-  if (grid.planar) {
-    edges_sorted = std::move(unmerged);
-  } else {
-    const std::vector<std::uint32_t> edges = existing_edges(grid);
-    for_each_image([&](int k) {
-      edges_sorted[k] = sort_by_rank(edges, im[k].num_ranks, [&](std::uint32_t e) { return im[k].edge_rank(e); });
-    });
-  }
-  timer.mark("sort_edges");
   std::array<std::vector<std::uint8_t>, 3> negative;
-  if (!grid.planar)
-    for (auto& n : negative) n.assign(std::size_t(3 * grid.num_vertices), 0);
-  match_h0(im, edges_sorted, negative, result.dims[0], result.essential_f, result.essential_g, threads);
-  timer.mark("h0");
-  if (!grid.planar) {
-    match_h1_solid(im, negative, edges_sorted, codim1_sorted, unmerged, result.dims[1], reduction, threads);
-    timer.mark("h1");
+  if (grid.planar) {
+    // The edges that merge no dual components are the only ones dimension 0 needs: top, then H0.
+    match_top(im, codim1_sorted, unmerged, result.dims[top], threads);
+    timer.mark("top");
+    codim1_sorted = {};
+    edges_sorted = std::move(unmerged);
+    match_h0(im, edges_sorted, negative, result.dims[0], result.essential_f, result.essential_g, threads);
+    timer.mark("h0");
+    return result;
   }
+  // Solid: the top dimension (on the squares) and dimension 0 (on the edges, sorted first) are
+  // independent; on several threads they run side by side, each with half the threads (their own
+  // parts, two images and then the comparison image, leave threads idle: 192^3 on 2 threads, top
+  // 3.7 s and edges + H0 3.0 s one after the other).
+  const auto edges_and_h0 = [&](int share) {
+    const std::vector<std::uint32_t> edges = existing_edges(grid);
+    const auto sort_edges = [&](int k) {
+      edges_sorted[k] = sort_by_rank(edges, im[k].num_ranks, [&](std::uint32_t e) { return im[k].edge_rank(e); });
+    };
+    run_tasks(share, {[&] { sort_edges(0); }, [&] { sort_edges(1); }, [&] { sort_edges(2); }});
+    for (auto& n : negative) n.assign(std::size_t(3 * grid.num_vertices), 0);
+    match_h0(im, edges_sorted, negative, result.dims[0], result.essential_f, result.essential_g, share);
+  };
+  if (threads > 1) {
+    const int half = std::max(1, threads / 2);
+    run_tasks(2, {[&] { match_top(im, codim1_sorted, unmerged, result.dims[top], half); },
+                  [&] { edges_and_h0(threads - half); }});
+    timer.mark("top_h0");
+  } else {
+    match_top(im, codim1_sorted, unmerged, result.dims[top], 1);
+    timer.mark("top");
+    edges_and_h0(1);
+    timer.mark("h0");
+  }
+  match_h1_solid(im, negative, edges_sorted, codim1_sorted, unmerged, result.dims[1], reduction, threads);
+  timer.mark("h1");
   return result;
 }
 

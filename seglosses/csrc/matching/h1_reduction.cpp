@@ -303,9 +303,16 @@ class Reducer {
 struct RowOrder {
   const std::vector<std::uint32_t>& sorted;  // the cells in increasing order of the image
   std::vector<std::uint32_t> position;       // per cell index
-  RowOrder(const std::vector<std::uint32_t>& cells_sorted, std::size_t num_cells)
+  RowOrder(const std::vector<std::uint32_t>& cells_sorted, std::size_t num_cells, int threads)
       : sorted(cells_sorted), position(num_cells) {
-    for (std::size_t i = 0; i < sorted.size(); ++i) position[sorted[i]] = std::uint32_t(i);
+    const std::size_t n = sorted.size();
+    std::vector<std::function<void()>> slices;  // a scatter: the slices write disjoint entries
+    for (int t = 0; t < threads; ++t)
+      slices.emplace_back([&, t] {
+        for (std::size_t i = n * std::size_t(t) / std::size_t(threads); i < n * std::size_t(t + 1) / std::size_t(threads); ++i)
+          position[sorted[i]] = std::uint32_t(i);
+      });
+    run_tasks(threads, slices);
   }
 };
 
@@ -432,11 +439,11 @@ void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>
   // Row orders of the edges and of the squares of each image, made when a reduction first needs them.
   std::array<std::unique_ptr<RowOrder>, 3> edge_order, square_order;
   const auto edges_of = [&](int k) -> const RowOrder& {
-    if (!edge_order[k]) edge_order[k] = std::make_unique<RowOrder>(edges_sorted[k], num_cells);
+    if (!edge_order[k]) edge_order[k] = std::make_unique<RowOrder>(edges_sorted[k], num_cells, threads);
     return *edge_order[k];
   };
   const auto squares_of = [&](int k) -> const RowOrder& {
-    if (!square_order[k]) square_order[k] = std::make_unique<RowOrder>(squares_sorted[k], num_cells);
+    if (!square_order[k]) square_order[k] = std::make_unique<RowOrder>(squares_sorted[k], num_cells, threads);
     return *square_order[k];
   };
   const auto by_homology = [&](int rows, const std::vector<std::uint32_t>& columns, auto&& on_pair) {
