@@ -29,12 +29,14 @@
 #include <limits>
 #include <stdexcept>
 
+#include "common/profile.h"
 #include "persistence/cubical.h"
 
 namespace seglosses::cubical {
 
 std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* image, const index_t* shape, int threads,
                                                                bool negate) {
+  PhaseTimer timer("duality");
   const auto value = [&](index_t p) { return negate ? -image[p] : image[p]; };
   const index_t n = shape[0] * shape[1] * shape[2];
   const index_t padded_shape[3] = {shape[0] + 2, shape[1] + 2, shape[2] + 2};
@@ -56,6 +58,7 @@ std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* ima
         }
     // Then the image pixels from the last T-rank to the first, with negated values.
     const std::vector<std::uint32_t> t_order = sort_by_value(image, n, negate);
+    timer.mark("sort");
     for (index_t s = 0; s < n; ++s) {
       const index_t p = t_order[std::size_t(n - 1 - s)];
       const index_t i0 = p / (shape[1] * shape[2]), r = p - i0 * shape[1] * shape[2], i1 = r / shape[2];
@@ -64,8 +67,11 @@ std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* ima
       values[std::size_t(shell + s)] = -value(p);
     }
   }
+  timer.mark("order");
   Filtration dual(grid, std::move(order), std::move(values));
+  timer.mark("ranks");
   const PersistenceDiagram diagram = compute_persistence(dual, false, false, threads);
+  timer.mark("pairs");
 
   // The image pixel of a dual rank (of an image pixel, not the shell).
   const auto pixel = [&](std::uint32_t dual_rank) {
@@ -88,6 +94,7 @@ std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* ima
       out[2 - k].push_back({death_pixel, birth_pixel, value(death_pixel), value(birth_pixel)});
     }
   }
+  timer.mark("convert");
   return out;
 }
 
