@@ -117,6 +117,13 @@ class Distributed:
             # abort that peer ("terminate called without an active exception", seen once under load).
             dist.barrier()
             dist.destroy_process_group()
+            # The group itself is freed when DistributedDataParallel lets it go (at exit, holding the
+            # GIL), and its destructor joins gloo's work thread, which may still want the GIL to free the
+            # last collective's tensors: a deadlock, seen once under load. A pause releases the GIL
+            # to that thread first.
+            import time
+
+            time.sleep(0.2)
 
 
 def autocast(device: str, enabled: bool):

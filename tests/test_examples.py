@@ -304,25 +304,42 @@ def test_train_topomortar_ddp_with_two_cpu_processes(tmp_path):
     import sys
 
     make_fake_topomortar(tmp_path, n_train=2, n_val=3)
-    # Alone this takes about 15 s. Under CI's load it hung once for the whole 300 s (cause not found:
-    # rendezvous ports are picked by binding, closing and binding again, which another test's socket can
-    # take in between). So: a shorter limit, the whole process group killed on expiry (else the ranks outlive
-    # torchrun), and one more try, which must pass.
+    # Alone this takes about 15 s. Under load it has hung: once for the whole 300 s (cause not found), and
+    # once (2026-12-04) in a rank's exit, after its results were written: gloo's destructor, holding the
+    # GIL, joined its work thread, which waited for the GIL to free the last collective's tensors (a torch
+    # deadlock). torchrun starts the ranks in sessions of their own, so killing its process group leaves
+    # them, and reading their output through pipes waited for them forever. So: output to files, a limit,
+    # every process that carries this run's output folder killed on expiry, and one more try, which must pass.
     for attempt in range(2):
         out = tmp_path / f"out{attempt}"  # a fresh folder: the first try may have left a checkpoint
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                    str(REPOSITORY / "examples" / "train_topomortar.py"), "--data", str(tmp_path), "--quick",
                    "--steps", "2", "--val-cases", "3", "--out", str(out), "--device", "cpu"]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   start_new_session=True)
-        try:
-            _, stderr = process.communicate(timeout=150)
+        log = tmp_path / f"torchrun{attempt}.log"
+        with open(log, "w") as sink:
+            process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                process.wait(timeout=150)
+                hung = False
+            except subprocess.TimeoutExpired:
+                hung = True
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        stderr = log.read_text()
+        for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:  # ranks left behind by torchrun
+            try:
+                cmdline = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
+            except OSError:
+                continue
+            if pid.isdigit() and str(out) in cmdline:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except OSError:
+                    pass
+        if not hung:
             break
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            _, stderr = process.communicate()
-            if attempt == 1:
-                raise AssertionError("torchrun hung twice: " + stderr[-3000:]) from None
+        if attempt == 1:
+            raise AssertionError("torchrun hung twice: " + stderr[-3000:])
     assert process.returncode == 0, stderr[-3000:]
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert [r["case"] for r in rows] == ["051", "052", "053"]  # both ranks' cases, written once

@@ -265,18 +265,25 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
     for (auto& n : negative) n.assign(std::size_t(3 * grid.num_vertices), 0);
     match_h0(im, edges_sorted, negative, result.dims[0], result.essential_f, result.essential_g, share);
   };
+  // The H1 reductions' directions, and with them which squares' orders H1 reads: the others are freed
+  // after the top dimension (12 bytes per voxel each).
+  const H1Plan plan = plan_h1_solid(im, codim1_sorted, reduction);
+  const auto top_dimension = [&](int share) {
+    match_top(im, codim1_sorted, unmerged, result.dims[top], share);
+    for (int k = 0; k < 3; ++k)
+      if (!plan.needs_square_order(k)) std::vector<std::uint32_t>().swap(codim1_sorted[k]);
+  };
   if (threads > 1) {
     const int half = std::max(1, threads / 2);
-    run_tasks(2, {[&] { match_top(im, codim1_sorted, unmerged, result.dims[top], half); },
-                  [&] { edges_and_h0(threads - half); }});
+    run_tasks(2, {[&] { top_dimension(half); }, [&] { edges_and_h0(threads - half); }});
     timer.mark("top_h0");
   } else {
-    match_top(im, codim1_sorted, unmerged, result.dims[top], 1);
+    top_dimension(1);
     timer.mark("top");
     edges_and_h0(1);
     timer.mark("h0");
   }
-  match_h1_solid(im, negative, edges_sorted, codim1_sorted, unmerged, result.dims[1], reduction, threads);
+  match_h1_solid(im, plan, negative, edges_sorted, codim1_sorted, unmerged, result.dims[1], threads);
   timer.mark("h1");
   return result;
 }

@@ -91,15 +91,29 @@ inline void finish_dimension(const InputPairs& f, const InputPairs& g,
 }
 
 
+// The directions of the five H1 reductions of a solid grid (barcodes of f, g, c; image barcodes of f
+// and g into c), decided from the images' ties before the reductions, so that the squares' orders no
+// reduction reads can be freed early.
+struct H1Plan {
+  bool barcode_by_homology[3] = {true, true, true};
+  bool image_by_homology[2] = {true, true};
+  // Whether a reduction reads image k's squares in its order (the rows of a cohomology reduction).
+  bool needs_square_order(int k) const {
+    return !barcode_by_homology[k] || (k == 2 && !(image_by_homology[0] && image_by_homology[1]));
+  }
+};
+H1Plan plan_h1_solid(const Images& im, const std::array<std::vector<std::uint32_t>, 3>& squares_sorted,
+                     Reduction reduction);
+
 // H1 of a solid (3D) grid by reduction. `negative[k]` marks the edges that merge components in
 // image k (f, g, c); `edges_sorted[k]` and `squares_sorted[k]` list the edges and the squares in
-// increasing order of image k; `squares[k]` lists the squares that merge no dual components of image
-// k, in increasing order of image k.
-void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>, 3>& negative,
-                    const std::array<std::vector<std::uint32_t>, 3>& edges_sorted,
-                    const std::array<std::vector<std::uint32_t>, 3>& squares_sorted,
-                    const std::array<std::vector<std::uint32_t>, 3>& squares, DimensionMatching& out,
-                    Reduction reduction, int threads);
+// increasing order of image k (the squares only where plan.needs_square_order(k)); `squares[k]` lists
+// the squares that merge no dual components of image k, in increasing order of image k. The lists are
+// consumed: each is freed after the last reduction that reads it.
+void match_h1_solid(const Images& im, const H1Plan& plan, std::array<std::vector<std::uint8_t>, 3>& negative,
+                    std::array<std::vector<std::uint32_t>, 3>& edges_sorted,
+                    std::array<std::vector<std::uint32_t>, 3>& squares_sorted,
+                    std::array<std::vector<std::uint32_t>, 3>& squares, DimensionMatching& out, int threads);
 }  // namespace detail
 
 }  // namespace seglosses::matching

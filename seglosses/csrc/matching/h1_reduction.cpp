@@ -75,16 +75,10 @@ class Reducer {
   }
 
  private:
-  // Per row: the column whose pivot it is (kUnowned, kRaw: an emergent column, whose other keys are
-  // kept beside it, padded with kSentinel; or kFirstStored + the index of a stored reduced column).
-  static constexpr std::uint32_t kUnowned = 0, kRaw = 1, kFirstStored = 2, kSentinel = ~std::uint32_t(0);
+  static constexpr std::uint32_t kUnowned = 0, kSentinel = ~std::uint32_t(0);
   static constexpr std::uint32_t kStored = std::uint32_t(1) << 31;  // see run_parallel
   static constexpr std::size_t kMinParallel = 1 << 12;  // fewer columns: one thread
   static constexpr std::size_t kSweepBlock = 256;      // columns a thread takes at a time
-  struct PivotEntry {
-    std::uint32_t owner;
-    std::uint32_t rest[3];
-  };
   struct Free {
     void operator()(void* p) const { std::free(p); }
   };
@@ -99,11 +93,16 @@ class Reducer {
     return keys[3] != kSentinel ? 4 : keys[2] != kSentinel ? 3 : keys[1] != kSentinel ? 2 : keys[0] != kSentinel;
   }
 
+  // One owner (4 bytes) per row: kUnowned; the column i + 1 of an emergent pair, whose raw keys are
+  // raw[i]; or kStored | (index + 1) of a reduced column in the store. (Keeping an emergent column's
+  // other keys beside its owner, 16 bytes per row, saved a cache miss per addition and cost 36 bytes per
+  // voxel.)
   template <class OnPair>
   void run_sequential(const std::vector<std::uint32_t>& columns, const std::vector<std::array<std::uint32_t, 4>>& raw,
                       OnPair& on_pair, ReductionStats& stats) {
-    const auto pivot_table = zeroed<PivotEntry>(num_rows_ + 1);
-    PivotEntry* const pivot_ = pivot_table.get();
+    if (columns.size() >= kStored - 1) throw std::length_error("betti_matching: too many columns for one reduction");
+    const auto owner_table = zeroed<std::uint32_t>(num_rows_ + 1);
+    std::uint32_t* const owner = owner_table.get();
     ColumnStore<std::uint32_t> stored;  // reduced columns that needed additions
     WorkingColumn<std::uint32_t> work;
     for (std::size_t i = 0; i < columns.size(); ++i) {
@@ -113,10 +112,9 @@ class Reducer {
         ++stats.empty;
         continue;
       }
-      if (pivot_[rows_.position(keys[0])].owner == kUnowned) {  // emergent pair: the raw column is reduced
-        PivotEntry& entry = pivot_[rows_.position(keys[0])];
-        entry.owner = kRaw;
-        for (int j = 1; j < 4; ++j) entry.rest[j - 1] = j < n ? keys[j] : kSentinel;
+      std::uint32_t& first = owner[rows_.position(keys[0])];
+      if (first == kUnowned) {  // emergent pair: the raw column is reduced
+        first = std::uint32_t(i + 1);
         on_pair(columns[i], rows_.cell(keys[0]));
         ++stats.emergent;
         continue;
@@ -125,29 +123,29 @@ class Reducer {
       std::uint32_t pivot;
       bool nonzero = work.pivot(pivot);
       while (nonzero) {
-        const PivotEntry& entry = pivot_[rows_.position(pivot)];
+        const std::uint32_t o = owner[rows_.position(pivot)];
         // A chain of cache misses: start loading the likely next pivots while this one arrives.
         std::uint32_t next;
-        if (work.second(next)) __builtin_prefetch(pivot_ + rows_.position(next));
-        if (entry.owner == kUnowned) break;
+        if (work.second(next)) __builtin_prefetch(owner + rows_.position(next));
+        if (o == kUnowned) break;
         ++stats.additions;
-        if (entry.owner == kRaw) {
-          if (entry.rest[0] != kSentinel) __builtin_prefetch(pivot_ + rows_.position(entry.rest[0]));
-          const std::uint32_t raw_keys[4] = {pivot, entry.rest[0], entry.rest[1], entry.rest[2]};
-          work.add(raw_keys, raw_keys + length(raw_keys));
+        const std::uint32_t *column, *end;
+        if (o & kStored) {
+          column = stored.begin((o & ~kStored) - 1);
+          end = stored.end((o & ~kStored) - 1);
         } else {
-          const std::size_t c = entry.owner - kFirstStored;
-          const std::uint32_t *column = stored.begin(c), *end = stored.end(c);
-          if (end - column > 1) __builtin_prefetch(pivot_ + rows_.position(column[1]));
-          work.add(column, end);
+          column = raw[o - 1].data();
+          end = column + length(column);
         }
+        if (end - column > 1) __builtin_prefetch(owner + rows_.position(column[1]));
+        work.add(column, end);
         nonzero = work.pivot(pivot);
       }
       if (!nonzero) {  // zero column
         ++stats.zeroed;
         continue;
       }
-      pivot_[rows_.position(pivot)].owner = std::uint32_t(kFirstStored + stored.size());
+      owner[rows_.position(pivot)] = kStored | std::uint32_t(stored.size() + 1);
       on_pair(columns[i], rows_.cell(pivot));
       const auto column = work.finish();
       stored.add(column.first, column.second);
@@ -426,17 +424,25 @@ std::vector<std::uint32_t> columns_of(const std::vector<std::uint32_t>& sorted, 
 
 }  // namespace
 
-void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>, 3>& negative,
-                    const std::array<std::vector<std::uint32_t>, 3>& edges_sorted,
-                    const std::array<std::vector<std::uint32_t>, 3>& squares_sorted,
-                    const std::array<std::vector<std::uint32_t>, 3>& squares, DimensionMatching& out,
-                    Reduction reduction, int threads) {
+H1Plan plan_h1_solid(const Images& im, const std::array<std::vector<std::uint32_t>, 3>& squares_sorted,
+                     Reduction reduction) {
   const auto homology = [reduction](bool automatic) {
     return reduction == Reduction::Auto ? automatic : reduction == Reduction::Homology;
   };
+  H1Plan plan;
+  for (int k = 0; k < 3; ++k) plan.barcode_by_homology[k] = homology(barcode_by_homology(im[k], squares_sorted[k]));
+  for (int k = 0; k < 2; ++k) plan.image_by_homology[k] = homology(image_by_homology(im[k], im.c));
+  return plan;
+}
+
+void match_h1_solid(const Images& im, const H1Plan& plan, std::array<std::vector<std::uint8_t>, 3>& negative,
+                    std::array<std::vector<std::uint32_t>, 3>& edges_sorted,
+                    std::array<std::vector<std::uint32_t>, 3>& squares_sorted,
+                    std::array<std::vector<std::uint32_t>, 3>& squares, DimensionMatching& out, int threads) {
   const VGrid& grid = im.grid;
   const std::size_t num_cells = std::size_t(3 * grid.num_vertices);
-  // Row orders of the edges and of the squares of each image, made when a reduction first needs them.
+  // Row orders of the edges and of the squares of each image, made when a reduction first needs them
+  // and freed, with the lists they come from, after the last one that does (see `done_with`).
   std::array<std::unique_ptr<RowOrder>, 3> edge_order, square_order;
   const auto edges_of = [&](int k) -> const RowOrder& {
     if (!edge_order[k]) edge_order[k] = std::make_unique<RowOrder>(edges_sorted[k], num_cells, threads);
@@ -454,16 +460,25 @@ void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>
     const Cofaces cofaces{grid, squares_of(rows)};
     return Reducer<Cofaces>(cofaces, squares_sorted[rows].size()).run(columns, num_cells, on_pair, threads);
   };
+  // Image k's edges (order, list, clearing flags) and squares are read by no later reduction.
+  const auto done_with = [&](int k) {
+    edge_order[k].reset();
+    square_order[k].reset();
+    std::vector<std::uint32_t>().swap(edges_sorted[k]);
+    std::vector<std::uint32_t>().swap(squares_sorted[k]);
+    std::vector<std::uint32_t>().swap(squares[k]);
+    std::vector<std::uint8_t>().swap(negative[k]);
+  };
 
   // Persistence pairs (edge, square) of image k with nonzero persistence, by increasing death (the
   // order of Betti-Matching-3D's homology reduction).
-  const auto barcode = [&](int k, bool by_hom, ReductionStats& stats) {
+  const auto barcode = [&](int k, ReductionStats& stats) {
     const RankedImage& img = im[k];
     std::vector<std::array<std::uint32_t, 2>> found;
     const auto keep = [&](std::uint32_t edge, std::uint32_t square) {
       if (img.edge_rank(edge) != img.square_rank(square)) found.push_back({edge, square});
     };
-    if (by_hom) {
+    if (plan.barcode_by_homology[k]) {
       stats = by_homology(k, squares[k], [&](std::uint32_t s, std::uint32_t e) { keep(e, s); });
     } else {
       stats = by_cohomology(k, columns_of(edges_sorted[k], negative[k]), keep);
@@ -474,46 +489,57 @@ void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>
     return found;
   };
 
-  // Which reductions run in which direction, and the row orders they need, made before the
-  // reductions run (on several threads when given: the five are independent).
-  const bool bar_hom[3] = {homology(barcode_by_homology(im.f, squares_sorted[0])),
-                           homology(barcode_by_homology(im.g, squares_sorted[1])),
-                           homology(barcode_by_homology(im.c, squares_sorted[2]))};
-  const bool img_hom[2] = {homology(image_by_homology(im.f, im.c)), homology(image_by_homology(im.g, im.c))};
-  for (int k = 0; k < 3; ++k) bar_hom[k] ? edges_of(k) : squares_of(k);
-  for (int k = 0; k < 2; ++k) img_hom[k] ? edges_of(k) : squares_of(2);
-
-  InputPairs pairs[2];
-  std::array<std::vector<std::uint32_t>, 2> pair_of_birth;  // per edge: the nontrivial pair it gives birth to
-  std::array<std::vector<std::uint32_t>, 2> image_pivot;    // per square of c: the image pair's edge
-  std::vector<std::array<std::uint32_t, 2>> barcode_c;
   // Per reduction: barcodes of f, g, c, image barcodes of f and g.
   std::array<ReductionStats, 5> stats;
-  std::vector<std::function<void()>> tasks;
-  tasks.emplace_back([&] { barcode_c = barcode(2, bar_hom[2], stats[2]); });
-  for (int k = 0; k < 2; ++k) {
-    tasks.emplace_back([&, k] {
-      // Image barcode of the inclusion into c: rows (edges) by image k, columns (squares) by c.
-      image_pivot[k].assign(num_cells, kNone);
-      const auto record = [&](std::uint32_t edge, std::uint32_t square) { image_pivot[k][square] = edge; };
-      if (img_hom[k])
-        stats[3 + k] = by_homology(k, squares[2], [&](std::uint32_t s, std::uint32_t e) { record(e, s); });
-      else
-        stats[3 + k] = by_cohomology(2, columns_of(edges_sorted[k], negative[k]), record);
-    });
-    tasks.emplace_back([&, k] {
-      const RankedImage& img = im[k];
-      pair_of_birth[k].assign(num_cells, kNone);
-      for (const auto& p : barcode(k, bar_hom[k], stats[k]))
-        pair_of_birth[k][p[0]] = pairs[k].add(img.edge_voxel(p[0]), img.square_voxel(p[1]));
-    });
+  // The comparison image's bars first: only the image pairs that die at one of its death squares can
+  // match, so the image reductions record those alone (`death_of`: the squares, one bit per cell, and
+  // the bar of each, by a sorted list), not an edge per cell.
+  const std::vector<std::array<std::uint32_t, 2>> barcode_c = barcode(2, stats[2]);
+  std::vector<std::uint64_t> is_death((num_cells + 63) / 64, 0);
+  std::vector<std::array<std::uint32_t, 2>> death_of;  // (square, index in barcode_c), by square
+  death_of.reserve(barcode_c.size());
+  for (std::size_t i = 0; i < barcode_c.size(); ++i) {
+    const std::uint32_t s = barcode_c[i][1];
+    is_death[s / 64] |= std::uint64_t(1) << (s % 64);
+    death_of.push_back({s, std::uint32_t(i)});
   }
-  // One after another, each on all the threads: two reductions side by side slowed each other by half
-  // (128^3: 1.23 s -> 1.96 s each), the lock-free reduction of one on two threads gains 1.9x.
-  run_tasks(1, tasks);
+  std::sort(death_of.begin(), death_of.end());
+  const auto bar_of_death = [&](std::uint32_t square) {  // index in barcode_c, or kNone
+    if (!((is_death[square / 64] >> (square % 64)) & 1)) return kNone;
+    const auto it = std::lower_bound(death_of.begin(), death_of.end(), std::array<std::uint32_t, 2>{square, 0});
+    return (*it)[1];
+  };
+  edge_order[2].reset();  // c's edges are rows of no image reduction
+  std::vector<std::uint32_t>().swap(edges_sorted[2]);
+  std::vector<std::uint8_t>().swap(negative[2]);
+
+  InputPairs pairs[2];
+  std::array<std::vector<std::uint32_t>, 2> image_edge;  // per bar of c: the edge of image k's pair dying there
+  std::array<std::vector<std::array<std::uint32_t, 2>>, 2> birth_of;  // (birth edge, pair index), by edge
+  for (int k = 0; k < 2; ++k) {
+    // Image barcode of the inclusion into c: rows (edges) by image k, columns (squares) by c.
+    image_edge[k].assign(barcode_c.size(), kNone);
+    const auto record = [&](std::uint32_t edge, std::uint32_t square) {
+      const std::uint32_t bar = bar_of_death(square);
+      if (bar != kNone) image_edge[k][bar] = edge;
+    };
+    if (plan.image_by_homology[k])
+      stats[3 + k] = by_homology(k, squares[2], [&](std::uint32_t s, std::uint32_t e) { record(e, s); });
+    else
+      stats[3 + k] = by_cohomology(2, columns_of(edges_sorted[k], negative[k]), record);
+    if (k == 1) done_with(2);
+    const RankedImage& img = im[k];
+    for (const auto& p : barcode(k, stats[k])) {
+      birth_of[k].push_back({p[0], std::uint32_t(birth_of[k].size())});
+      pairs[k].add(img.edge_voxel(p[0]), img.square_voxel(p[1]));
+    }
+    std::sort(birth_of[k].begin(), birth_of[k].end());
+    done_with(k);
+  }
   if (PhaseTimer::enabled()) {
     const char* names[5] = {"barcode f", "barcode g", "barcode c", "image f->c", "image g->c"};
-    const bool hom[5] = {bar_hom[0], bar_hom[1], bar_hom[2], img_hom[0], img_hom[1]};
+    const bool hom[5] = {plan.barcode_by_homology[0], plan.barcode_by_homology[1], plan.barcode_by_homology[2],
+                         plan.image_by_homology[0], plan.image_by_homology[1]};
     for (int i = 0; i < 5; ++i)
       std::fprintf(stderr,
                    "seglosses profile h1 %s (%s): columns %zu empty %zu emergent %zu zeroed %zu stored %zu "
@@ -523,11 +549,16 @@ void match_h1_solid(const Images& im, const std::array<std::vector<std::uint8_t>
                    stats[i].reduce_seconds);
   }
 
+  const auto pair_born_at = [&](int k, std::uint32_t edge) {  // the pair of image k born at edge, or kNone
+    const auto& list = birth_of[k];
+    const auto it = std::lower_bound(list.begin(), list.end(), std::array<std::uint32_t, 2>{edge, 0});
+    return it != list.end() && (*it)[0] == edge ? (*it)[1] : kNone;
+  };
   std::vector<std::array<std::uint32_t, 2>> matches;
-  for (const auto& p : barcode_c) {
-    const std::uint32_t ef = image_pivot[0][p[1]], eg = image_pivot[1][p[1]];
+  for (std::size_t i = 0; i < barcode_c.size(); ++i) {
+    const std::uint32_t ef = image_edge[0][i], eg = image_edge[1][i];
     if (ef == kNone || eg == kNone) continue;
-    const std::uint32_t pf = pair_of_birth[0][ef], pg = pair_of_birth[1][eg];
+    const std::uint32_t pf = pair_born_at(0, ef), pg = pair_born_at(1, eg);
     if (pf != kNone && pg != kNone) {
       matches.push_back({pf, pg});
       pairs[0].matched[pf] = pairs[1].matched[pg] = 1;
