@@ -63,14 +63,19 @@ class Reducer {
     stats.columns = columns.size();
     const auto start = std::chrono::steady_clock::now();
     if (columns.size() < kMinParallel) threads = 1;
-    const std::vector<std::array<std::uint32_t, 4>> raw = raw_columns(columns, num_cells, threads);
-    const auto reduce_start = std::chrono::steady_clock::now();
-    stats.raw_seconds = std::chrono::duration<double>(reduce_start - start).count();
-    if (threads > 1)
+    if (columns.size() >= kStored - 1) throw std::length_error("betti_matching: too many columns for one reduction");
+    std::vector<std::uint32_t> column_of(num_cells, kSentinel);
+    for (std::size_t i = 0; i < columns.size(); ++i) column_of[columns[i]] = std::uint32_t(i);
+    if (threads > 1) {
+      std::vector<std::array<std::uint32_t, 4>> raw(columns.size());
+      fill_raw(column_of, 0, columns.size(), raw.data(), threads);
+      std::vector<std::uint32_t>().swap(column_of);
+      stats.raw_seconds = seconds_since(start);
       run_parallel(columns, raw, on_pair, threads, stats);
-    else
-      run_sequential(columns, raw, on_pair, stats);
-    stats.reduce_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - reduce_start).count();
+    } else {
+      run_sequential(columns, column_of, on_pair, stats);
+    }
+    stats.reduce_seconds = seconds_since(start) - stats.raw_seconds;
     return stats;
   }
 
@@ -93,28 +98,43 @@ class Reducer {
     return keys[3] != kSentinel ? 4 : keys[2] != kSentinel ? 3 : keys[1] != kSentinel ? 2 : keys[0] != kSentinel;
   }
 
-  // One owner (4 bytes) per row: kUnowned; the column i + 1 of an emergent pair, whose raw keys are
-  // raw[i]; or kStored | (index + 1) of a reduced column in the store. (Keeping an emergent column's
-  // other keys beside its owner, 16 bytes per row, saved a cache miss per addition and cost 36 bytes per
-  // voxel.)
+  // Per row: the column whose pivot it is (kUnowned; kRaw: an emergent column, whose other keys are
+  // kept beside it, padded with kSentinel; or kFirstStored + the index of a stored reduced column). The
+  // raw columns are made a chunk at a time (an eighth of them, at least 2^18), so they cost 6 bytes per
+  // voxel, not 48; the emergent columns' keys beside their owners (16 bytes per row) spare the additions
+  // a second cache miss (a 4-byte owner reading all raw columns back was 7-10% slower at 128^3).
+  static constexpr std::uint32_t kRaw = 1, kFirstStored = 2;
+  struct PivotEntry {
+    std::uint32_t owner;
+    std::uint32_t rest[3];
+  };
   template <class OnPair>
-  void run_sequential(const std::vector<std::uint32_t>& columns, const std::vector<std::array<std::uint32_t, 4>>& raw,
+  void run_sequential(const std::vector<std::uint32_t>& columns, const std::vector<std::uint32_t>& column_of,
                       OnPair& on_pair, ReductionStats& stats) {
-    if (columns.size() >= kStored - 1) throw std::length_error("betti_matching: too many columns for one reduction");
-    const auto owner_table = zeroed<std::uint32_t>(num_rows_ + 1);
-    std::uint32_t* const owner = owner_table.get();
+    const auto pivot_table = zeroed<PivotEntry>(num_rows_ + 1);
+    PivotEntry* const pivot_ = pivot_table.get();
     ColumnStore<std::uint32_t> stored;  // reduced columns that needed additions
     WorkingColumn<std::uint32_t> work;
-    for (std::size_t i = 0; i < columns.size(); ++i) {
-      const std::uint32_t* keys = raw[i].data();
+    const std::size_t chunk = std::max<std::size_t>(std::size_t(1) << 18, columns.size() / 8 + 1);
+    std::vector<std::array<std::uint32_t, 4>> raw(std::min(chunk, columns.size()));
+    for (std::size_t i = 0, begin = 0, filled = 0; i < columns.size(); ++i) {
+      if (i == filled) {  // the next chunk of raw columns, [begin, filled)
+        const auto fill_start = std::chrono::steady_clock::now();
+        begin = i;
+        filled = std::min(columns.size(), i + chunk);
+        fill_raw(column_of, begin, filled, raw.data(), 1);
+        stats.raw_seconds += seconds_since(fill_start);
+      }
+      const std::uint32_t* keys = raw[i - begin].data();
       const int n = length(keys);
       if (n == 0) {
         ++stats.empty;
         continue;
       }
-      std::uint32_t& first = owner[rows_.position(keys[0])];
-      if (first == kUnowned) {  // emergent pair: the raw column is reduced
-        first = std::uint32_t(i + 1);
+      if (pivot_[rows_.position(keys[0])].owner == kUnowned) {  // emergent pair: the raw column is reduced
+        PivotEntry& entry = pivot_[rows_.position(keys[0])];
+        entry.owner = kRaw;
+        for (int j = 1; j < 4; ++j) entry.rest[j - 1] = j < n ? keys[j] : kSentinel;
         on_pair(columns[i], rows_.cell(keys[0]));
         ++stats.emergent;
         continue;
@@ -123,29 +143,29 @@ class Reducer {
       std::uint32_t pivot;
       bool nonzero = work.pivot(pivot);
       while (nonzero) {
-        const std::uint32_t o = owner[rows_.position(pivot)];
+        const PivotEntry& entry = pivot_[rows_.position(pivot)];
         // A chain of cache misses: start loading the likely next pivots while this one arrives.
         std::uint32_t next;
-        if (work.second(next)) __builtin_prefetch(owner + rows_.position(next));
-        if (o == kUnowned) break;
+        if (work.second(next)) __builtin_prefetch(pivot_ + rows_.position(next));
+        if (entry.owner == kUnowned) break;
         ++stats.additions;
-        const std::uint32_t *column, *end;
-        if (o & kStored) {
-          column = stored.begin((o & ~kStored) - 1);
-          end = stored.end((o & ~kStored) - 1);
+        if (entry.owner == kRaw) {
+          if (entry.rest[0] != kSentinel) __builtin_prefetch(pivot_ + rows_.position(entry.rest[0]));
+          const std::uint32_t raw_keys[4] = {pivot, entry.rest[0], entry.rest[1], entry.rest[2]};
+          work.add(raw_keys, raw_keys + length(raw_keys));
         } else {
-          column = raw[o - 1].data();
-          end = column + length(column);
+          const std::size_t c = entry.owner - kFirstStored;
+          const std::uint32_t *column = stored.begin(c), *end = stored.end(c);
+          if (end - column > 1) __builtin_prefetch(pivot_ + rows_.position(column[1]));
+          work.add(column, end);
         }
-        if (end - column > 1) __builtin_prefetch(owner + rows_.position(column[1]));
-        work.add(column, end);
         nonzero = work.pivot(pivot);
       }
       if (!nonzero) {  // zero column
         ++stats.zeroed;
         continue;
       }
-      owner[rows_.position(pivot)] = kStored | std::uint32_t(stored.size() + 1);
+      pivot_[rows_.position(pivot)].owner = std::uint32_t(kFirstStored + stored.size());
       on_pair(columns[i], rows_.cell(pivot));
       const auto column = work.finish();
       stored.add(column.first, column.second);
@@ -189,7 +209,6 @@ class Reducer {
   void run_parallel(const std::vector<std::uint32_t>& columns, const std::vector<std::array<std::uint32_t, 4>>& raw,
                     OnPair& on_pair, int threads, ReductionStats& stats) {
     const std::size_t n = columns.size();
-    if (n >= kStored - 1) throw std::length_error("betti_matching: too many columns for one reduction");
     // Per row: the owner (column + 1, tagged kStored when it was published with a reduced form, so
     // that adding an emergent column reads its raw keys without looking at content[]).
     const std::unique_ptr<std::uint32_t[]> owner_table(new std::uint32_t[num_rows_ + 1]());
@@ -267,30 +286,31 @@ class Reducer {
     }
   }
 
-  // The raw columns' sorted keys, padded with kSentinel, in column order. Computed in passes over the
-  // cells in memory order (one per thread, over a slab of them), where the rows' positions are read from
-  // neighbouring cells, and scattered to the column order; the reduction then reads them sequentially
-  // (reading them in column order, which is a random order in space, was a good part of its time).
-  std::vector<std::array<std::uint32_t, 4>> raw_columns(const std::vector<std::uint32_t>& columns,
-                                                        std::size_t num_cells, int threads) const {
-    std::vector<std::uint32_t> column_of(num_cells, kSentinel);
-    for (std::size_t i = 0; i < columns.size(); ++i) column_of[columns[i]] = std::uint32_t(i);
-    std::vector<std::array<std::uint32_t, 4>> raw(columns.size());
-    const auto slab = [&](std::size_t first, std::size_t last) {
-      for (std::size_t cell = first; cell < last; ++cell) {
-        const std::uint32_t i = column_of[cell];
-        if (i == kSentinel) continue;
+  // The raw keys of columns [first, last) (sorted, padded with kSentinel) into out[0, last - first).
+  // Computed in a pass over the cells in memory order (by slabs on several threads), where the rows'
+  // positions are read from neighbouring cells, and scattered to the column order; the reduction then
+  // reads them sequentially (reading them in column order, which is a random order in space, was a good
+  // part of its time).
+  void fill_raw(const std::vector<std::uint32_t>& column_of, std::size_t first, std::size_t last,
+                std::array<std::uint32_t, 4>* out, int threads) const {
+    const std::size_t num_cells = column_of.size();
+    const auto slab = [&](std::size_t begin, std::size_t end) {
+      for (std::size_t cell = begin; cell < end; ++cell) {
+        const std::size_t i = std::size_t(column_of[cell]) - first;  // wraps below `first`
+        if (i >= last - first) continue;
         std::uint32_t keys[4];
         const int n = rows_.keys(std::uint32_t(cell), keys);
         std::sort(keys, keys + n);
-        for (int j = 0; j < 4; ++j) raw[i][j] = j < n ? keys[j] : kSentinel;
+        for (int j = 0; j < 4; ++j) out[i][j] = j < n ? keys[j] : kSentinel;
       }
     };
     std::vector<std::function<void()>> tasks;
     for (int t = 0; t < threads; ++t)
       tasks.emplace_back([&, t] { slab(num_cells * std::size_t(t) / std::size_t(threads), num_cells * std::size_t(t + 1) / std::size_t(threads)); });
     run_tasks(threads, tasks);
-    return raw;
+  }
+  static double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
 
   const Rows& rows_;
@@ -492,22 +512,25 @@ void match_h1_solid(const Images& im, const H1Plan& plan, std::array<std::vector
   // Per reduction: barcodes of f, g, c, image barcodes of f and g.
   std::array<ReductionStats, 5> stats;
   // The comparison image's bars first: only the image pairs that die at one of its death squares can
-  // match, so the image reductions record those alone (`death_of`: the squares, one bit per cell, and
-  // the bar of each, by a sorted list), not an edge per cell.
+  // match, so the image reductions record those alone (`bar_of_death`), not an edge per cell.
   const std::vector<std::array<std::uint32_t, 2>> barcode_c = barcode(2, stats[2]);
+  // A square's bar: the squares as one bit per cell, the bits counted per word of 64 (a rank query), and
+  // the bars in the order of their death squares.
   std::vector<std::uint64_t> is_death((num_cells + 63) / 64, 0);
-  std::vector<std::array<std::uint32_t, 2>> death_of;  // (square, index in barcode_c), by square
-  death_of.reserve(barcode_c.size());
+  for (const auto& p : barcode_c) is_death[p[1] / 64] |= std::uint64_t(1) << (p[1] % 64);
+  std::vector<std::uint32_t> deaths_before(is_death.size() + 1, 0);
+  for (std::size_t w = 0; w < is_death.size(); ++w)
+    deaths_before[w + 1] = deaths_before[w] + std::uint32_t(__builtin_popcountll(is_death[w]));
+  std::vector<std::uint32_t> bar_by_square(barcode_c.size());
   for (std::size_t i = 0; i < barcode_c.size(); ++i) {
     const std::uint32_t s = barcode_c[i][1];
-    is_death[s / 64] |= std::uint64_t(1) << (s % 64);
-    death_of.push_back({s, std::uint32_t(i)});
+    const std::uint64_t below = is_death[s / 64] & ((std::uint64_t(1) << (s % 64)) - 1);
+    bar_by_square[deaths_before[s / 64] + std::uint32_t(__builtin_popcountll(below))] = std::uint32_t(i);
   }
-  std::sort(death_of.begin(), death_of.end());
   const auto bar_of_death = [&](std::uint32_t square) {  // index in barcode_c, or kNone
-    if (!((is_death[square / 64] >> (square % 64)) & 1)) return kNone;
-    const auto it = std::lower_bound(death_of.begin(), death_of.end(), std::array<std::uint32_t, 2>{square, 0});
-    return (*it)[1];
+    const std::uint64_t word = is_death[square / 64], bit = std::uint64_t(1) << (square % 64);
+    if (!(word & bit)) return kNone;
+    return bar_by_square[deaths_before[square / 64] + std::uint32_t(__builtin_popcountll(word & (bit - 1)))];
   };
   edge_order[2].reset();  // c's edges are rows of no image reduction
   std::vector<std::uint32_t>().swap(edges_sorted[2]);
