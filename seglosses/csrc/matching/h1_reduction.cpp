@@ -26,6 +26,7 @@
 #include <stdexcept>
 
 #include "matching/betti_matching.h"
+#include "common/lockfree_reduction.h"
 #include "common/parallel.h"
 #include "common/profile.h"
 #include "common/working_column.h"
@@ -62,8 +63,7 @@ class Reducer {
     ReductionStats stats;
     stats.columns = columns.size();
     const auto start = std::chrono::steady_clock::now();
-    if (columns.size() < kMinParallel) threads = 1;
-    if (columns.size() >= kStored - 1) throw std::length_error("betti_matching: too many columns for one reduction");
+    if (columns.size() < kMinParallel || !LockFreeReduction<RawColumns>::fits(columns.size())) threads = 1;
     std::vector<std::uint32_t> column_of(num_cells, kSentinel);
     for (std::size_t i = 0; i < columns.size(); ++i) column_of[columns[i]] = std::uint32_t(i);
     if (threads > 1) {
@@ -81,9 +81,7 @@ class Reducer {
 
  private:
   static constexpr std::uint32_t kUnowned = 0, kSentinel = ~std::uint32_t(0);
-  static constexpr std::uint32_t kStored = std::uint32_t(1) << 31;  // see run_parallel
   static constexpr std::size_t kMinParallel = 1 << 12;  // fewer columns: one thread
-  static constexpr std::size_t kSweepBlock = 256;      // columns a thread takes at a time
   struct Free {
     void operator()(void* p) const { std::free(p); }
   };
@@ -173,115 +171,38 @@ class Reducer {
     }
   }
 
-  // Reduced columns of one thread of the parallel reduction, each stored as its length and its keys,
-  // never moved or freed while the reduction runs (other threads read them by pointer).
-  class Arena {
-   public:
-    const std::uint32_t* add(const std::uint32_t* first, const std::uint32_t* last) {
-      const std::size_t n = std::size_t(last - first) + 1;
-      if (blocks_.empty() || used_ + n > capacity_) {
-        capacity_ = std::max<std::size_t>(std::size_t(1) << 18, n);
-        blocks_.emplace_back(new std::uint32_t[capacity_]);
-        used_ = 0;
-      }
-      std::uint32_t* at = blocks_.back().get() + used_;
-      at[0] = std::uint32_t(n - 1);
-      std::copy(first, last, at + 1);
-      used_ += n;
-      return at;
+  // The lock-free parallel reduction (common/lockfree_reduction.h) over the raw columns; the pairs are those
+  // of the sequential run, reported at the end, in column order.
+  struct RawColumns {
+    using Key = std::uint32_t;
+    using Owner = std::uint32_t;
+    const Rows& rows;
+    const std::vector<std::array<std::uint32_t, 4>>& keys;
+    std::size_t slot(std::uint32_t key) const { return rows.position(key); }
+    int raw(std::size_t i, std::uint32_t* out) const {
+      const int n = length(keys[i].data());
+      std::copy(keys[i].data(), keys[i].data() + n, out);
+      return n;
     }
-
-   private:
-    std::vector<std::unique_ptr<std::uint32_t[]>> blocks_;
-    std::size_t used_ = 0, capacity_ = 0;
+    void foreign(Owner, WorkingColumn<std::uint32_t>&) const {}  // unsigned owners: none
+    void ahead(std::size_t) const {}                              // the raw columns are read in order
   };
-
-  // The lock-free parallel reduction (the scheme of Morozov and Nigmetov, "Towards lockfree persistent
-  // homology", SPAA 2020, as in the barcode engine's H1Reduction; the code is ours). The threads take
-  // blocks of consecutive columns and publish each reduced column by a compare-and-swap of the owner of
-  // its pivot row (column index + 1; 0: none). A column that meets a pivot owned by a later column takes
-  // it over, and the thread reduces the displaced column on. content[i] is column i's latest reduced form
-  // (nullptr: its raw column); a published form never changes, so a reader that meets an older or newer
-  // form of an earlier column adds a sum of earlier columns either way, which is all a reduction needs.
-  // The pivots are unique for the matrix and its orders, so the pairs are those of the sequential run;
-  // they are reported at the end, in column order.
   template <class OnPair>
   void run_parallel(const std::vector<std::uint32_t>& columns, const std::vector<std::array<std::uint32_t, 4>>& raw,
                     OnPair& on_pair, int threads, ReductionStats& stats) {
-    const std::size_t n = columns.size();
-    // Per row: the owner (column + 1, tagged kStored when it was published with a reduced form, so
-    // that adding an emergent column reads its raw keys without looking at content[]).
-    const std::unique_ptr<std::uint32_t[]> owner_table(new std::uint32_t[num_rows_ + 1]());
-    std::uint32_t* const owner = owner_table.get();
-    const std::unique_ptr<const std::uint32_t*[]> content_table(new const std::uint32_t*[n]());
-    const std::uint32_t** const content = content_table.get();
-    std::vector<std::uint32_t> pivot_of(n, kSentinel);  // per column: its pivot row (written before its claim)
-    std::vector<Arena> arenas(static_cast<std::size_t>(threads));
-    std::vector<std::size_t> additions(static_cast<std::size_t>(threads), 0);
-    std::atomic<std::size_t> next{0};
-    std::vector<std::function<void()>> tasks;
-    for (int t = 0; t < threads; ++t)
-      tasks.emplace_back([&, t] {
-        WorkingColumn<std::uint32_t> work;
-        std::size_t added = 0;
-        const auto keys_of = [&](std::size_t k, bool stored) {  // a form of column k: its latest, or raw
-          const std::uint32_t* c = stored ? __atomic_load_n(content + k, __ATOMIC_ACQUIRE) : nullptr;
-          const std::uint32_t* first = c ? c + 1 : raw[k].data();
-          return std::make_pair(first, c ? first + c[0] : first + length(first));
-        };
-        for (std::size_t first; (first = next.fetch_add(kSweepBlock)) < n;) {
-          const std::size_t last = std::min(n, first + kSweepBlock);
-          for (std::size_t i = first; i < last; ++i) {
-            if (raw[i][0] == kSentinel) continue;
-            work.reset(raw[i].data(), raw[i].data() + length(raw[i].data()));
-            std::size_t j = i;     // the column being reduced
-            bool changed = false;  // whether the working column differs from content[j]
-            std::uint32_t pivot;
-            bool nonzero;
-            while ((nonzero = work.pivot(pivot))) {
-              std::uint32_t ahead;
-              if (work.second(ahead)) __builtin_prefetch(owner + rows_.position(ahead));
-              std::uint32_t* entry = owner + rows_.position(pivot);
-              std::uint32_t o = __atomic_load_n(entry, __ATOMIC_ACQUIRE);
-              const std::size_t k = std::size_t(o & ~kStored) - 1;
-              if (o != kUnowned && k < j) {  // an earlier column's pivot: add that column
-                const auto [keys, end] = keys_of(k, o & kStored);
-                if (end - keys > 1) __builtin_prefetch(owner + rows_.position(keys[1]));
-                work.add(keys, end);
-                ++added;
-                changed = true;
-                continue;
-              }
-              // The row is free, or the pivot of a later column: column j takes it.
-              if (changed) {
-                const auto column = work.finish();
-                __atomic_store_n(content + j, arenas[std::size_t(t)].add(column.first, column.second), __ATOMIC_RELEASE);
-                changed = false;
-              }
-              pivot_of[j] = rows_.position(pivot);
-              const std::uint32_t claim = std::uint32_t(j + 1) | (content[j] ? kStored : 0);
-              if (!__atomic_compare_exchange_n(entry, &o, claim, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-                continue;  // taken meanwhile: look again
-              if (o == kUnowned) break;
-              j = k;  // the displaced column, whose pivot j now owns, is reduced on
-              const auto [keys, end] = keys_of(j, true);
-              work.reset(keys, end);
-            }
-            if (!nonzero) pivot_of[j] = kSentinel;  // a zero column
-          }
-        }
-        additions[std::size_t(t)] = added;
-      });
-    run_tasks(threads, tasks);
-    for (const std::size_t a : additions) stats.additions += a;
-    for (std::size_t i = 0; i < n; ++i) {  // the pairs, in column order
+    using Parallel = LockFreeReduction<RawColumns>;
+    // Zeroed up front (calloc's lazily zeroed pages, faulted by several threads at once, cost 10-15%).
+    const std::unique_ptr<std::uint32_t[]> owner(new std::uint32_t[num_rows_ + 1]());
+    const auto result = Parallel::run(RawColumns{rows_, raw}, columns.size(), owner.get(), threads);
+    stats.additions += result.additions;
+    for (std::size_t i = 0; i < columns.size(); ++i) {
       if (raw[i][0] == kSentinel) {
         ++stats.empty;
-      } else if (pivot_of[i] == kSentinel) {
+      } else if (result.pivot_slot[i] == Parallel::kNoPivot) {
         ++stats.zeroed;
       } else {
-        ++(content[i] ? stats.stored : stats.emergent);
-        on_pair(columns[i], rows_.cell(rows_.key(pivot_of[i])));
+        ++(result.stored[i] ? stats.stored : stats.emergent);
+        on_pair(columns[i], rows_.cell(rows_.key(std::uint32_t(result.pivot_slot[i]))));
       }
     }
   }

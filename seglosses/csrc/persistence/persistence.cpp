@@ -11,6 +11,7 @@
 //   (clearing). Apparent pairs are found first, in one pass in memory order; a column whose smallest
 //   cofacet is not yet a pivot is reduced already (an emergent pair): it is paired without being
 //   materialized or stored. Only the remaining columns are reduced and stored.
+#include "common/lockfree_reduction.h"
 #include "common/parallel.h"
 #include "common/profile.h"
 #include "persistence/cubical.h"
@@ -381,15 +382,11 @@ class H1Reduction {
 
   // Reduces the columns of `edges` (neither apparent nor negative), given in filtration order.
   //
-  // With threads > 1, by a lock-free parallel reduction (the scheme of Morozov and Nigmetov, "Towards
-  // lockfree persistent homology", SPAA 2020; the code is ours): the threads take blocks of consecutive
-  // columns of the sweep and publish each reduced column by a compare-and-swap on its pivot's entry. A
-  // column that meets a pivot owned by a column later in the sweep takes the pivot over, and the thread
-  // goes on reducing the displaced column. The pairs are those of the one-thread sweep: pairing is
-  // unique for a total order, and every column only ever adds columns earlier in the sweep.
+  // With threads > 1, by the lock-free parallel reduction of common/lockfree_reduction.h (blocks of the
+  // sweep on all threads, pivots claimed by compare-and-swap); the pairs are those of the one-thread sweep.
   using Edge = RankedEdge<Pos>;
   void reduce(const std::vector<Edge>& edges, int threads) {
-    if (threads <= 1 || edges.size() < kMinParallel)
+    if (threads <= 1 || edges.size() < kMinParallel || !LockFreeReduction<SweepColumns>::fits(edges.size()))
       reduce_columns(edges.rbegin(), edges.rend(), pool_, out_);
     else
       reduce_in_parallel(edges, threads);
@@ -444,7 +441,6 @@ class H1Reduction {
  private:
   static constexpr std::ptrdiff_t kAhead = 16;        // edges whose cofacets' positions are prefetched
   static constexpr std::size_t kMinParallel = 2048;  // fewer columns: one thread
-  static constexpr std::size_t kSweepBlock = 256;      // columns a thread takes at a time
 
   // Loads the dense numbers of an edge's squares, numbered at its lowest vertex v or one vertex back.
   void prefetch_coboundary(index_t edge) const {
@@ -461,121 +457,29 @@ class H1Reduction {
     work.add(keys, keys + k);
   }
 
-  // Reduced columns of one thread of the parallel reduction, each stored as its length and its keys,
-  // never moved or freed while the reduction runs (other threads read them by pointer).
-  class Arena {
-   public:
-    const Pos* add(const Pos* first, const Pos* last) {
-      const std::size_t n = std::size_t(last - first) + 1;
-      if (blocks_.empty() || used_ + n > capacity_) {
-        capacity_ = std::max<std::size_t>(std::size_t(1) << 18, n);
-        blocks_.emplace_back(new Pos[capacity_]);
-        used_ = 0;
-      }
-      Pos* at = blocks_.back().get() + used_;
-      at[0] = Pos(n - 1);
-      std::copy(first, last, at + 1);
-      used_ += n;
-      return at;
-    }
-
-   private:
-    std::vector<std::unique_ptr<Pos[]>> blocks_;
-    std::size_t used_ = 0, capacity_ = 0;
+  // The parallel reduction (see reduce): column i of the sweep is edges[n - 1 - i]; the apparent pairs'
+  // partner edges are the owners the policy adds itself.
+  struct SweepColumns {
+    using Key = Pos;
+    using Owner = typename H1Reduction::Owner;
+    const H1Reduction& h1;
+    const std::vector<Edge>& edges;
+    index_t cell(std::size_t i) const { return index_t(edges[edges.size() - 1 - i].cell); }
+    std::size_t slot(Pos key) const { return std::size_t(key); }
+    int raw(std::size_t i, Pos* out) const { return h1.raw_coboundary(cell(i), out); }
+    void foreign(Owner o, WorkingColumn<Pos>& work) const { h1.add_raw(index_t(-(o + 1)), work); }
+    void ahead(std::size_t i) const { h1.prefetch_coboundary(cell(i)); }
   };
-
-  // The parallel reduction (see reduce). Column i of the sweep is edges[n - 1 - i]. In pivot_, a
-  // reduction column owns its pivot as i + 1 (an apparent pair's partner edge stays -(e + 1)), and
-  // content[i] is its latest reduced form (nullptr: its raw coboundary). Entries are read and swapped
-  // atomically; a published column is never changed (a new form is a new one in the thread's arena), so
-  // a reader that meets an owner's older or newer form adds a sum of columns earlier than its own either
-  // way, which is all a reduction needs. The pairs are read from pivot_ at the end.
   void reduce_in_parallel(const std::vector<Edge>& edges, int threads) {
+    using Parallel = LockFreeReduction<SweepColumns>;
     const std::size_t n = edges.size();
-    std::unique_ptr<const Pos*[]> content(new const Pos*[n]());
-    std::vector<Arena> arenas(static_cast<std::size_t>(threads));
-    std::atomic<std::size_t> next{0};
-    std::vector<std::function<void()>> tasks;
-    for (int t = 0; t < threads; ++t)
-      tasks.emplace_back([&, t] {
-        WorkingColumn<Pos> work;
-        for (std::size_t first; (first = next.fetch_add(kSweepBlock)) < n;) {
-          const std::size_t last = std::min(n, first + kSweepBlock);
-          for (std::size_t i = first; i < last; ++i) {
-            if (i + kAhead < last) prefetch_coboundary(edges[n - 1 - i - kAhead].cell);
-            reduce_shared(i, edges, content.get(), arenas[std::size_t(t)], work);
-          }
-        }
-      });
-    run_tasks(threads, tasks);
-    std::uint32_t rank = 0;  // the pairs, by a sweep over the squares (whose ranks rise with position)
-    for (std::size_t p = 0; p < num_squares_; ++p) {
-      const Owner o = pivot_[p];
-      if (o <= 0) continue;
-      while (square_rank_.first(rank + 1) <= Pos(p)) ++rank;
-      const std::uint32_t birth_rank = edges[n - std::size_t(o)].rank;
-      if (keep_zero_ || birth_rank != rank) push_pair(out_, f_, birth_rank, rank, keep_zero_);
+    const auto result = Parallel::run(SweepColumns{*this, edges}, n, pivot_.get(), threads);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t p = result.pivot_slot[i];
+      if (p == Parallel::kNoPivot) continue;  // a zero column: none in a grid, which is contractible
+      const std::uint32_t birth_rank = edges[n - 1 - i].rank, death_rank = square_rank_[Pos(p)];
+      if (keep_zero_ || birth_rank != death_rank) push_pair(out_, f_, birth_rank, death_rank, keep_zero_);
     }
-  }
-
-  // Reduces column i of the parallel sweep (and the columns it displaces) until each owns a pivot.
-  void reduce_shared(std::size_t i, const std::vector<Edge>& edges, const Pos** content, Arena& arena,
-                     WorkingColumn<Pos>& work) {
-    const std::size_t n = edges.size();
-    const auto load = [&](std::size_t k) {  // the current form of column k into the working column
-      const Pos* c = __atomic_load_n(content + k, __ATOMIC_ACQUIRE);
-      if (c) {
-        work.reset(c + 1, c + 1 + c[0]);
-      } else {
-        Pos keys[4];
-        const int m = raw_coboundary(index_t(edges[n - 1 - k].cell), keys);
-        work.reset(keys, keys + m);
-      }
-    };
-    const auto add = [&](std::size_t k) {  // column k (earlier in the sweep) to the working column
-      const Pos* c = __atomic_load_n(content + k, __ATOMIC_ACQUIRE);
-      if (c) {
-        if (c[0] > 1) __builtin_prefetch(pivot_.get() + c[2]);
-        work.add(c + 1, c + 1 + c[0]);
-      } else {
-        add_raw(index_t(edges[n - 1 - k].cell), work);
-      }
-    };
-    load(i);
-    std::size_t j = i;     // the column being reduced
-    bool changed = false;  // whether the working column differs from content[j]
-    const auto publish = [&] {
-      if (!changed) return;
-      const auto column = work.finish();
-      __atomic_store_n(content + j, arena.add(column.first, column.second), __ATOMIC_RELEASE);
-      changed = false;
-    };
-    Pos pivot;
-    while (work.pivot(pivot)) {
-      Pos ahead;
-      if (work.second(ahead)) __builtin_prefetch(pivot_.get() + ahead);
-      Owner o = __atomic_load_n(pivot_.get() + pivot, __ATOMIC_ACQUIRE);
-      if (o < 0) {  // an apparent pair's square: add the partner's raw coboundary
-        add_raw(index_t(-(o + 1)), work);
-        changed = true;
-        continue;
-      }
-      const std::size_t k = std::size_t(o) - 1;
-      if (o != kNone && k < j) {
-        add(k);
-        changed = true;
-        continue;
-      }
-      // The pivot is free, or owned by a column later in the sweep: column j takes it.
-      publish();
-      if (!__atomic_compare_exchange_n(pivot_.get() + pivot, &o, Owner(j + 1), false, __ATOMIC_ACQ_REL,
-                                       __ATOMIC_ACQUIRE))
-        continue;  // taken meanwhile: look again
-      if (o == kNone) return;
-      j = k;  // the displaced column, whose pivot j now owns, is reduced further
-      load(j);
-    }
-    // A zero column: an essential class (none in a grid, which is contractible).
   }
 
  private:
