@@ -58,9 +58,7 @@ class PhaseTimer {
     std::fputs(line.c_str(), stderr);
   }
 
- private:
-  using Clock = std::chrono::steady_clock;
-  // A line of /proc/self/status (e.g. "VmRSS:") in MB; -1 where there is none.
+  // A line of /proc/self/status (e.g. "VmRSS:", "VmHWM:") in MB; -1 where there is none.
   static double resident_mb(const char* key) {
     std::FILE* file = std::fopen("/proc/self/status", "r");
     if (!file) return -1;
@@ -75,6 +73,9 @@ class PhaseTimer {
     std::fclose(file);
     return kb < 0 ? -1 : kb / 1024;
   }
+
+ private:
+  using Clock = std::chrono::steady_clock;
   const char* what_;
   bool on_;
   Clock::time_point start_, last_;

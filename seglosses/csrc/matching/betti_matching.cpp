@@ -252,6 +252,9 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
     timer.mark("h0");
     return result;
   }
+  // The H1 reductions' directions, and with them which squares' orders H1 reads (the others are freed
+  // after the top dimension, 12 bytes per voxel each) and which clearing flags (only cohomology reads them).
+  const H1Plan plan = plan_h1_solid(im, codim1_sorted, reduction);
   // Solid: the top dimension (on the squares) and dimension 0 (on the edges, sorted first) are
   // independent; on several threads they run side by side, each with half the threads (their own
   // parts, two images and then the comparison image, leave threads idle: 192^3 on 2 threads, top
@@ -262,12 +265,10 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
       edges_sorted[k] = sort_by_rank(edges, im[k].num_ranks, [&](std::uint32_t e) { return im[k].edge_rank(e); });
     };
     run_tasks(share, {[&] { sort_edges(0); }, [&] { sort_edges(1); }, [&] { sort_edges(2); }});
-    for (auto& n : negative) n.assign(std::size_t(3 * grid.num_vertices), 0);
+    for (int k = 0; k < 3; ++k)
+      if (plan.needs_clearing(k)) negative[k].assign(std::size_t(3 * grid.num_vertices), 0);
     match_h0(im, edges_sorted, negative, result.dims[0], result.essential_f, result.essential_g, share);
   };
-  // The H1 reductions' directions, and with them which squares' orders H1 reads: the others are freed
-  // after the top dimension (12 bytes per voxel each).
-  const H1Plan plan = plan_h1_solid(im, codim1_sorted, reduction);
   const auto top_dimension = [&](int share) {
     match_top(im, codim1_sorted, unmerged, result.dims[top], share);
     for (int k = 0; k < 3; ++k)

@@ -101,12 +101,14 @@ struct H1Plan {
   bool needs_square_order(int k) const {
     return !barcode_by_homology[k] || (k == 2 && !(image_by_homology[0] && image_by_homology[1]));
   }
+  // Whether a reduction reads image k's clearing flags (its columns are edges: cohomology).
+  bool needs_clearing(int k) const { return !barcode_by_homology[k] || (k < 2 && !image_by_homology[k]); }
 };
 H1Plan plan_h1_solid(const Images& im, const std::array<std::vector<std::uint32_t>, 3>& squares_sorted,
                      Reduction reduction);
 
 // H1 of a solid (3D) grid by reduction. `negative[k]` marks the edges that merge components in
-// image k (f, g, c); `edges_sorted[k]` and `squares_sorted[k]` list the edges and the squares in
+// image k (f, g, c), where plan.needs_clearing(k); `edges_sorted[k]` and `squares_sorted[k]` list the edges and the squares in
 // increasing order of image k (the squares only where plan.needs_square_order(k)); `squares[k]` lists
 // the squares that merge no dual components of image k, in increasing order of image k. The lists are
 // consumed: each is freed after the last reduction that reads it.
