@@ -117,7 +117,7 @@ std::tuple<std::vector<index_t>, index_t> union_find_pairs(const Grid& g, const 
   if (!dual) {
     Key best = kNoKey;
     for (index_t c = 0; c < g.num_cells; ++c)
-      if (cell_dim(g, c) == 0 && graph.node_key(c) < best) best = graph.node_key(c), essential = c;
+      if (g.cell_dim(c) == 0 && graph.node_key(c) < best) best = graph.node_key(c), essential = c;
   }
   return {std::move(pairs), essential};
 }
@@ -133,7 +133,7 @@ Pairs gpu_apparent_pairs(Image image, int construction, int dim) {
   const Ranked r = rank_cells(g, image.data());
   std::vector<index_t> pairs;
   for (index_t c = 0; c < g.num_cells; ++c) {
-    if (cell_dim(g, c) != dim) continue;
+    if (g.cell_dim(c) != dim) continue;
     const index_t t = apparent_partner(g, r.cell_rank.data(), c);
     if (t != kNoCell) pairs.push_back(c), pairs.push_back(t);
   }

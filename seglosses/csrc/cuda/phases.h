@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "common/hd.h"
+#include "common/khalimsky_grid.h"
 
 namespace seglosses::gpu {
 
@@ -49,75 +50,11 @@ constexpr index_t kNoCell = -1;
 
 using seglosses::order_key_bits;  // the CPU engine's key (common/hd.h)
 
-// The Khalimsky grid of cubical.h as plain data (device code cannot use its std::array members).
-struct Grid {
-  index_t shape[3];   // image shape padded to three axes
-  index_t extent[3];  // Khalimsky extents
-  index_t stride[3];
-  bool flat[3];
-  bool t_construction;
-  int dim;
-  index_t num_cells;
-  index_t num_pixels;
-};
-
+// The Khalimsky grid: the CPU engine's type (common/khalimsky_grid.h), plain data with per-element
+// members (coords, cell_dim, cell_of_pixel) for host and device.
+using Grid = seglosses::KhalimskyGrid;
 inline Grid make_grid(const index_t* image_shape, int ndim, bool t_construction) {
-  Grid g{};
-  g.t_construction = t_construction;
-  g.num_pixels = 1;
-  for (int a = 0; a < 3; ++a) g.shape[a] = 1;
-  for (int a = 0; a < ndim && a < 3; ++a) g.shape[3 - ndim + a] = image_shape[a];
-  for (int a = 0; a < 3; ++a) {
-    g.num_pixels *= g.shape[a];
-    g.flat[a] = g.shape[a] <= 1;
-    g.extent[a] = g.flat[a] ? 1 : t_construction ? 2 * g.shape[a] + 1 : 2 * g.shape[a] - 1;
-    g.dim += g.flat[a] ? 0 : 1;
-  }
-  g.stride[2] = 1;
-  g.stride[1] = g.extent[2];
-  g.stride[0] = g.extent[1] * g.extent[2];
-  g.num_cells = g.extent[0] * g.stride[0];
-  return g;
-}
-
-SEGLOSSES_HD void coords(const Grid& g, index_t c, index_t k[3]) {
-  k[0] = c / g.stride[0];
-  const index_t r = c - k[0] * g.stride[0];
-  k[1] = r / g.stride[1];
-  k[2] = r - k[1] * g.stride[1];
-}
-
-SEGLOSSES_HD int cell_dim(const Grid& g, index_t c) {
-  index_t k[3];
-  coords(g, c, k);
-  return int(k[0] & 1) + int(k[1] & 1) + int(k[2] & 1);
-}
-
-// Whether cell c is the cell of a pixel (a vertex in V, a top cell in T), and which pixel.
-SEGLOSSES_HD index_t pixel_of_cell(const Grid& g, index_t c) {
-  index_t k[3];
-  coords(g, c, k);
-  index_t p = 0;
-  for (int a = 0; a < 3; ++a) {
-    index_t i = 0;
-    if (!g.flat[a]) {
-      const bool odd = k[a] & 1;
-      if (odd != g.t_construction) return kNoCell;
-      i = k[a] >> 1;
-    }
-    p = p * g.shape[a] + i;
-  }
-  return p;
-}
-
-SEGLOSSES_HD index_t cell_of_pixel(const Grid& g, index_t p) {
-  index_t c = 0;
-  for (int a = 2; a >= 0; --a) {
-    const index_t i = p % g.shape[a];
-    p /= g.shape[a];
-    if (!g.flat[a]) c += (g.t_construction ? 2 * i + 1 : 2 * i) * g.stride[a];
-  }
-  return c;
+  return Grid::make(image_shape, ndim, t_construction);
 }
 
 // Rank of a cell from the pixel ranks: the max over the vertices (V) or the min over the top cells
@@ -125,7 +62,7 @@ SEGLOSSES_HD index_t cell_of_pixel(const Grid& g, index_t p) {
 // (one at the border in T), so the cell's pixels are a box of at most 2^3.
 SEGLOSSES_HD std::uint32_t cell_rank(const Grid& g, const std::uint32_t* pixel_rank, index_t c) {
   index_t k[3], lo[3], hi[3];
-  coords(g, c, k);
+  g.coords(c, k);
   for (int a = 0; a < 3; ++a) {
     if (g.flat[a]) {
       lo[a] = hi[a] = 0;
@@ -157,7 +94,7 @@ SEGLOSSES_HD Key cell_key(const std::uint32_t* rank, index_t c) { return (Key(ra
 // The earliest cofacet of c, or kNoCell when c has none.
 SEGLOSSES_HD index_t earliest_cofacet(const Grid& g, const std::uint32_t* rank, index_t c) {
   index_t k[3];
-  coords(g, c, k);
+  g.coords(c, k);
   index_t best = kNoCell;
   Key best_key = kNoKey;
   for (int a = 0; a < 3; ++a) {
@@ -176,7 +113,7 @@ SEGLOSSES_HD index_t earliest_cofacet(const Grid& g, const std::uint32_t* rank, 
 // The latest facet of c, or kNoCell when c is a vertex.
 SEGLOSSES_HD index_t latest_facet(const Grid& g, const std::uint32_t* rank, index_t c) {
   index_t k[3];
-  coords(g, c, k);
+  g.coords(c, k);
   index_t best = kNoCell;
   Key best_key = 0;
   for (int a = 0; a < 3; ++a) {
@@ -219,14 +156,14 @@ struct Graph {
   SEGLOSSES_HD index_t num_nodes() const { return grid.num_cells + 1; }  // the outer cell's slot unused for H0
   SEGLOSSES_HD index_t num_edge_slots() const { return grid.num_cells; }
   SEGLOSSES_HD bool is_edge(index_t c) const {
-    const int d = cell_dim(grid, c);
+    const int d = grid.cell_dim(c);
     return dual ? d == grid.dim - 1 : d == 1;
   }
   // The two nodes an edge joins. H0: the vertices beside the edge's one odd axis. Top: the top cells
   // beside its one even non-flat axis, or the outer cell at the border.
   SEGLOSSES_HD void ends(index_t e, index_t& a, index_t& b) const {
     index_t k[3];
-    coords(grid, e, k);
+    grid.coords(e, k);
     int axis = 0;
     if (dual) {
       while (grid.flat[axis] || (k[axis] & 1)) ++axis;

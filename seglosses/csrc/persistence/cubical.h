@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/khalimsky_grid.h"
 #include "common/order.h"
 #include "common/types.h"
 #include "common/union_find.h"
@@ -40,55 +41,27 @@ using seglosses::index_t;
 
 enum class Construction : int { T = 0, V = 1 };
 
-struct Grid {
-  std::array<index_t, 3> shape{1, 1, 1};   // image shape padded to three axes
-  std::array<index_t, 3> extent{1, 1, 1};  // Khalimsky extents
-  std::array<index_t, 3> stride{0, 0, 1};  // Khalimsky strides (C order)
-  std::array<bool, 3> flat{true, true, true};
-  Construction construction = Construction::V;
-  int dim = 0;  // dimension of the top cells = number of non-flat axes
-  index_t num_cells = 1;
-  index_t num_pixels = 1;
-
+// The Khalimsky grid (common/khalimsky_grid.h, shared with the CUDA engine) with the host-side helpers
+// of the CPU engine.
+struct Grid : KhalimskyGrid {
   Grid() = default;
-  Grid(const index_t* image_shape, int ndim, Construction c) : construction(c) {
-    for (int a = 0; a < ndim && a < 3; ++a) shape[3 - ndim + a] = image_shape[a];
-    dim = 0;
-    num_pixels = 1;
-    for (int a = 0; a < 3; ++a) {
-      num_pixels *= shape[a];
-      flat[a] = shape[a] <= 1;
-      if (flat[a]) {
-        extent[a] = 1;
-      } else {
-        extent[a] = c == Construction::T ? 2 * shape[a] + 1 : 2 * shape[a] - 1;
-        ++dim;
-      }
-    }
-    stride = {extent[1] * extent[2], extent[2], 1};
-    num_cells = extent[0] * extent[1] * extent[2];
-  }
+  Grid(const index_t* image_shape, int ndim, Construction c)
+      : KhalimskyGrid(KhalimskyGrid::make(image_shape, ndim, c == Construction::T)) {}
+  Construction construction() const { return t_construction ? Construction::T : Construction::V; }
 
+  using KhalimskyGrid::cell;
+  using KhalimskyGrid::coords;
   std::array<index_t, 3> coords(index_t cell) const {
     if (num_cells <= index_t(0xffffffffu)) {  // 32-bit division: several times faster than 64-bit
       const std::uint32_t c = std::uint32_t(cell), s0 = std::uint32_t(stride[0]), s1 = std::uint32_t(stride[1]);
       const std::uint32_t k0 = c / s0, r = c - k0 * s0, k1 = r / s1;
       return {index_t(k0), index_t(k1), index_t(r - k1 * s1)};
     }
-    index_t k0 = cell / stride[0];
-    index_t r = cell - k0 * stride[0];
-    index_t k1 = r / stride[1];
-    return {k0, k1, r - k1 * stride[1]};
+    index_t k[3];
+    coords(cell, k);
+    return {k[0], k[1], k[2]};
   }
-  index_t cell(index_t k0, index_t k1, index_t k2) const { return k0 * stride[0] + k1 * stride[1] + k2; }
   index_t cell(const std::array<index_t, 3>& k) const { return cell(k[0], k[1], k[2]); }
-
-  // Khalimsky coordinate of pixel coordinate i on axis a (of the cell that *is* the pixel: a vertex
-  // in V, a top cell in T).
-  index_t pixel_to_k(int a, index_t i) const {
-    if (flat[a]) return 0;
-    return construction == Construction::T ? 2 * i + 1 : 2 * i;
-  }
   // Calls f(cell) for every cell of dimension d, in increasing index order.
   template <class F>
   void for_each_cell_of_dim(int d, F&& f) const {
@@ -144,7 +117,7 @@ struct Filtration {
   void fill_ranks() {
     const Grid& g = grid;
     const index_t n = g.num_pixels;
-    const Construction c = g.construction;
+    const Construction c = g.construction();
     rank.assign(g.num_cells, 0);
     for (index_t r = 0; r < n; ++r) rank[pixel_cell(pixel_of_rank[r])] = std::uint32_t(r);
     // The max (V) or min (T) over a product of intervals is separable: fill axis by axis. At step a,

@@ -516,7 +516,7 @@ class H1Reduction {
   }
 
   const Filtration& f_;
-  const bool v_ = f_.grid.construction == Construction::V;
+  const bool v_ = f_.grid.construction() == Construction::V;
   const std::vector<Pos>* squares_;  // the squares in filtration order (until compact_positions)
   std::size_t num_squares_;
   bool keep_zero_;
@@ -565,7 +565,7 @@ void compute_3d(Filtration& f, bool keep_zero, PersistenceDiagram& diagram, int 
   // cubes' ranks, taken here): it is freed before them, which keeps the peak of the call down by its
   // 32 bytes per voxel less the cubes' 4.
   std::vector<std::uint32_t> cube_rank;
-  const bool v = f.grid.construction == Construction::V;
+  const bool v = f.grid.construction() == Construction::V;
   if (v) {
     cube_rank = top_ranks(f);
     std::vector<std::uint32_t>().swap(f.rank);

@@ -23,7 +23,7 @@ __global__ void cell_ranks_kernel(Grid g, const std::uint32_t* pixel_rank, std::
 __global__ void apparent_kernel(Grid g, const std::uint32_t* rank, int dim, unsigned long long* count) {
   unsigned long long mine = 0;
   SEGLOSSES_FOR_EACH(c, g.num_cells) {
-    if (cell_dim(g, c) == dim && apparent_partner(g, rank, c) != kNoCell) ++mine;
+    if (g.cell_dim(c) == dim && apparent_partner(g, rank, c) != kNoCell) ++mine;
   }
   if (mine) atomicAdd(count, mine);
 }
