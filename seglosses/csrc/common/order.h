@@ -4,10 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include "common/hd.h"
+#include "common/parallel.h"
 #include "common/types.h"
 
 namespace seglosses {
@@ -24,32 +27,65 @@ inline std::uint64_t order_key(double value) {
 // whose histograms are all counted in one read of the keys; passes whose digit is the same for every
 // key are skipped (the low bits of float32 data, the high bits of small ranges). n < 2^32. Several
 // times faster than a comparison sort. `key` is consumed: on return it holds the keys in sorted order.
-inline std::vector<std::uint32_t> radix_order(std::vector<std::uint64_t>& key) {
+// With threads > 1, each pass is split into consecutive slices of the input, one per thread: a thread
+// counts its slice's digits (again for every pass after the first that moved the keys) and scatters its
+// slice to the positions that the counts of the slices before it leave (so the sort stays stable and
+// the result is that of one thread).
+inline std::vector<std::uint32_t> radix_order(std::vector<std::uint64_t>& key, int threads = 1) {
   const std::size_t n = key.size();
   constexpr int kBits = 11, kPasses = 6;
   constexpr std::size_t kBuckets = std::size_t(1) << kBits;
   std::vector<std::uint32_t> idx(n), idx_tmp(n);
   for (std::size_t i = 0; i < n; ++i) idx[i] = std::uint32_t(i);
   if (n < 2) return idx;
-  std::vector<std::uint32_t> count(kPasses * kBuckets, 0);
-  for (const std::uint64_t k : key)
-    for (int pass = 0; pass < kPasses; ++pass) ++count[pass * kBuckets + ((k >> (kBits * pass)) & (kBuckets - 1))];
+  const std::size_t slices = std::size_t(std::max(1, std::min<int>(threads, int(n / (1 << 16)) + 1)));
+  const auto bound = [&](std::size_t t) { return n * t / slices; };
+  // count[(t * kPasses + pass) * kBuckets + digit]: slice t's digits of every pass, counted in one read.
+  std::vector<std::uint32_t> count(slices * kPasses * kBuckets, 0);
+  const auto for_each_slice = [&](auto&& body) {
+    if (slices == 1) {
+      body(std::size_t(0));
+      return;
+    }
+    std::vector<std::function<void()>> tasks;
+    for (std::size_t t = 0; t < slices; ++t) tasks.emplace_back([&body, t] { body(t); });
+    run_tasks(int(slices), tasks);
+  };
+  for_each_slice([&](std::size_t t) {
+    std::uint32_t* c = count.data() + t * kPasses * kBuckets;
+    for (std::size_t i = bound(t); i < bound(t + 1); ++i)
+      for (int pass = 0; pass < kPasses; ++pass) ++c[pass * kBuckets + ((key[i] >> (kBits * pass)) & (kBuckets - 1))];
+  });
   std::vector<std::uint64_t> key_tmp(n);
+  bool permuted = false;
   for (int pass = 0; pass < kPasses; ++pass) {
     const int shift = kBits * pass;
-    std::uint32_t* c = count.data() + pass * kBuckets;
-    if (c[(key[0] >> shift) & (kBuckets - 1)] == n) continue;  // one bucket: the pass is a no-op
-    std::uint32_t total = 0;
-    for (std::size_t b = 0; b < kBuckets; ++b) {
-      const std::uint32_t here = c[b];
-      c[b] = total;
-      total += here;
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint32_t dst = c[(key[i] >> shift) & (kBuckets - 1)]++;
-      key_tmp[dst] = key[i];
-      idx_tmp[dst] = idx[i];
-    }
+    const auto at = [&](std::size_t t, std::size_t b) -> std::uint32_t& {
+      return count[(t * kPasses + std::size_t(pass)) * kBuckets + b];
+    };
+    std::size_t in_first = 0;  // one bucket holds every key: the pass is a no-op
+    for (std::size_t t = 0; t < slices; ++t) in_first += at(t, (key[0] >> shift) & (kBuckets - 1));
+    if (in_first == n) continue;
+    if (permuted && slices > 1)  // the slices hold other keys since the last pass: count them again
+      for_each_slice([&](std::size_t t) {
+        std::fill(&at(t, 0), &at(t, 0) + kBuckets, 0u);
+        for (std::size_t i = bound(t); i < bound(t + 1); ++i) ++at(t, (key[i] >> shift) & (kBuckets - 1));
+      });
+    permuted = true;
+    std::uint32_t total = 0;  // each slice's first position per digit: after all smaller digits, then earlier slices
+    for (std::size_t b = 0; b < kBuckets; ++b)
+      for (std::size_t t = 0; t < slices; ++t) {
+        const std::uint32_t here = at(t, b);
+        at(t, b) = total;
+        total += here;
+      }
+    for_each_slice([&](std::size_t t) {
+      for (std::size_t i = bound(t); i < bound(t + 1); ++i) {
+        const std::uint32_t dst = at(t, (key[i] >> shift) & (kBuckets - 1))++;
+        key_tmp[dst] = key[i];
+        idx_tmp[dst] = idx[i];
+      }
+    });
     key.swap(key_tmp);
     idx.swap(idx_tmp);
   }
@@ -59,11 +95,12 @@ inline std::vector<std::uint32_t> radix_order(std::vector<std::uint64_t>& key) {
 // Pixel indices sorted by (value, index).
 // With `negate`, the order of the negated values (the complemented keys order them so; equal values stay
 // tied), without a negated copy of the values.
-inline std::vector<std::uint32_t> sort_by_value(const double* values, index_t n, bool negate = false) {
+inline std::vector<std::uint32_t> sort_by_value(const double* values, index_t n, bool negate = false,
+                                                int threads = 1) {
   std::vector<std::uint64_t> key(static_cast<std::size_t>(n));
   const std::uint64_t flip = negate ? ~std::uint64_t(0) : 0;
   for (index_t i = 0; i < n; ++i) key[i] = order_key(values[i]) ^ flip;
-  return radix_order(key);
+  return radix_order(key, threads);
 }
 
 // Dense ranks of values: equal values share a rank and the order is preserved. `num_ranks` gets the

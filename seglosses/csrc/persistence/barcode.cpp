@@ -52,7 +52,7 @@ std::vector<std::vector<PixelPair>> barcode(const double* image, const index_t* 
              !options.wide_keys && padded < index_t(0xffffffffu)) {
     pairs = t_persistence_by_duality(image, shape, opt.threads, options.negate);
   } else {
-    Filtration f(image, shape, ndim, c, options.negate);
+    Filtration f(image, shape, ndim, c, options.negate, opt.threads);
     timer.mark("filtration");
     const PersistenceDiagram diagram =
         compute_persistence(f, options.keep_zero_persistence, options.wide_keys, opt.threads);

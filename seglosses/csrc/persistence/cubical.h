@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
@@ -32,6 +33,7 @@
 
 #include "common/khalimsky_grid.h"
 #include "common/order.h"
+#include "common/parallel.h"
 #include "common/types.h"
 #include "common/union_find.h"
 
@@ -98,28 +100,48 @@ struct Filtration {
   std::vector<std::uint32_t> rank;     // per Khalimsky cell
 
   Filtration() = default;
-  Filtration(const double* image, const index_t* shape, int ndim, Construction c, bool negate = false)
+  // threads: the pixel sort and the rank table are made on up to that many.
+  Filtration(const double* image, const index_t* shape, int ndim, Construction c, bool negate = false,
+             int threads = 1)
       : grid(shape, ndim, c) {
     const index_t n = grid.num_pixels;
-    pixel_of_rank = sort_by_value(image, n, negate);
+    pixel_of_rank = sort_by_value(image, n, negate, threads);
     sorted_value.resize(n);
     for (index_t r = 0; r < n; ++r) sorted_value[r] = negate ? -image[pixel_of_rank[r]] : image[pixel_of_rank[r]];
-    fill_ranks();
+    fill_ranks(threads);
   }
   // A filtration whose pixel order is given: pixel_of_rank[r] is the flat pixel index of rank r (a
   // permutation of the grid's pixels) and sorted_value[r] its value, non-decreasing.
-  Filtration(const Grid& g, std::vector<std::uint32_t>&& order, std::vector<double>&& values)
+  Filtration(const Grid& g, std::vector<std::uint32_t>&& order, std::vector<double>&& values, int threads = 1)
       : grid(g), sorted_value(std::move(values)), pixel_of_rank(std::move(order)) {
-    fill_ranks();
+    fill_ranks(threads);
   }
 
  private:
-  void fill_ranks() {
+  // Runs body(first, last) over [0, n) in consecutive slices, one per thread, of at least `grain` each.
+  template <class Body>
+  static void in_slices(index_t n, int threads, index_t grain, Body&& body) {
+    const index_t slices = std::max<index_t>(1, std::min<index_t>(threads, n / std::max<index_t>(grain, 1)));
+    if (slices == 1) {
+      body(index_t(0), n);
+      return;
+    }
+    std::vector<std::function<void()>> tasks;
+    for (index_t t = 0; t < slices; ++t) tasks.emplace_back([&body, n, t, slices] { body(n * t / slices, n * (t + 1) / slices); });
+    run_tasks(int(slices), tasks);
+  }
+
+  // The pixels' ranks scattered to their cells, then the other cells' ranks axis by axis; on several
+  // threads by slices (of ranks, then of the first axis: an axis pass writes only cells of the other
+  // parity on its axis and reads only cells of the pixels' parity there, written before it).
+  void fill_ranks(int threads) {
     const Grid& g = grid;
     const index_t n = g.num_pixels;
     const Construction c = g.construction();
     rank.assign(g.num_cells, 0);
-    for (index_t r = 0; r < n; ++r) rank[pixel_cell(pixel_of_rank[r])] = std::uint32_t(r);
+    in_slices(n, threads, index_t(1) << 16, [&](index_t first, index_t last) {
+      for (index_t r = first; r < last; ++r) rank[pixel_cell(pixel_of_rank[r])] = std::uint32_t(r);
+    });
     // The max (V) or min (T) over a product of intervals is separable: fill axis by axis. At step a,
     // the cells still missing are those whose coordinate on axis a differs in parity from the pixels
     // while every axis after a still has the pixels' parity.
@@ -135,18 +157,24 @@ struct Filtration {
         step[b] = any ? 1 : 2;
       }
       const index_t s = g.stride[a];
-      std::array<index_t, 3> k{};
-      for (k[0] = first[0]; k[0] < g.extent[0]; k[0] += step[0])
-        for (k[1] = first[1]; k[1] < g.extent[1]; k[1] += step[1])
-          for (k[2] = first[2]; k[2] < g.extent[2]; k[2] += step[2]) {
-            const index_t c0 = g.cell(k);
-            if (is_t) {  // the top cells on either side, where they exist
-              const bool lo = k[a] > 0, hi = k[a] + 1 < g.extent[a];
-              rank[c0] = lo && hi ? std::min(rank[c0 - s], rank[c0 + s]) : lo ? rank[c0 - s] : rank[c0 + s];
-            } else {
-              rank[c0] = std::max(rank[c0 - s], rank[c0 + s]);
+      const index_t rows = (g.extent[0] - first[0] + step[0] - 1) / step[0];  // values of k0 to visit
+      const index_t cells_per_row = std::max<index_t>(1, g.stride[0] / (step[1] * step[2]));
+      in_slices(rows, threads, (index_t(1) << 16) / cells_per_row, [&](index_t row_first, index_t row_last) {
+        std::array<index_t, 3> k{};
+        for (index_t row = row_first; row < row_last; ++row) {
+          k[0] = first[0] + row * step[0];
+          for (k[1] = first[1]; k[1] < g.extent[1]; k[1] += step[1])
+            for (k[2] = first[2]; k[2] < g.extent[2]; k[2] += step[2]) {
+              const index_t c0 = g.cell(k);
+              if (is_t) {  // the top cells on either side, where they exist
+                const bool lo = k[a] > 0, hi = k[a] + 1 < g.extent[a];
+                rank[c0] = lo && hi ? std::min(rank[c0 - s], rank[c0 + s]) : lo ? rank[c0 - s] : rank[c0 + s];
+              } else {
+                rank[c0] = std::max(rank[c0 - s], rank[c0 + s]);
+              }
             }
-          }
+        }
+      });
     }
   }
 

@@ -57,7 +57,7 @@ std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* ima
           values[at++] = -std::numeric_limits<double>::infinity();
         }
     // Then the image pixels from the last T-rank to the first, with negated values.
-    const std::vector<std::uint32_t> t_order = sort_by_value(image, n, negate);
+    const std::vector<std::uint32_t> t_order = sort_by_value(image, n, negate, threads);
     timer.mark("sort");
     for (index_t s = 0; s < n; ++s) {
       const index_t p = t_order[std::size_t(n - 1 - s)];
@@ -68,7 +68,7 @@ std::array<std::vector<PixelPair>, 3> t_persistence_by_duality(const double* ima
     }
   }
   timer.mark("order");
-  Filtration dual(grid, std::move(order), std::move(values));
+  Filtration dual(grid, std::move(order), std::move(values), threads);
   timer.mark("ranks");
   const PersistenceDiagram diagram = compute_persistence(dual, false, false, threads);
   timer.mark("pairs");
