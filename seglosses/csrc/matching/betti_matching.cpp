@@ -284,6 +284,7 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
     edges_and_h0(1);
     timer.mark("h0");
   }
+  for (auto& image : ranked) image->release_vertex_ranks();
   match_h1_solid(im, plan, negative, edges_sorted, codim1_sorted, unmerged, result.dims[1], threads);
   timer.mark("h1");
   return result;

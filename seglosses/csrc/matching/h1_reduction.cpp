@@ -23,6 +23,9 @@
 #include <functional>
 #include <memory>
 #include <new>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdexcept>
 
 #include "matching/betti_matching.h"
@@ -403,6 +406,14 @@ void match_h1_solid(const Images& im, const H1Plan& plan, std::array<std::vector
     const Cofaces cofaces{grid, squares_of(rows)};
     return Reducer<Cofaces>(cofaces, squares_sorted[rows].size()).run(columns, num_cells, on_pair, threads);
   };
+  // Gives the pages of what was freed back to the system before the next reduction allocates its tables:
+  // glibc keeps freed blocks below its (adaptive) mmap threshold in the heap, where they count in the
+  // peak without being reused (96^3 noise against a random mask, T: 241 -> 229 bytes per voxel).
+  const auto trim = [] {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+  };
   // Image k's edges (order, list, clearing flags) and squares are read by no later reduction.
   const auto done_with = [&](int k) {
     edge_order[k].reset();
@@ -411,6 +422,7 @@ void match_h1_solid(const Images& im, const H1Plan& plan, std::array<std::vector
     std::vector<std::uint32_t>().swap(squares_sorted[k]);
     std::vector<std::uint32_t>().swap(squares[k]);
     std::vector<std::uint8_t>().swap(negative[k]);
+    trim();
   };
 
   // Persistence pairs (edge, square) of image k with nonzero persistence, by increasing death (the
@@ -432,6 +444,7 @@ void match_h1_solid(const Images& im, const H1Plan& plan, std::array<std::vector
     return found;
   };
 
+  trim();  // what dimension 0 and the top dimension freed
   // Per reduction: barcodes of f, g, c, image barcodes of f and g.
   std::array<ReductionStats, 5> stats;
   // The comparison image's bars first: only the image pairs that die at one of its death squares can
@@ -458,6 +471,7 @@ void match_h1_solid(const Images& im, const H1Plan& plan, std::array<std::vector
   edge_order[2].reset();  // c's edges are rows of no image reduction
   std::vector<std::uint32_t>().swap(edges_sorted[2]);
   std::vector<std::uint8_t>().swap(negative[2]);
+  trim();
 
   InputPairs pairs[2];
   std::array<std::vector<std::uint32_t>, 2> image_edge;  // per bar of c: the edge of image k's pair dying there

@@ -269,6 +269,14 @@ struct RankedImage : RankView {
   RankedImage(const RankedImage&) = delete;
   RankedImage& operator=(const RankedImage&) = delete;
 
+  // T: frees the vertex ranks, which only dimension 0 reads (every other cell's rank and voxel comes
+  // from the padded pixel ranks): 4 bytes per voxel. No-op in V, where they are the only ranks.
+  void release_vertex_ranks() {
+    if (!grid.top_cells) return;
+    std::vector<std::uint32_t>().swap(rank_);
+    rank = nullptr;
+  }
+
   // T: the padding layout and its offsets, for ranks given per pixel (the GPU fills the padded array
   // itself with padded_pixel, and only needs the offsets).
   static void t_offsets(RankView& view) {
