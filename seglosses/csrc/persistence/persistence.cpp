@@ -267,7 +267,9 @@ class PositionRanks {
 // raw coboundary of the square's partner edge (< 0: an apparent or emergent pair; the coboundary is
 // read again from the grid when a reduction adds it), or none (kNone). One integer per square: the
 // partner's coboundary kept beside it (16 bytes per square, 48 per voxel) made the reduction about 9%
-// faster on 128^3 noise, at a fifth of the barcode's memory.
+// faster on 128^3 noise, at a fifth of the barcode's memory. (On several threads, the reduction's own
+// entries follow common/lockfree_reduction.h instead: sweep index + 1, tagged when stored; the apparent
+// pairs' entries stay negative either way.)
 template <class Pos>
 class H1Reduction {
  public:
