@@ -2,7 +2,7 @@
 // SEGLOSSES_PROFILE set (to anything but 0), each phase's wall time is printed to stderr when the call
 // ends, one line per call, e.g. "seglosses profile matching: rank 0.012 top 0.034 ... total 0.31". Off,
 // it costs one getenv per call. On Linux the line ends with the resident memory (MB) at each mark and the
-// process's peak so far ("| rss MB: rank 120 ... peak 560"), for finding where the memory goes.
+// process's peak by then ("| rss MB: rank 120/130 ... peak 560"), for finding where the memory goes.
 #pragma once
 
 #include <chrono>
@@ -32,6 +32,7 @@ class PhaseTimer {
     const auto now = Clock::now();
     phases_.emplace_back(phase, std::chrono::duration<double>(now - last_).count());
     resident_.push_back(resident_mb("VmRSS:"));
+    peak_.push_back(resident_mb("VmHWM:"));
     last_ = now;
   }
   ~PhaseTimer() {
@@ -48,7 +49,7 @@ class PhaseTimer {
     if (resident_mb("VmHWM:") >= 0) {
       line += " | rss MB:";
       for (std::size_t i = 0; i < phases_.size(); ++i) {
-        std::snprintf(buffer, sizeof buffer, " %s %.0f", phases_[i].first, resident_[i]);
+        std::snprintf(buffer, sizeof buffer, " %s %.0f/%.0f", phases_[i].first, resident_[i], peak_[i]);
         line += buffer;
       }
       std::snprintf(buffer, sizeof buffer, " peak %.0f", resident_mb("VmHWM:"));
@@ -80,7 +81,7 @@ class PhaseTimer {
   bool on_;
   Clock::time_point start_, last_;
   std::vector<std::pair<const char*, double>> phases_;
-  std::vector<double> resident_;
+  std::vector<double> resident_, peak_;
 };
 
 }  // namespace seglosses
