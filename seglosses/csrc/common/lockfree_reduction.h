@@ -42,12 +42,14 @@ class LockFreeReduction {
   using Key = typename Policy::Key;
   using Owner = typename Policy::Owner;
   static constexpr Owner kStored = Owner(1) << (sizeof(Owner) * 8 - 2);
-  static constexpr std::size_t kNoPivot = ~std::size_t(0);
+  // A pivot slot, as wide as the keys (slots index tables of at most as many entries as keys can name).
+  using Slot = std::conditional_t<sizeof(Key) <= 4, std::uint32_t, std::uint64_t>;
+  static constexpr Slot kNoPivot = ~Slot(0);
   static constexpr std::size_t kBlock = 256;  // consecutive columns a thread takes at a time
   static constexpr std::size_t kAhead = 16;   // columns ahead for Policy::ahead
 
   struct Result {
-    std::vector<std::size_t> pivot_slot;  // per column
+    std::vector<Slot> pivot_slot;  // per column
     std::vector<std::uint8_t> stored;     // per column: whether it needed additions
     std::size_t additions = 0;
   };
@@ -113,7 +115,7 @@ class LockFreeReduction {
     Owner* owner;
     const Key** content;
     Arena& arena;
-    std::size_t* pivot_slot;
+    Slot* pivot_slot;
     WorkingColumn<Key> work;
     std::size_t additions;
 
@@ -165,7 +167,7 @@ class LockFreeReduction {
           changed = false;
         }
         // Written before the claim: a thread that displaces j later sees it (acquire) and overwrites it.
-        pivot_slot[j] = policy.slot(pivot);
+        pivot_slot[j] = Slot(policy.slot(pivot));
         const Owner claim = Owner(j + 1) | (content[j] ? kStored : Owner(0));
         if (!__atomic_compare_exchange_n(entry, &o, claim, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
           continue;  // taken meanwhile: look again

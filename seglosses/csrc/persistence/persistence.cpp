@@ -477,7 +477,7 @@ class H1Reduction {
     const std::size_t n = edges.size();
     const auto result = Parallel::run(SweepColumns{*this, edges}, n, pivot_.get(), threads);
     for (std::size_t i = 0; i < n; ++i) {
-      const std::size_t p = result.pivot_slot[i];
+      const auto p = result.pivot_slot[i];
       if (p == Parallel::kNoPivot) continue;  // a zero column: none in a grid, which is contractible
       const std::uint32_t birth_rank = edges[n - 1 - i].rank, death_rank = square_rank_[Pos(p)];
       if (keep_zero_ || birth_rank != death_rank) push_pair(out_, f_, birth_rank, death_rank, keep_zero_);
