@@ -62,16 +62,6 @@ struct KhalimskyGrid {
     if (flat[a]) return 0;
     return t_construction ? 2 * i + 1 : 2 * i;
   }
-  // The cell of flat pixel index p.
-  SEGLOSSES_HD index_t cell_of_pixel(index_t p) const {
-    index_t c = 0;
-    for (int a = 2; a >= 0; --a) {
-      const index_t i = p % shape[a];
-      p /= shape[a];
-      c += pixel_to_k(a, i) * stride[a];
-    }
-    return c;
-  }
 };
 
 }  // namespace seglosses

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <algorithm>
 #include <cstring>
-#include <functional>
 #include <vector>
 
 #include "common/hd.h"
@@ -39,21 +38,11 @@ inline std::vector<std::uint32_t> radix_order(std::vector<std::uint64_t>& key, i
   for (std::size_t i = 0; i < n; ++i) idx[i] = std::uint32_t(i);
   if (n < 2) return idx;
   const std::size_t slices = std::size_t(std::max(1, std::min<int>(threads, int(n / (1 << 16)) + 1)));
-  const auto bound = [&](std::size_t t) { return n * t / slices; };
   // count[(t * kPasses + pass) * kBuckets + digit]: slice t's digits of every pass, counted in one read.
   std::vector<std::uint32_t> count(slices * kPasses * kBuckets, 0);
-  const auto for_each_slice = [&](auto&& body) {
-    if (slices == 1) {
-      body(std::size_t(0));
-      return;
-    }
-    std::vector<std::function<void()>> tasks;
-    for (std::size_t t = 0; t < slices; ++t) tasks.emplace_back([&body, t] { body(t); });
-    run_tasks(int(slices), tasks);
-  };
-  for_each_slice([&](std::size_t t) {
+  for_each_slice(n, slices, [&](std::size_t t, std::size_t first, std::size_t last) {
     std::uint32_t* c = count.data() + t * kPasses * kBuckets;
-    for (std::size_t i = bound(t); i < bound(t + 1); ++i)
+    for (std::size_t i = first; i < last; ++i)
       for (int pass = 0; pass < kPasses; ++pass) ++c[pass * kBuckets + ((key[i] >> (kBits * pass)) & (kBuckets - 1))];
   });
   std::vector<std::uint64_t> key_tmp(n);
@@ -67,9 +56,9 @@ inline std::vector<std::uint32_t> radix_order(std::vector<std::uint64_t>& key, i
     for (std::size_t t = 0; t < slices; ++t) in_first += at(t, (key[0] >> shift) & (kBuckets - 1));
     if (in_first == n) continue;
     if (permuted && slices > 1)  // the slices hold other keys since the last pass: count them again
-      for_each_slice([&](std::size_t t) {
+      for_each_slice(n, slices, [&](std::size_t t, std::size_t first, std::size_t last) {
         std::fill(&at(t, 0), &at(t, 0) + kBuckets, 0u);
-        for (std::size_t i = bound(t); i < bound(t + 1); ++i) ++at(t, (key[i] >> shift) & (kBuckets - 1));
+        for (std::size_t i = first; i < last; ++i) ++at(t, (key[i] >> shift) & (kBuckets - 1));
       });
     permuted = true;
     std::uint32_t total = 0;  // each slice's first position per digit: after all smaller digits, then earlier slices
@@ -79,8 +68,8 @@ inline std::vector<std::uint32_t> radix_order(std::vector<std::uint64_t>& key, i
         at(t, b) = total;
         total += here;
       }
-    for_each_slice([&](std::size_t t) {
-      for (std::size_t i = bound(t); i < bound(t + 1); ++i) {
+    for_each_slice(n, slices, [&](std::size_t t, std::size_t first, std::size_t last) {
+      for (std::size_t i = first; i < last; ++i) {
         const std::uint32_t dst = at(t, (key[i] >> shift) & (kBuckets - 1))++;
         key_tmp[dst] = key[i];
         idx_tmp[dst] = idx[i];

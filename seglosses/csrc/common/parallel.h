@@ -48,4 +48,18 @@ inline void run_tasks(int threads, const std::vector<std::function<void()>>& tas
   if (error) std::rethrow_exception(error);
 }
 
+// Runs body(t, first, last) for the `slices` consecutive slices t of [0, n), each on a thread of its own
+// (one slice: on this thread). For the parts of a call that split one array: slices write disjoint entries.
+template <class Body>
+void for_each_slice(std::size_t n, std::size_t slices, Body&& body) {
+  if (slices <= 1) {
+    body(std::size_t(0), std::size_t(0), n);
+    return;
+  }
+  std::vector<std::function<void()>> tasks;
+  for (std::size_t t = 0; t < slices; ++t)
+    tasks.emplace_back([&body, n, t, slices] { body(t, n * t / slices, n * (t + 1) / slices); });
+  run_tasks(int(slices), tasks);
+}
+
 }  // namespace seglosses

@@ -143,13 +143,6 @@ class ColumnStore {
     return columns_.size() - 1;
   }
   std::size_t size() const { return columns_.size(); }
-  // Moves the columns of `other` behind these (their indices shift by size()).
-  void append(ColumnStore&& other) {
-    for (auto& block : other.blocks_) blocks_.push_back(std::move(block));
-    columns_.insert(columns_.end(), other.columns_.begin(), other.columns_.end());
-    used_ = capacity_ = 0;  // the next column starts a block of its own
-    other = ColumnStore();
-  }
   const K* begin(std::size_t i) const { return columns_[i].first; }
   const K* end(std::size_t i) const { return columns_[i].second; }
 

@@ -42,7 +42,7 @@ Grid grid_of(const Image& image, int construction) {
   if (construction != 0 && construction != 1) throw nb::value_error("Expected `construction` to be 0 (T) or 1 (V).");
   index_t shape[3];
   for (int a = 0; a < ndim; ++a) shape[a] = index_t(image.shape(a));
-  const Grid g = make_grid(shape, ndim, construction == 0);
+  const Grid g = Grid::make(shape, ndim, construction == 0);
   if (g.num_cells >= (index_t(1) << 32) || g.num_pixels < 1)
     throw nb::value_error("Expected `image` to be non-empty with fewer than 2**32 Khalimsky cells.");
   return g;

@@ -51,11 +51,8 @@ constexpr index_t kNoCell = -1;
 using seglosses::order_key_bits;  // the CPU engine's key (common/hd.h)
 
 // The Khalimsky grid: the CPU engine's type (common/khalimsky_grid.h), plain data with per-element
-// members (coords, cell_dim, cell_of_pixel) for host and device.
+// members (coords, cell_dim) for host and device; Grid::make builds one.
 using Grid = seglosses::KhalimskyGrid;
-inline Grid make_grid(const index_t* image_shape, int ndim, bool t_construction) {
-  return Grid::make(image_shape, ndim, t_construction);
-}
 
 // Rank of a cell from the pixel ranks: the max over the vertices (V) or the min over the top cells
 // that contain it (T). Each axis where the cell's parity differs from the pixels' spans two pixels

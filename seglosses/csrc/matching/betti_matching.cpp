@@ -225,14 +225,14 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
   MatchingResult result;
   result.dims.resize(std::size_t(ndim));
   const int top = grid.planar ? 1 : 2;
-  const auto for_each_image = [&](auto&& per_image) {
-    run_tasks(threads, {[&] { per_image(0); }, [&] { per_image(1); }, [&] { per_image(2); }});
+  const auto for_each_image = [](int share, auto&& per_image) {
+    run_tasks(share, {[&] { per_image(0); }, [&] { per_image(1); }, [&] { per_image(2); }});
   };
 
   std::array<std::vector<std::uint32_t>, 3> codim1_sorted;
   {
     const std::vector<std::uint32_t> codim1 = existing_codim1(grid);
-    for_each_image([&](int k) {
+    for_each_image(threads, [&](int k) {
       codim1_sorted[k] = sort_by_rank(codim1, im[k].num_ranks, [&](std::uint32_t cell) {
         return grid.planar ? im[k].edge_rank(cell) : im[k].square_rank(cell);
       });
@@ -261,10 +261,9 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
   // 3.7 s and edges + H0 3.0 s one after the other).
   const auto edges_and_h0 = [&](int share) {
     const std::vector<std::uint32_t> edges = existing_edges(grid);
-    const auto sort_edges = [&](int k) {
+    for_each_image(share, [&](int k) {
       edges_sorted[k] = sort_by_rank(edges, im[k].num_ranks, [&](std::uint32_t e) { return im[k].edge_rank(e); });
-    };
-    run_tasks(share, {[&] { sort_edges(0); }, [&] { sort_edges(1); }, [&] { sort_edges(2); }});
+    });
     for (int k = 0; k < 3; ++k)
       if (plan.needs_clearing(k)) negative[k].assign(std::size_t(3 * grid.num_vertices), 0);
     match_h0(im, edges_sorted, negative, result.dims[0], result.essential_f, result.essential_g, share);

@@ -24,7 +24,6 @@
 
 #include <algorithm>
 #include <array>
-#include <functional>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
@@ -122,13 +121,8 @@ struct Filtration {
   template <class Body>
   static void in_slices(index_t n, int threads, index_t grain, Body&& body) {
     const index_t slices = std::max<index_t>(1, std::min<index_t>(threads, n / std::max<index_t>(grain, 1)));
-    if (slices == 1) {
-      body(index_t(0), n);
-      return;
-    }
-    std::vector<std::function<void()>> tasks;
-    for (index_t t = 0; t < slices; ++t) tasks.emplace_back([&body, n, t, slices] { body(n * t / slices, n * (t + 1) / slices); });
-    run_tasks(int(slices), tasks);
+    for_each_slice(std::size_t(n), std::size_t(slices),
+                   [&](std::size_t, std::size_t first, std::size_t last) { body(index_t(first), index_t(last)); });
   }
 
   // The pixels' ranks scattered to their cells, then the other cells' ranks axis by axis; on several

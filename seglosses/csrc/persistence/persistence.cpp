@@ -17,7 +17,6 @@
 #include "persistence/cubical.h"
 #include "common/working_column.h"
 
-#include <atomic>
 #include <cstdlib>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -274,7 +273,6 @@ template <class Pos>
 class H1Reduction {
  public:
   using Owner = std::make_signed_t<Pos>;
-  static constexpr Pos kNoEnd = ~Pos(0);
   static constexpr Owner kNone = 0;  // a reduced column c is c + 1, a partner edge e is -(e + 1)
 
   // `position[c]` is the index of square c in `squares` (see Filtration::cells_in_order), for every
@@ -303,10 +301,9 @@ class H1Reduction {
       return;
     }
     std::vector<std::vector<PersistencePair>> found(static_cast<std::size_t>(slabs));
-    std::vector<std::function<void()>> tasks;
-    for (int t = 0; t < slabs; ++t)
-      tasks.emplace_back([&, t] { find_apparent_pairs(apparent, rows * t / slabs, rows * (t + 1) / slabs, found[t]); });
-    run_tasks(threads, tasks);
+    for_each_slice(std::size_t(rows), std::size_t(slabs), [&](std::size_t t, std::size_t first, std::size_t last) {
+      find_apparent_pairs(apparent, index_t(first), index_t(last), found[t]);
+    });
     for (const auto& pairs : found) out_.insert(out_.end(), pairs.begin(), pairs.end());
   }
 
@@ -389,17 +386,20 @@ class H1Reduction {
   using Edge = RankedEdge<Pos>;
   void reduce(const std::vector<Edge>& edges, int threads) {
     if (threads <= 1 || edges.size() < kMinParallel || !LockFreeReduction<SweepColumns>::fits(edges.size()))
-      reduce_columns(edges.rbegin(), edges.rend(), pool_, out_);
+      reduce_sequential(edges);
     else
       reduce_in_parallel(edges, threads);
   }
 
-  // Reduces the columns [first, last), given in sweep order (decreasing filtration order), storing
-  // reduced columns in `store` (owner = index + 1).
-  template <class It>
-  void reduce_columns(It first, It last, ColumnStore<Pos>& store, std::vector<PersistencePair>& out) {
+ private:
+  // Reduces the columns in sweep order (decreasing filtration order) on this thread, storing reduced
+  // columns in the pool (owner = index + 1).
+  void reduce_sequential(const std::vector<Edge>& edges) {
     WorkingColumn<Pos> work;
-    for (It it = first; it != last; ++it) {
+    ColumnStore<Pos>& store = pool_;
+    std::vector<PersistencePair>& out = out_;
+    const auto last = edges.rend();
+    for (auto it = edges.rbegin(); it != last; ++it) {
       if (last - it > kAhead) prefetch_coboundary(it[kAhead].cell);
       const index_t e = it->cell;
       Pos cob[4];
@@ -440,7 +440,6 @@ class H1Reduction {
     }
   }
 
- private:
   static constexpr std::ptrdiff_t kAhead = 16;        // edges whose cofacets' positions are prefetched
   static constexpr std::size_t kMinParallel = 2048;  // fewer columns: one thread
 
@@ -484,7 +483,6 @@ class H1Reduction {
     }
   }
 
- private:
   // The positions of the squares of an edge's coboundary (two to four), sorted. Reads the dense numbering
   // (after compact_positions).
   int raw_coboundary(index_t edge, Pos* dst) const {

@@ -49,7 +49,7 @@ __global__ void pairs_to_pixels(const std::uint32_t* rank, const std::uint32_t* 
 
 Grid checked_grid(const index_t* shape, int ndim, bool t_construction) {
   if (ndim < 2 || ndim > 3) throw std::invalid_argument("Expected `image` to be a 2D or 3D array.");
-  const Grid g = make_grid(shape, ndim, t_construction);
+  const Grid g = Grid::make(shape, ndim, t_construction);
   if (g.num_pixels < 1 || g.num_cells >= (index_t(1) << 32))
     throw std::invalid_argument("Expected `image` to be non-empty with fewer than 2**32 Khalimsky cells.");
   return g;
