@@ -68,13 +68,18 @@ std::vector<std::uint32_t> existing_codim1(const VGrid& grid) {
   return squares;
 }
 
+// Keeps the first n entries of a list, and gives back the memory of the others.
+void keep_first(std::vector<std::uint32_t>& list, std::size_t n) {
+  list.resize(n);
+  list.shrink_to_fit();
+}
+
 // Dimension 0. The elder of a component is its vertex of smallest (rank, index); when two merge, the
-// younger elder dies at the merging edge (a pair unless born at the edge's own value). Merging edges
-// are marked in `negative[k]` (unless empty): their coboundary columns in the H1 reduction of image k
-// reduce to zero.
-void match_h0(const Images& im, const std::array<std::vector<std::uint32_t>, 3>& edges_sorted,
-              std::array<std::vector<std::uint8_t>, 3>& negative, DimensionMatching& out, index_t& essential_f,
-              index_t& essential_g, int threads) {
+// younger elder dies at the merging edge (a pair unless born at the edge's own value). The merging edges
+// are removed from `edges_sorted[k]`, which keeps the edges that close loops, in order: the only ones H1
+// reads (an edge that joins two components is never the pivot of a reduction: see h1_reduction.cpp).
+void match_h0(const Images& im, std::array<std::vector<std::uint32_t>, 3>& edges_sorted, DimensionMatching& out,
+              index_t& essential_f, index_t& essential_g, int threads) {
   const VGrid& grid = im.grid;
   const index_t n = grid.num_vertices;
   const auto vertex_key = [&](int k, index_t v) { return RankedImage::key(im[k].rank[v], std::uint32_t(v)); };
@@ -87,13 +92,18 @@ void match_h0(const Images& im, const std::array<std::vector<std::uint32_t>, 3>&
     for (index_t v = 0; v < n; ++v) forest.elder[0][v] = vertex_key(k, v);
     pair_of_birth[k].assign(std::size_t(n), kNone);
     std::uint64_t dying;
-    for (const std::uint32_t e : edges_sorted[k]) {
+    auto& edges = edges_sorted[k];
+    std::size_t loops = 0;
+    for (const std::uint32_t e : edges) {
       const std::uint32_t v = e / 3, w = std::uint32_t(v + grid.stride[e % 3]);
-      if (!forest.merge(v, w, &dying)) continue;
-      if (!negative[k].empty()) negative[k][e] = 1;
+      if (!forest.merge(v, w, &dying)) {
+        edges[loops++] = e;  // in place: loops <= the edges read
+        continue;
+      }
       if (std::uint32_t(dying >> 32) != img.edge_rank(e))
         pair_of_birth[k][std::uint32_t(dying)] = pairs[k].add(img.vertex_voxel(std::uint32_t(dying)), img.edge_voxel(e));
     }
+    keep_first(edges, loops);
     (k == 0 ? essential_f : essential_g) = img.vertex_voxel(std::uint32_t(forest.elder[0][forest.find(0)]));
   };
   run_tasks(threads, {[&] { image_pairs(0); }, [&] { image_pairs(1); }});
@@ -109,10 +119,14 @@ void match_h0(const Images& im, const std::array<std::vector<std::uint32_t>, 3>&
       forest.elder[2][v] = vertex_key(1, v);
     }
     std::uint64_t dying[3];
-    for (const std::uint32_t e : edges_sorted[2]) {
+    auto& edges = edges_sorted[2];
+    std::size_t loops = 0;
+    for (const std::uint32_t e : edges) {
       const std::uint32_t v = e / 3, w = std::uint32_t(v + grid.stride[e % 3]);
-      if (!forest.merge(v, w, dying)) continue;
-      if (!negative[2].empty()) negative[2][e] = 1;
+      if (!forest.merge(v, w, dying)) {
+        edges[loops++] = e;
+        continue;
+      }
       if (std::uint32_t(dying[0] >> 32) == im.c.edge_rank(e)) continue;  // zero-persistence bar of c
       const std::uint32_t pf = pair_of_birth[0][std::uint32_t(dying[1])];
       const std::uint32_t pg = pair_of_birth[1][std::uint32_t(dying[2])];
@@ -121,6 +135,7 @@ void match_h0(const Images& im, const std::array<std::vector<std::uint32_t>, 3>&
         pairs[0].matched[pf] = pairs[1].matched[pg] = 1;
       }
     }
+    keep_first(edges, loops);
   }
   finish_dimension(pairs[0], pairs[1], matches, out);
 }
@@ -241,19 +256,18 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
   timer.mark("sort_codim1");
   std::array<std::vector<std::uint32_t>, 3> unmerged;
   std::array<std::vector<std::uint32_t>, 3> edges_sorted;
-  std::array<std::vector<std::uint8_t>, 3> negative;
   if (grid.planar) {
     // The edges that merge no dual components are the only ones dimension 0 needs: top, then H0.
     match_top(im, codim1_sorted, unmerged, result.dims[top], threads);
     timer.mark("top");
     codim1_sorted = {};
     edges_sorted = std::move(unmerged);
-    match_h0(im, edges_sorted, negative, result.dims[0], result.essential_f, result.essential_g, threads);
+    match_h0(im, edges_sorted, result.dims[0], result.essential_f, result.essential_g, threads);
     timer.mark("h0");
     return result;
   }
-  // The H1 reductions' directions, and with them which squares' orders H1 reads (the others are freed
-  // after the top dimension, 12 bytes per voxel each) and which clearing flags (only cohomology reads them).
+  // The H1 reductions' directions, from the squares' ties (the squares' orders are freed after the top
+  // dimension: H1 reads the squares that it leaves, `unmerged`).
   const H1Plan plan = plan_h1_solid(im, codim1_sorted, reduction);
   // Solid: the top dimension (on the squares) and dimension 0 (on the edges, sorted first) are
   // independent; on several threads they run side by side, each with half the threads (their own
@@ -264,14 +278,11 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
     for_each_image(share, [&](int k) {
       edges_sorted[k] = sort_by_rank(edges, im[k].num_ranks, [&](std::uint32_t e) { return im[k].edge_rank(e); });
     });
-    for (int k = 0; k < 3; ++k)
-      if (plan.needs_clearing(k)) negative[k].assign(std::size_t(3 * grid.num_vertices), 0);
-    match_h0(im, edges_sorted, negative, result.dims[0], result.essential_f, result.essential_g, share);
+    match_h0(im, edges_sorted, result.dims[0], result.essential_f, result.essential_g, share);
   };
   const auto top_dimension = [&](int share) {
     match_top(im, codim1_sorted, unmerged, result.dims[top], share);
-    for (int k = 0; k < 3; ++k)
-      if (!plan.needs_square_order(k)) std::vector<std::uint32_t>().swap(codim1_sorted[k]);
+    codim1_sorted = {};
   };
   if (threads > 1) {
     const int half = std::max(1, threads / 2);
@@ -284,7 +295,7 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
     timer.mark("h0");
   }
   for (auto& image : ranked) image->release_vertex_ranks();
-  match_h1_solid(im, plan, negative, edges_sorted, codim1_sorted, unmerged, result.dims[1], threads);
+  match_h1_solid(im, plan, edges_sorted, unmerged, result.dims[1], threads);
   timer.mark("h1");
   return result;
 }

@@ -92,29 +92,20 @@ inline void finish_dimension(const InputPairs& f, const InputPairs& g,
 
 
 // The directions of the five H1 reductions of a solid grid (barcodes of f, g, c; image barcodes of f
-// and g into c), decided from the images' ties before the reductions, so that the squares' orders no
-// reduction reads can be freed early.
+// and g into c), decided from the images' ties before the reductions.
 struct H1Plan {
   bool barcode_by_homology[3] = {true, true, true};
   bool image_by_homology[2] = {true, true};
-  // Whether a reduction reads image k's squares in its order (the rows of a cohomology reduction).
-  bool needs_square_order(int k) const {
-    return !barcode_by_homology[k] || (k == 2 && !(image_by_homology[0] && image_by_homology[1]));
-  }
-  // Whether a reduction reads image k's clearing flags (its columns are edges: cohomology).
-  bool needs_clearing(int k) const { return !barcode_by_homology[k] || (k < 2 && !image_by_homology[k]); }
 };
 H1Plan plan_h1_solid(const Images& im, const std::array<std::vector<std::uint32_t>, 3>& squares_sorted,
                      Reduction reduction);
 
-// H1 of a solid (3D) grid by reduction. `negative[k]` marks the edges that merge components in
-// image k (f, g, c), where plan.needs_clearing(k); `edges_sorted[k]` and `squares_sorted[k]` list the edges and the squares in
-// increasing order of image k (the squares only where plan.needs_square_order(k)); `squares[k]` lists
-// the squares that merge no dual components of image k, in increasing order of image k. The lists are
-// consumed: each is freed after the last reduction that reads it.
-void match_h1_solid(const Images& im, const H1Plan& plan, std::array<std::vector<std::uint8_t>, 3>& negative,
-                    std::array<std::vector<std::uint32_t>, 3>& edges_sorted,
-                    std::array<std::vector<std::uint32_t>, 3>& squares_sorted,
+// H1 of a solid (3D) grid by reduction. `edges[k]` lists the edges that merge no components in image k
+// (f, g, c: the edges that close a loop, which dimension 0 leaves), `squares[k]` the squares that merge
+// no dual components (those that kill a loop, which the top dimension leaves), both in increasing order of
+// image k. Only they can be pivots of the reductions, and the others are left out of its rows too (see
+// h1_reduction.cpp). The lists are consumed: each is freed after the last reduction that reads it.
+void match_h1_solid(const Images& im, const H1Plan& plan, std::array<std::vector<std::uint32_t>, 3>& edges,
                     std::array<std::vector<std::uint32_t>, 3>& squares, DimensionMatching& out, int threads);
 }  // namespace detail
 
