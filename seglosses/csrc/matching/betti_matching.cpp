@@ -152,12 +152,17 @@ void match_top(const Images& im, const std::array<std::vector<std::uint32_t>, 3>
   const VGrid& grid = im.grid;
   const index_t outer = grid.num_vertices;  // top cells are indexed by their lowest vertex
   constexpr std::uint64_t kOuterKey = ~std::uint64_t(0);  // the outer cell, at +infinity
+  const auto is_top = [&](index_t v) { return grid.planar ? grid.has_square(v, 0) : grid.has_cube(v); };
   const auto init_elders = [&](std::vector<std::uint64_t>& elder, int k) {
     for (index_t v = 0; v < outer; ++v)
-      if (grid.planar ? grid.has_square(v, 0) : grid.has_cube(v))
-        elder[v] = RankedImage::key(im[k].top_rank(v), std::uint32_t(v));
+      if (is_top(v)) elder[v] = RankedImage::key(im[k].top_rank(v), std::uint32_t(v));
     elder[outer] = kOuterKey;
   };
+  // Every top cell's component merges once (all end in the outer cell's), so as many cells merge; the
+  // rest are unmerged, their lists sized exactly.
+  index_t num_top = 0;
+  for (index_t v = 0; v < outer; ++v) num_top += is_top(v);
+  for (int k = 0; k < 3; ++k) unmerged[k].reserve(codim1_sorted[k].size() - std::size_t(num_top));
   const auto codim1_rank = [&](int k, std::uint32_t cell) {
     return grid.planar ? im[k].edge_rank(cell) : im[k].square_rank(cell);
   };
@@ -274,10 +279,12 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
   // parts, two images and then the comparison image, leave threads idle: 192^3 on 2 threads, top
   // 3.7 s and edges + H0 3.0 s one after the other).
   const auto edges_and_h0 = [&](int share) {
-    const std::vector<std::uint32_t> edges = existing_edges(grid);
-    for_each_image(share, [&](int k) {
-      edges_sorted[k] = sort_by_rank(edges, im[k].num_ranks, [&](std::uint32_t e) { return im[k].edge_rank(e); });
-    });
+    {
+      const std::vector<std::uint32_t> edges = existing_edges(grid);
+      for_each_image(share, [&](int k) {
+        edges_sorted[k] = sort_by_rank(edges, im[k].num_ranks, [&](std::uint32_t e) { return im[k].edge_rank(e); });
+      });
+    }
     match_h0(im, edges_sorted, result.dims[0], result.essential_f, result.essential_g, share);
   };
   const auto top_dimension = [&](int share) {

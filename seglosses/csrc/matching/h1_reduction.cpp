@@ -68,16 +68,13 @@ class Reducer {
     stats.columns = columns.size();
     const auto start = std::chrono::steady_clock::now();
     if (columns.size() < kMinParallel || !LockFreeReduction<RawColumns>::fits(columns.size())) threads = 1;
-    std::vector<std::uint32_t> column_of(num_cells, kSentinel);
-    for (std::size_t i = 0; i < columns.size(); ++i) column_of[columns[i]] = std::uint32_t(i);
     if (threads > 1) {
       std::vector<std::array<std::uint32_t, 4>> raw(columns.size());
-      fill_raw(column_of, 0, columns.size(), raw.data(), threads);
-      std::vector<std::uint32_t>().swap(column_of);
+      fill_raw(columns, num_cells, 0, columns.size(), raw.data(), threads);
       stats.raw_seconds = seconds_since(start);
       run_parallel(columns, raw, on_pair, threads, stats);
     } else {
-      run_sequential(columns, column_of, on_pair, stats);
+      run_sequential(columns, num_cells, on_pair, stats);
     }
     stats.reduce_seconds = seconds_since(start) - stats.raw_seconds;
     if (PhaseTimer::enabled()) stats.peak_mb = PhaseTimer::resident_mb("VmHWM:");
@@ -112,8 +109,8 @@ class Reducer {
     std::uint32_t rest[3];
   };
   template <class OnPair>
-  void run_sequential(const std::vector<std::uint32_t>& columns, const std::vector<std::uint32_t>& column_of,
-                      OnPair& on_pair, ReductionStats& stats) {
+  void run_sequential(const std::vector<std::uint32_t>& columns, std::size_t num_cells, OnPair& on_pair,
+                      ReductionStats& stats) {
     const auto pivot_table = zeroed<PivotEntry>(num_rows_ + 1);
     PivotEntry* const pivot_ = pivot_table.get();
     ColumnStore<std::uint32_t> stored;  // reduced columns that needed additions
@@ -125,7 +122,7 @@ class Reducer {
         const auto fill_start = std::chrono::steady_clock::now();
         begin = i;
         filled = std::min(columns.size(), i + chunk);
-        fill_raw(column_of, begin, filled, raw.data(), 1);
+        fill_raw(columns, num_cells, begin, filled, raw.data(), 1);
         stats.raw_seconds += seconds_since(fill_start);
       }
       const std::uint32_t* keys = raw[i - begin].data();
@@ -213,20 +210,25 @@ class Reducer {
   }
 
   // The raw keys of columns [first, last) (sorted, padded with kSentinel) into out[0, last - first).
-  // Computed in a pass over the cells in memory order (by slabs on several threads), where the rows'
-  // positions are read from neighbouring cells, and scattered to the column order; the reduction then
-  // reads them sequentially (reading them in column order, which is a random order in space, was a good
-  // part of its time).
-  void fill_raw(const std::vector<std::uint32_t>& column_of, std::size_t first, std::size_t last,
+  // Computed in memory order of the cells, by blocks of 2^10 cells (a counting sort of the columns by
+  // block), where the rows' positions are read from neighbouring cells, and scattered to the column
+  // order; the reduction then reads them sequentially (reading them in column order, which is a random
+  // order in space, was a good part of its time). With threads > 1, by slices of that order.
+  void fill_raw(const std::vector<std::uint32_t>& columns, std::size_t num_cells, std::size_t first, std::size_t last,
                 std::array<std::uint32_t, 4>* out, int threads) const {
-    for_each_slice(column_of.size(), std::size_t(threads), [&](std::size_t, std::size_t begin, std::size_t end) {
-      for (std::size_t cell = begin; cell < end; ++cell) {
-        const std::size_t i = std::size_t(column_of[cell]) - first;  // wraps below `first`
-        if (i >= last - first) continue;
+    constexpr int kShift = 10;
+    std::vector<std::uint32_t> at((num_cells >> kShift) + 2, 0);  // per block: where its columns go
+    for (std::size_t i = first; i < last; ++i) ++at[(columns[i] >> kShift) + 1];
+    for (std::size_t b = 1; b < at.size(); ++b) at[b] += at[b - 1];
+    std::vector<std::uint32_t> by_block(last - first);
+    for (std::size_t i = first; i < last; ++i) by_block[at[columns[i] >> kShift]++] = std::uint32_t(i - first);
+    for_each_slice(by_block.size(), std::size_t(threads), [&](std::size_t, std::size_t begin, std::size_t end) {
+      for (std::size_t j = begin; j < end; ++j) {
+        const std::uint32_t i = by_block[j];
         std::uint32_t keys[4];
-        const int n = rows_.keys(std::uint32_t(cell), keys);
+        const int n = rows_.keys(columns[first + i], keys);
         std::sort(keys, keys + n);
-        for (int j = 0; j < 4; ++j) out[i][j] = j < n ? keys[j] : kSentinel;
+        for (int k = 0; k < 4; ++k) out[i][k] = k < n ? keys[k] : kSentinel;
       }
     });
   }
@@ -470,7 +472,8 @@ void match_h1_solid(const Images& im, const H1Plan& plan, std::array<std::vector
     if (!(word & bit)) return kNone;
     return bar_by_square[deaths_before[square / 64] + std::uint32_t(__builtin_popcountll(word & (bit - 1)))];
   };
-  edge_order[2].reset();  // c's edges are rows of no image reduction
+  edge_order[2].reset();  // c's edges are rows of no image reduction, its squares only of cohomology ones
+  if (plan.image_by_homology[0] && plan.image_by_homology[1]) square_order[2].reset();
   std::vector<std::uint32_t>().swap(edges_sorted[2]);
   trim();
 
@@ -488,6 +491,7 @@ void match_h1_solid(const Images& im, const H1Plan& plan, std::array<std::vector
       stats[3 + k] = by_homology(k, squares[2], [&](std::uint32_t s, std::uint32_t e) { record(e, s); });
     else
       stats[3 + k] = by_cohomology(2, columns_of(edges_sorted[k]), record);
+    if (k == 0 && plan.image_by_homology[1]) square_order[2].reset();  // c's squares are rows no more
     if (k == 1) done_with(2);
     const RankedImage& img = im[k];
     for (const auto& p : barcode(k, stats[k])) {
