@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/memory.h"
+
 namespace seglosses {
 
 // The working column of a reduction, a set of keys mod 2. Columns added to it are merged into a
@@ -133,10 +135,10 @@ class ColumnStore {
     const std::size_t n = std::size_t(last - first);
     if (blocks_.empty() || used_ + n > capacity_) {
       capacity_ = std::max(kBlock, n);
-      blocks_.emplace_back(new K[capacity_]);
+      blocks_.push_back(std::make_unique<ZeroedArray<K>>(capacity_));
       used_ = 0;
     }
-    K* at = blocks_.back().get() + used_;
+    K* at = blocks_.back()->get() + used_;
     std::copy(first, last, at);
     used_ += n;
     columns_.push_back({at, at + n});
@@ -148,9 +150,9 @@ class ColumnStore {
 
  private:
   static constexpr std::size_t kBlock = std::size_t(1) << 20;
-  std::vector<std::unique_ptr<K[]>> blocks_;
+  std::vector<std::unique_ptr<ZeroedArray<K>>> blocks_;  // mapped pages: a block's unwritten end costs nothing
   std::size_t used_ = 0, capacity_ = 0;
-  std::vector<std::pair<const K*, const K*>> columns_;
+  PageVector<std::pair<const K*, const K*>> columns_;
 };
 
 }  // namespace seglosses

@@ -68,6 +68,10 @@ struct Images {
 struct InputPairs {
   VoxelPairs voxels;
   std::vector<std::uint8_t> matched;
+  void reserve(std::size_t pairs) {
+    voxels.reserve(2 * pairs);
+    matched.reserve(pairs);
+  }
   std::uint32_t add(index_t birth, index_t death) {
     voxels.push_back(birth);
     voxels.push_back(death);
@@ -97,7 +101,7 @@ struct H1Plan {
   bool barcode_by_homology[3] = {true, true, true};
   bool image_by_homology[2] = {true, true};
 };
-H1Plan plan_h1_solid(const Images& im, const std::array<std::vector<std::uint32_t>, 3>& squares_sorted,
+H1Plan plan_h1_solid(const Images& im, const std::array<CellList, 3>& squares_sorted,
                      Reduction reduction);
 
 // H1 of a solid (3D) grid by reduction. `edges[k]` lists the edges that merge no components in image k
@@ -105,8 +109,8 @@ H1Plan plan_h1_solid(const Images& im, const std::array<std::vector<std::uint32_
 // no dual components (those that kill a loop, which the top dimension leaves), both in increasing order of
 // image k. Only they can be pivots of the reductions, and the others are left out of its rows too (see
 // h1_reduction.cpp). The lists are consumed: each is freed after the last reduction that reads it.
-void match_h1_solid(const Images& im, const H1Plan& plan, std::array<std::vector<std::uint32_t>, 3>& edges,
-                    std::array<std::vector<std::uint32_t>, 3>& squares, DimensionMatching& out, int threads);
+void match_h1_solid(const Images& im, const H1Plan& plan, std::array<CellList, 3>& edges,
+                    std::array<CellList, 3>& squares, DimensionMatching& out, int threads);
 }  // namespace detail
 
 }  // namespace seglosses::matching

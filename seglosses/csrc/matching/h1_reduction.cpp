@@ -23,13 +23,11 @@
 #include <functional>
 #include <memory>
 #include <new>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 #include <stdexcept>
 
 #include "matching/betti_matching.h"
 #include "common/lockfree_reduction.h"
+#include "common/memory.h"
 #include "common/parallel.h"
 #include "common/profile.h"
 #include "common/working_column.h"
@@ -43,6 +41,7 @@ namespace {
 // and of the reduction proper.
 struct ReductionStats {
   std::size_t columns = 0, empty = 0, emergent = 0, zeroed = 0, stored = 0, additions = 0;
+  std::size_t stored_keys = 0;  // the keys of the stored columns (one thread)
   double raw_seconds = 0, reduce_seconds = 0;
   double peak_mb = -1;  // the process's peak resident memory after it (with SEGLOSSES_PROFILE)
 };
@@ -62,14 +61,14 @@ class Reducer {
   // nonzero column, in column order. With threads > 1 (and enough columns), by the lock-free parallel
   // reduction (see run_parallel).
   template <class OnPair>
-  ReductionStats run(const std::vector<std::uint32_t>& columns, std::size_t num_cells, OnPair&& on_pair,
+  ReductionStats run(const CellList& columns, std::size_t num_cells, OnPair&& on_pair,
                      int threads = 1) {
     ReductionStats stats;
     stats.columns = columns.size();
     const auto start = std::chrono::steady_clock::now();
     if (columns.size() < kMinParallel || !LockFreeReduction<RawColumns>::fits(columns.size())) threads = 1;
     if (threads > 1) {
-      std::vector<std::array<std::uint32_t, 4>> raw(columns.size());
+      PageVector<std::array<std::uint32_t, 4>> raw(columns.size());
       fill_raw(columns, num_cells, 0, columns.size(), raw.data(), threads);
       stats.raw_seconds = seconds_since(start);
       run_parallel(columns, raw, on_pair, threads, stats);
@@ -84,16 +83,6 @@ class Reducer {
  private:
   static constexpr std::uint32_t kUnowned = 0, kSentinel = ~std::uint32_t(0);
   static constexpr std::size_t kMinParallel = 1 << 12;  // fewer columns: one thread
-  struct Free {
-    void operator()(void* p) const { std::free(p); }
-  };
-  template <class T>
-  static std::unique_ptr<T[], Free> zeroed(std::size_t n) {
-    // calloc: every row starts without a column (kUnowned), with no fill pass over the table.
-    std::unique_ptr<T[], Free> table(static_cast<T*>(std::calloc(n, sizeof(T))));
-    if (!table) throw std::bad_alloc();
-    return table;
-  }
   static int length(const std::uint32_t* keys) {
     return keys[3] != kSentinel ? 4 : keys[2] != kSentinel ? 3 : keys[1] != kSentinel ? 2 : keys[0] != kSentinel;
   }
@@ -109,14 +98,14 @@ class Reducer {
     std::uint32_t rest[3];
   };
   template <class OnPair>
-  void run_sequential(const std::vector<std::uint32_t>& columns, std::size_t num_cells, OnPair& on_pair,
+  void run_sequential(const CellList& columns, std::size_t num_cells, OnPair& on_pair,
                       ReductionStats& stats) {
-    const auto pivot_table = zeroed<PivotEntry>(num_rows_ + 1);
+    const ZeroedArray<PivotEntry> pivot_table(num_rows_ + 1);  // every row without a column (kUnowned)
     PivotEntry* const pivot_ = pivot_table.get();
     ColumnStore<std::uint32_t> stored;  // reduced columns that needed additions
     WorkingColumn<std::uint32_t> work;
     const std::size_t chunk = std::max<std::size_t>(std::size_t(1) << 18, columns.size() / 8 + 1);
-    std::vector<std::array<std::uint32_t, 4>> raw(std::min(chunk, columns.size()));
+    PageVector<std::array<std::uint32_t, 4>> raw(std::min(chunk, columns.size()));
     for (std::size_t i = 0, begin = 0, filled = 0; i < columns.size(); ++i) {
       if (i == filled) {  // the next chunk of raw columns, [begin, filled)
         const auto fill_start = std::chrono::steady_clock::now();
@@ -170,6 +159,7 @@ class Reducer {
       const auto column = work.finish();
       stored.add(column.first, column.second);
       ++stats.stored;
+      stats.stored_keys += std::size_t(column.second - column.first);
     }
   }
 
@@ -179,7 +169,7 @@ class Reducer {
     using Key = std::uint32_t;
     using Owner = std::uint32_t;
     const Rows& rows;
-    const std::vector<std::array<std::uint32_t, 4>>& keys;
+    const PageVector<std::array<std::uint32_t, 4>>& keys;
     std::size_t slot(std::uint32_t key) const { return rows.position(key); }
     int raw(std::size_t i, std::uint32_t* out) const {
       const int n = length(keys[i].data());
@@ -190,7 +180,7 @@ class Reducer {
     void ahead(std::size_t) const {}                              // the raw columns are read in order
   };
   template <class OnPair>
-  void run_parallel(const std::vector<std::uint32_t>& columns, const std::vector<std::array<std::uint32_t, 4>>& raw,
+  void run_parallel(const CellList& columns, const PageVector<std::array<std::uint32_t, 4>>& raw,
                     OnPair& on_pair, int threads, ReductionStats& stats) {
     using Parallel = LockFreeReduction<RawColumns>;
     // Zeroed up front (calloc's lazily zeroed pages, faulted by several threads at once, cost 10-15%).
@@ -214,13 +204,13 @@ class Reducer {
   // block), where the rows' positions are read from neighbouring cells, and scattered to the column
   // order; the reduction then reads them sequentially (reading them in column order, which is a random
   // order in space, was a good part of its time). With threads > 1, by slices of that order.
-  void fill_raw(const std::vector<std::uint32_t>& columns, std::size_t num_cells, std::size_t first, std::size_t last,
+  void fill_raw(const CellList& columns, std::size_t num_cells, std::size_t first, std::size_t last,
                 std::array<std::uint32_t, 4>* out, int threads) const {
     constexpr int kShift = 10;
-    std::vector<std::uint32_t> at((num_cells >> kShift) + 2, 0);  // per block: where its columns go
+    CellList at((num_cells >> kShift) + 2, 0);  // per block: where its columns go
     for (std::size_t i = first; i < last; ++i) ++at[(columns[i] >> kShift) + 1];
     for (std::size_t b = 1; b < at.size(); ++b) at[b] += at[b - 1];
-    std::vector<std::uint32_t> by_block(last - first);
+    CellList by_block(last - first);
     for (std::size_t i = first; i < last; ++i) by_block[at[columns[i] >> kShift]++] = std::uint32_t(i - first);
     for_each_slice(by_block.size(), std::size_t(threads), [&](std::size_t, std::size_t begin, std::size_t end) {
       for (std::size_t j = begin; j < end; ++j) {
@@ -243,9 +233,9 @@ class Reducer {
 // Row positions of one image: position[cell] = index of the cell in the image's sorted list of the rows
 // (kNone for the cells that are not rows).
 struct RowOrder {
-  const std::vector<std::uint32_t>& sorted;  // the rows in increasing order of the image
-  std::vector<std::uint32_t> position;       // per cell index
-  RowOrder(const std::vector<std::uint32_t>& cells_sorted, std::size_t num_cells, int threads)
+  const CellList& sorted;  // the rows in increasing order of the image
+  CellList position;       // per cell index
+  RowOrder(const CellList& cells_sorted, std::size_t num_cells, int threads)
       : sorted(cells_sorted), position(num_cells, kNone) {
     for_each_slice(sorted.size(), std::size_t(threads), [&](std::size_t, std::size_t first, std::size_t last) {
       for (std::size_t i = first; i < last; ++i) position[sorted[i]] = std::uint32_t(i);  // a scatter
@@ -309,7 +299,7 @@ struct Faces {
   std::uint32_t cell(std::uint32_t key) const { return rows.sorted[kTop - key]; }
 };
 
-// Both directions give the same pairs; which one is fast depends on ties. Cells of equal value are
+// Both directions give the same pairs; which one is fast depends on ties. CellList of equal value are
 // ordered by index, and a large plateau in the column order (squares by the column image in homology,
 // edges by the row image in cohomology) makes long chains of additions. Without large plateaus,
 // homology with clearing keeps the reduced columns shorter and scales better (uniform noise, seconds
@@ -336,7 +326,7 @@ bool large_plateau(const RankedImage& image) { return image.largest_plateau * 10
 // which the pixel plateau sent to cohomology; likelihoods superlevel (clipped at 1: 48% of the squares)
 // 0.019 / 0.015; binary against a random mask (69%) 0.009 / 0.012, the one pairing this rule gets wrong;
 // 3-level images and vessel-mask comparisons (95-98%) equal either way.
-bool barcode_by_homology(const RankedImage& image, const std::vector<std::uint32_t>& squares_sorted) {
+bool barcode_by_homology(const RankedImage& image, const CellList& squares_sorted) {
   if (image.grid.top_cells || !large_plateau(image)) return true;
   std::size_t longest = 0, run = 0;
   std::uint32_t previous = kNone;
@@ -371,13 +361,13 @@ bool image_by_homology(const RankedImage& image, const RankedImage& comparison) 
 }
 
 // The cohomology columns: the edges that close a loop, in decreasing order of their image.
-std::vector<std::uint32_t> columns_of(const std::vector<std::uint32_t>& edges) {
-  return std::vector<std::uint32_t>(edges.rbegin(), edges.rend());
+CellList columns_of(const CellList& edges) {
+  return CellList(edges.rbegin(), edges.rend());
 }
 
 }  // namespace
 
-H1Plan plan_h1_solid(const Images& im, const std::array<std::vector<std::uint32_t>, 3>& squares_sorted,
+H1Plan plan_h1_solid(const Images& im, const std::array<CellList, 3>& squares_sorted,
                      Reduction reduction) {
   const auto homology = [reduction](bool automatic) {
     return reduction == Reduction::Auto ? automatic : reduction == Reduction::Homology;
@@ -388,8 +378,8 @@ H1Plan plan_h1_solid(const Images& im, const std::array<std::vector<std::uint32_
   return plan;
 }
 
-void match_h1_solid(const Images& im, const H1Plan& plan, std::array<std::vector<std::uint32_t>, 3>& edges_sorted,
-                    std::array<std::vector<std::uint32_t>, 3>& squares, DimensionMatching& out, int threads) {
+void match_h1_solid(const Images& im, const H1Plan& plan, std::array<CellList, 3>& edges_sorted,
+                    std::array<CellList, 3>& squares, DimensionMatching& out, int threads) {
   const VGrid& grid = im.grid;
   const std::size_t num_cells = std::size_t(3 * grid.num_vertices);
   // Row orders of the edges and of the squares of each image (the rows of its reductions, see Faces),
@@ -404,28 +394,22 @@ void match_h1_solid(const Images& im, const H1Plan& plan, std::array<std::vector
     if (!square_order[k]) square_order[k] = std::make_unique<RowOrder>(squares[k], num_cells, threads);
     return *square_order[k];
   };
-  const auto by_homology = [&](int rows, const std::vector<std::uint32_t>& columns, auto&& on_pair) {
+  const auto by_homology = [&](int rows, const CellList& columns, auto&& on_pair) {
     const Faces faces{grid, edges_of(rows)};
     return Reducer<Faces>(faces, edges_sorted[rows].size()).run(columns, num_cells, on_pair, threads);
   };
-  const auto by_cohomology = [&](int rows, const std::vector<std::uint32_t>& columns, auto&& on_pair) {
+  const auto by_cohomology = [&](int rows, const CellList& columns, auto&& on_pair) {
     const Cofaces cofaces{grid, squares_of(rows)};
     return Reducer<Cofaces>(cofaces, squares[rows].size()).run(columns, num_cells, on_pair, threads);
   };
-  // Gives the pages of what was freed back to the system before the next reduction allocates its tables:
-  // glibc keeps freed blocks below its (adaptive) mmap threshold in the heap, where they count in the
-  // peak without being reused (96^3 noise against a random mask, T: 241 -> 223 bytes per voxel).
-  const auto trim = [] {
-#if defined(__GLIBC__)
-    malloc_trim(0);
-#endif
-  };
+  // Gives the pages of what was freed back to the system before the next reduction allocates its tables.
+  const auto trim = [] { release_free_memory(); };
   // Image k's edges and squares (orders and lists) are read by no later reduction.
   const auto done_with = [&](int k) {
     edge_order[k].reset();
     square_order[k].reset();
-    std::vector<std::uint32_t>().swap(edges_sorted[k]);
-    std::vector<std::uint32_t>().swap(squares[k]);
+    CellList().swap(edges_sorted[k]);
+    CellList().swap(squares[k]);
     trim();
   };
 
@@ -433,7 +417,10 @@ void match_h1_solid(const Images& im, const H1Plan& plan, std::array<std::vector
   // order of Betti-Matching-3D's homology reduction).
   const auto barcode = [&](int k, ReductionStats& stats) {
     const RankedImage& img = im[k];
-    std::vector<std::array<std::uint32_t, 2>> found;
+    PageVector<std::array<std::uint32_t, 2>> found;
+    // At most a pair per column; reserved (pages untouched until written) rather than grown by doubling,
+    // whose abandoned blocks stay in the heap for the rest of the reduction.
+    found.reserve(squares[k].size());
     const auto keep = [&](std::uint32_t edge, std::uint32_t square) {
       if (img.edge_rank(edge) != img.square_rank(square)) found.push_back({edge, square});
     };
@@ -453,15 +440,15 @@ void match_h1_solid(const Images& im, const H1Plan& plan, std::array<std::vector
   std::array<ReductionStats, 5> stats;
   // The comparison image's bars first: only the image pairs that die at one of its death squares can
   // match, so the image reductions record those alone (`bar_of_death`), not an edge per cell.
-  const std::vector<std::array<std::uint32_t, 2>> barcode_c = barcode(2, stats[2]);
+  const PageVector<std::array<std::uint32_t, 2>> barcode_c = barcode(2, stats[2]);
   // A square's bar: the squares as one bit per cell, the bits counted per word of 64 (a rank query), and
   // the bars in the order of their death squares.
-  std::vector<std::uint64_t> is_death((num_cells + 63) / 64, 0);
+  PageVector<std::uint64_t> is_death((num_cells + 63) / 64, 0);
   for (const auto& p : barcode_c) is_death[p[1] / 64] |= std::uint64_t(1) << (p[1] % 64);
-  std::vector<std::uint32_t> deaths_before(is_death.size() + 1, 0);
+  CellList deaths_before(is_death.size() + 1, 0);
   for (std::size_t w = 0; w < is_death.size(); ++w)
     deaths_before[w + 1] = deaths_before[w] + std::uint32_t(__builtin_popcountll(is_death[w]));
-  std::vector<std::uint32_t> bar_by_square(barcode_c.size());
+  CellList bar_by_square(barcode_c.size());
   for (std::size_t i = 0; i < barcode_c.size(); ++i) {
     const std::uint32_t s = barcode_c[i][1];
     const std::uint64_t below = is_death[s / 64] & ((std::uint64_t(1) << (s % 64)) - 1);
@@ -474,12 +461,12 @@ void match_h1_solid(const Images& im, const H1Plan& plan, std::array<std::vector
   };
   edge_order[2].reset();  // c's edges are rows of no image reduction, its squares only of cohomology ones
   if (plan.image_by_homology[0] && plan.image_by_homology[1]) square_order[2].reset();
-  std::vector<std::uint32_t>().swap(edges_sorted[2]);
+  CellList().swap(edges_sorted[2]);
   trim();
 
   InputPairs pairs[2];
-  std::array<std::vector<std::uint32_t>, 2> image_edge;  // per bar of c: the edge of image k's pair dying there
-  std::array<std::vector<std::array<std::uint32_t, 2>>, 2> birth_of;  // (birth edge, pair index), by edge
+  std::array<CellList, 2> image_edge;  // per bar of c: the edge of image k's pair dying there
+  std::array<PageVector<std::array<std::uint32_t, 2>>, 2> birth_of;  // (birth edge, pair index), by edge
   for (int k = 0; k < 2; ++k) {
     // Image barcode of the inclusion into c: rows (edges) by image k, columns (squares) by c.
     image_edge[k].assign(barcode_c.size(), kNone);
@@ -494,7 +481,10 @@ void match_h1_solid(const Images& im, const H1Plan& plan, std::array<std::vector
     if (k == 0 && plan.image_by_homology[1]) square_order[2].reset();  // c's squares are rows no more
     if (k == 1) done_with(2);
     const RankedImage& img = im[k];
-    for (const auto& p : barcode(k, stats[k])) {
+    const auto bars = barcode(k, stats[k]);
+    birth_of[k].reserve(bars.size());
+    pairs[k].reserve(bars.size());
+    for (const auto& p : bars) {
       birth_of[k].push_back({p[0], std::uint32_t(birth_of[k].size())});
       pairs[k].add(img.edge_voxel(p[0]), img.square_voxel(p[1]));
     }
@@ -508,9 +498,9 @@ void match_h1_solid(const Images& im, const H1Plan& plan, std::array<std::vector
     for (int i = 0; i < 5; ++i)
       std::fprintf(stderr,
                    "seglosses profile h1 %s (%s): columns %zu empty %zu emergent %zu zeroed %zu stored %zu "
-                   "additions %zu raw %.4f s reduce %.4f s peak %.0f MB\n",
+                   "additions %zu stored keys %zu raw %.4f s reduce %.4f s peak %.0f MB\n",
                    names[i], hom[i] ? "homology" : "cohomology", stats[i].columns, stats[i].empty, stats[i].emergent,
-                   stats[i].zeroed, stats[i].stored, stats[i].additions, stats[i].raw_seconds,
+                   stats[i].zeroed, stats[i].stored, stats[i].additions, stats[i].stored_keys, stats[i].raw_seconds,
                    stats[i].reduce_seconds, stats[i].peak_mb);
   }
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "common/hd.h"
+#include "common/memory.h"
 #include "common/order.h"
 #include "common/types.h"
 
@@ -30,6 +31,9 @@ namespace seglosses::matching {
 
 using seglosses::index_t;
 constexpr std::uint32_t kNone = 0xffffffffu;
+
+// Lists and tables of cells (see PageAllocator: mapped pages once large, given back when freed).
+using CellList = PageVector<std::uint32_t>;
 
 struct VGrid {
   std::array<index_t, 3> n{1, 1, 1};  // vertices per axis
@@ -335,16 +339,15 @@ struct RankedImage : RankView {
 
 // Cells (given in increasing index order) sorted by (rank, index): a stable counting sort by rank.
 template <class RankOf>
-std::vector<std::uint32_t> sort_by_rank(const std::vector<std::uint32_t>& cells, std::uint32_t num_ranks,
-                                        RankOf rank_of) {
-  std::vector<std::uint32_t> r(cells.size());
-  std::vector<std::uint32_t> start(std::size_t(num_ranks) + 1, 0);
+CellList sort_by_rank(const CellList& cells, std::uint32_t num_ranks, RankOf rank_of) {
+  CellList r(cells.size());
+  CellList start(std::size_t(num_ranks) + 1, 0);
   for (std::size_t i = 0; i < cells.size(); ++i) {
     r[i] = rank_of(cells[i]);
     ++start[r[i] + 1];
   }
   for (std::size_t i = 1; i < start.size(); ++i) start[i] += start[i - 1];
-  std::vector<std::uint32_t> out(cells.size());
+  CellList out(cells.size());
   for (std::size_t i = 0; i < cells.size(); ++i) out[start[r[i]]++] = cells[i];
   return out;
 }
