@@ -30,18 +30,16 @@
 #include "common/memory.h"
 #include "common/parallel.h"
 #include "common/profile.h"
+#include "common/sweep_reduction.h"
 #include "common/working_column.h"
 
 namespace seglosses::matching::detail {
 namespace {
 
-// What one reduction met (SEGLOSSES_PROFILE prints it): columns given, those that were zero from the
-// start (no entries), emergent pairs (paired with no addition), columns reduced to zero, columns
-// reduced to a new pivot after additions (stored), the additions, and the seconds of the raw columns
-// and of the reduction proper.
-struct ReductionStats {
-  std::size_t columns = 0, empty = 0, emergent = 0, zeroed = 0, stored = 0, additions = 0;
-  std::size_t stored_keys = 0;  // the keys of the stored columns (one thread)
+// What one reduction met (SEGLOSSES_PROFILE prints it): the columns given, the sweep's counts (on several
+// threads the same but the stored keys), and the seconds of the raw columns and of the reduction proper.
+struct ReductionStats : SweepCounts {
+  std::size_t columns = 0;
   double raw_seconds = 0, reduce_seconds = 0;
   double peak_mb = -1;  // the process's peak resident memory after it (with SEGLOSSES_PROFILE)
 };
@@ -97,70 +95,60 @@ class Reducer {
     std::uint32_t owner;
     std::uint32_t rest[3];
   };
+  // The one-thread sweep (common/sweep_reduction.h), its raw columns filled a chunk at a time.
   template <class OnPair>
-  void run_sequential(const CellList& columns, std::size_t num_cells, OnPair& on_pair,
-                      ReductionStats& stats) {
-    const ZeroedArray<PivotEntry> pivot_table(num_rows_ + 1);  // every row without a column (kUnowned)
-    PivotEntry* const pivot_ = pivot_table.get();
-    ColumnStore<std::uint32_t> stored;  // reduced columns that needed additions
-    WorkingColumn<std::uint32_t> work;
-    const std::size_t chunk = std::max<std::size_t>(std::size_t(1) << 18, columns.size() / 8 + 1);
-    PageVector<std::array<std::uint32_t, 4>> raw(std::min(chunk, columns.size()));
-    for (std::size_t i = 0, begin = 0, filled = 0; i < columns.size(); ++i) {
-      if (i == filled) {  // the next chunk of raw columns, [begin, filled)
+  struct Sweep {
+    using Key = std::uint32_t;
+    using Entry = PivotEntry;
+    const Reducer& reducer;
+    const CellList& columns;
+    std::size_t num_cells;
+    OnPair& on_pair;
+    ReductionStats& stats;
+    PageVector<std::array<std::uint32_t, 4>> chunk;  // raw columns [begin, filled)
+    std::size_t begin = 0, filled = 0;
+
+    std::size_t slot(std::uint32_t key) const { return reducer.rows_.position(key); }
+    int raw(std::size_t i, std::uint32_t* out) {
+      if (i == filled) {
         const auto fill_start = std::chrono::steady_clock::now();
         begin = i;
-        filled = std::min(columns.size(), i + chunk);
-        fill_raw(columns, num_cells, begin, filled, raw.data(), 1);
+        filled = std::min(columns.size(), i + chunk.size());
+        reducer.fill_raw(columns, num_cells, begin, filled, chunk.data(), 1);
         stats.raw_seconds += seconds_since(fill_start);
       }
-      const std::uint32_t* keys = raw[i - begin].data();
+      const std::uint32_t* keys = chunk[i - begin].data();
       const int n = length(keys);
-      if (n == 0) {
-        ++stats.empty;
-        continue;
-      }
-      if (pivot_[rows_.position(keys[0])].owner == kUnowned) {  // emergent pair: the raw column is reduced
-        PivotEntry& entry = pivot_[rows_.position(keys[0])];
-        entry.owner = kRaw;
-        for (int j = 1; j < 4; ++j) entry.rest[j - 1] = j < n ? keys[j] : kSentinel;
-        on_pair(columns[i], rows_.cell(keys[0]));
-        ++stats.emergent;
-        continue;
-      }
-      work.reset(keys, keys + n);
-      std::uint32_t pivot;
-      bool nonzero = work.pivot(pivot);
-      while (nonzero) {
-        const PivotEntry& entry = pivot_[rows_.position(pivot)];
-        // A chain of cache misses: start loading the likely next pivots while this one arrives.
-        std::uint32_t next;
-        if (work.second(next)) __builtin_prefetch(pivot_ + rows_.position(next));
-        if (entry.owner == kUnowned) break;
-        ++stats.additions;
-        if (entry.owner == kRaw) {
-          if (entry.rest[0] != kSentinel) __builtin_prefetch(pivot_ + rows_.position(entry.rest[0]));
-          const std::uint32_t raw_keys[4] = {pivot, entry.rest[0], entry.rest[1], entry.rest[2]};
-          work.add(raw_keys, raw_keys + length(raw_keys));
-        } else {
-          const std::size_t c = entry.owner - kFirstStored;
-          const std::uint32_t *column = stored.begin(c), *end = stored.end(c);
-          if (end - column > 1) __builtin_prefetch(pivot_ + rows_.position(column[1]));
-          work.add(column, end);
-        }
-        nonzero = work.pivot(pivot);
-      }
-      if (!nonzero) {  // zero column
-        ++stats.zeroed;
-        continue;
-      }
-      pivot_[rows_.position(pivot)].owner = std::uint32_t(kFirstStored + stored.size());
-      on_pair(columns[i], rows_.cell(pivot));
-      const auto column = work.finish();
-      stored.add(column.first, column.second);
-      ++stats.stored;
-      stats.stored_keys += std::size_t(column.second - column.first);
+      std::copy(keys, keys + n, out);
+      return n;
     }
+    void ahead(std::size_t) const {}  // the raw columns are read in order
+    static bool is_free(const PivotEntry& e) { return e.owner == kUnowned; }
+    static bool is_stored(const PivotEntry& e, std::size_t& index) {
+      index = std::size_t(e.owner) - kFirstStored;
+      return e.owner >= kFirstStored;
+    }
+    static void claim_raw(PivotEntry& e, std::size_t, const std::uint32_t* keys, int n) {
+      e.owner = kRaw;
+      for (int j = 1; j < 4; ++j) e.rest[j - 1] = j < n ? keys[j] : kSentinel;
+    }
+    static void claim_stored(PivotEntry& e, std::size_t index) { e.owner = std::uint32_t(kFirstStored + index); }
+    void add_unstored(const PivotEntry& e, std::uint32_t pivot, WorkingColumn<std::uint32_t>& work) const {
+      if (e.rest[0] != kSentinel) __builtin_prefetch(table + slot(e.rest[0]));
+      const std::uint32_t keys[4] = {pivot, e.rest[0], e.rest[1], e.rest[2]};
+      work.add(keys, keys + length(keys));
+    }
+    void pair(std::size_t i, std::uint32_t pivot) { on_pair(columns[i], reducer.rows_.cell(pivot)); }
+    const PivotEntry* table = nullptr;
+  };
+  template <class OnPair>
+  void run_sequential(const CellList& columns, std::size_t num_cells, OnPair& on_pair, ReductionStats& stats) {
+    const ZeroedArray<PivotEntry> pivot_table(num_rows_ + 1);  // every row without a column (kUnowned)
+    const std::size_t chunk = std::max<std::size_t>(std::size_t(1) << 18, columns.size() / 8 + 1);
+    Sweep<OnPair> sweep{*this, columns, num_cells, on_pair, stats, {}};
+    sweep.chunk.resize(std::min(chunk, columns.size()));
+    sweep.table = pivot_table.get();
+    static_cast<SweepCounts&>(stats) = sweep_reduction(sweep, columns.size(), pivot_table.get());
   }
 
   // The lock-free parallel reduction (common/lockfree_reduction.h) over the raw columns; the pairs are those

@@ -14,6 +14,7 @@
 #include "common/lockfree_reduction.h"
 #include "common/parallel.h"
 #include "common/profile.h"
+#include "common/sweep_reduction.h"
 #include "persistence/cubical.h"
 #include "common/working_column.h"
 
@@ -262,7 +263,7 @@ class PositionRanks {
 // so those tables are read where they were just read, instead of at random places of the grid (random
 // reads of per-cell arrays were most of the time).
 //
-// `pivot_[p]` says which column has square p as pivot: a reduced column kept in the pool (> 0), the
+// `pivot_[p]` says which column has square p as pivot: a reduced column kept by the sweep (> 0), the
 // raw coboundary of the square's partner edge (< 0: an apparent or emergent pair; the coboundary is
 // read again from the grid when a reduction adds it), or none (kNone). One integer per square: the
 // partner's coboundary kept beside it (16 bytes per square, 48 per voxel) made the reduction about 9%
@@ -392,55 +393,35 @@ class H1Reduction {
   }
 
  private:
-  // Reduces the columns in sweep order (decreasing filtration order) on this thread, storing reduced
-  // columns in the pool (owner = index + 1).
-  void reduce_sequential(const std::vector<Edge>& edges) {
-    WorkingColumn<Pos> work;
-    ColumnStore<Pos>& store = pool_;
-    std::vector<PersistencePair>& out = out_;
-    const auto last = edges.rend();
-    for (auto it = edges.rbegin(); it != last; ++it) {
-      if (last - it > kAhead) prefetch_coboundary(it[kAhead].cell);
-      const index_t e = it->cell;
-      Pos cob[4];
-      const int n = raw_coboundary(e, cob);
-      if (n == 0) continue;  // no cofacets: cannot happen in a 3D grid
-      if (pivot_[cob[0]] == kNone) {  // emergent pair: the raw coboundary is already reduced
-        pair_with_partner(e, it->rank, cob[0], square_rank_[cob[0]], out);
-        continue;
-      }
-      work.reset(cob, cob + n);
-      Pos pivot;
-      bool nonzero = work.pivot(pivot);
-      while (nonzero) {
-        // The chain of pivots is a chain of cache misses; start loading the likely next pivots (the
-        // working column's next key, the added column's second) while this one arrives.
-        Pos next;
-        if (work.second(next)) __builtin_prefetch(pivot_.get() + next);
-        const Owner o = pivot_[pivot];
-        if (o == kNone) break;
-        if (o > 0) {
-          const std::size_t c = std::size_t(o) - 1;
-          const Pos *column = store.begin(c), *column_end = store.end(c);
-          if (column_end - column > 1) __builtin_prefetch(pivot_.get() + column[1]);
-          work.add(column, column_end);
-        } else {
-          add_raw(index_t(-(o + 1)), work);
-        }
-        nonzero = work.pivot(pivot);
-      }
-      if (!nonzero) continue;  // zero column: an essential class (none in a grid, which is contractible)
-      pivot_[pivot] = Owner(store.size() + 1);  // the column stored below
-      // Most pairs of noise have zero persistence: drop them on the ranks, before reading the square.
-      const std::uint32_t death_rank = square_rank_[pivot];
-      if (keep_zero_ || it->rank != death_rank)
-        push_pair(out, f_, it->rank, death_rank, keep_zero_);
-      const auto column = work.finish();
-      store.add(column.first, column.second);
+  // The one-thread sweep (common/sweep_reduction.h): column i is edges[n - 1 - i] (decreasing filtration
+  // order), stored columns are owners index + 1, emergent and apparent pairs' partner edges -(edge + 1).
+  struct Sweep {
+    using Key = Pos;
+    using Entry = Owner;
+    H1Reduction& h1;
+    const std::vector<Edge>& edges;
+    const Edge& edge(std::size_t i) const { return edges[edges.size() - 1 - i]; }
+    static std::size_t slot(Pos key) { return std::size_t(key); }
+    int raw(std::size_t i, Pos* out) const { return h1.raw_coboundary(index_t(edge(i).cell), out); }
+    void ahead(std::size_t i) const { h1.prefetch_coboundary(index_t(edge(i).cell)); }
+    static bool is_free(Owner o) { return o == kNone; }
+    static bool is_stored(Owner o, std::size_t& index) {
+      index = std::size_t(o) - 1;
+      return o > 0;
     }
+    void claim_raw(Owner& o, std::size_t i, const Pos*, int) const { o = Owner(-(index_t(edge(i).cell) + 1)); }
+    static void claim_stored(Owner& o, std::size_t index) { o = Owner(index + 1); }
+    void add_unstored(Owner o, Pos, WorkingColumn<Pos>& work) const { h1.add_raw(index_t(-(o + 1)), work); }
+    // Most pairs of noise have zero persistence: push_pair drops them on the ranks.
+    void pair(std::size_t i, Pos pivot) const {
+      push_pair(h1.out_, h1.f_, edge(i).rank, h1.square_rank_[pivot], h1.keep_zero_);
+    }
+  };
+  void reduce_sequential(const std::vector<Edge>& edges) {
+    Sweep sweep{*this, edges};
+    sweep_reduction(sweep, edges.size(), pivot_.get());
   }
 
-  static constexpr std::ptrdiff_t kAhead = 16;        // edges whose cofacets' positions are prefetched
   static constexpr std::size_t kMinParallel = 2048;  // fewer columns: one thread
 
   // Loads the dense numbers of an edge's squares, numbered at its lowest vertex v or one vertex back.
@@ -529,7 +510,6 @@ class H1Reduction {
     void operator()(void* p) const { std::free(p); }
   };
   std::unique_ptr<Owner[], Free> pivot_;  // per square position: its owner
-  ColumnStore<Pos> pool_;  // reduced columns
 };
 
 // H0, H1 and H2 of a 3D grid; Pos holds a square's filtration position.
