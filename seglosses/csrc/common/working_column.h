@@ -135,10 +135,10 @@ class ColumnStore {
     const std::size_t n = std::size_t(last - first);
     if (blocks_.empty() || used_ + n > capacity_) {
       capacity_ = std::max(kBlock, n);
-      blocks_.push_back(std::make_unique<ZeroedArray<K>>(capacity_));
+      blocks_.emplace_back(new K[capacity_]);
       used_ = 0;
     }
-    K* at = blocks_.back()->get() + used_;
+    K* at = blocks_.back().get() + used_;
     std::copy(first, last, at);
     used_ += n;
     columns_.push_back({at, at + n});
@@ -150,7 +150,7 @@ class ColumnStore {
 
  private:
   static constexpr std::size_t kBlock = std::size_t(1) << 20;
-  std::vector<std::unique_ptr<ZeroedArray<K>>> blocks_;  // mapped pages: a block's unwritten end costs nothing
+  std::vector<std::unique_ptr<K[]>> blocks_;
   std::size_t used_ = 0, capacity_ = 0;
   PageVector<std::pair<const K*, const K*>> columns_;
 };
