@@ -110,7 +110,7 @@ void match_h0(const Images& im, std::array<CellList, 3>& edges_sorted, Dimension
     (k == 0 ? essential_f : essential_g) = img.vertex_voxel(std::uint32_t(forest.elder[0][forest.find(0)]));
   };
   run_tasks(threads, {[&] { image_pairs(0); }, [&] { image_pairs(1); }});
-  release_free_memory();  // the two forests, before the comparison image's
+  release_free_memory(std::size_t(n));  // the two forests, before the comparison image's
 
   // The comparison image processes its edges once; the same merges, read under the order of f and of
   // g, are the merges of the image barcodes: the younger f-elder (g-elder) is the image bar that dies.
@@ -294,7 +294,7 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
   const auto top_dimension = [&](int share) {
     match_top(im, codim1_sorted, unmerged, result.dims[top], share);
     codim1_sorted = {};
-    release_free_memory();
+    release_free_memory(std::size_t(grid.num_vertices));
   };
   if (threads > 1) {
     const int half = std::max(1, threads / 2);

@@ -391,7 +391,7 @@ void match_h1_solid(const Images& im, const H1Plan& plan, std::array<CellList, 3
     return Reducer<Cofaces>(cofaces, squares[rows].size()).run(columns, num_cells, on_pair, threads);
   };
   // Gives the pages of what was freed back to the system before the next reduction allocates its tables.
-  const auto trim = [] { release_free_memory(); };
+  const auto trim = [&] { release_free_memory(std::size_t(grid.num_vertices)); };
   // Image k's edges and squares (orders and lists) are read by no later reduction.
   const auto done_with = [&](int k) {
     edge_order[k].reset();
