@@ -29,7 +29,8 @@ struct SweepCounts {
 //   static bool is_stored(const Entry&, std::size_t& index);  a column of the sweep's store, and which
 //   void claim_raw(Entry&, std::size_t i, const Key* keys, int n);  column i, raw, takes this pivot
 //   static void claim_stored(Entry&, std::size_t index);           stored column `index` takes it
-//   void add_unstored(const Entry&, Key pivot, WorkingColumn<Key>&) const;  adds a column not stored
+//   void add_unstored(const Entry&, Key pivot, WorkingColumn<Key>&, const Entry* table) const;
+//                                                    adds a column not stored (table: for prefetching)
 //   void pair(std::size_t i, Key pivot);             column i is reduced, with this pivot
 // `table` is indexed by slot. Columns 0..n-1 are reduced in order.
 template <class Policy>
@@ -72,7 +73,7 @@ SweepCounts sweep_reduction(Policy& policy, std::size_t n, typename Policy::Entr
         if (end - column > 1) __builtin_prefetch(table + policy.slot(column[1]));
         work.add(column, end);
       } else {
-        policy.add_unstored(entry, pivot, work);
+        policy.add_unstored(entry, pivot, work, table);
       }
       nonzero = work.pivot(pivot);
     }

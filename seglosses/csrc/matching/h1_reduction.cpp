@@ -133,13 +133,13 @@ class Reducer {
       for (int j = 1; j < 4; ++j) e.rest[j - 1] = j < n ? keys[j] : kSentinel;
     }
     static void claim_stored(PivotEntry& e, std::size_t index) { e.owner = std::uint32_t(kFirstStored + index); }
-    void add_unstored(const PivotEntry& e, std::uint32_t pivot, WorkingColumn<std::uint32_t>& work) const {
+    void add_unstored(const PivotEntry& e, std::uint32_t pivot, WorkingColumn<std::uint32_t>& work,
+                      const PivotEntry* table) const {
       if (e.rest[0] != kSentinel) __builtin_prefetch(table + slot(e.rest[0]));
       const std::uint32_t keys[4] = {pivot, e.rest[0], e.rest[1], e.rest[2]};
       work.add(keys, keys + length(keys));
     }
     void pair(std::size_t i, std::uint32_t pivot) { on_pair(columns[i], reducer.rows_.cell(pivot)); }
-    const PivotEntry* table = nullptr;
   };
   template <class OnPair>
   void run_sequential(const CellList& columns, std::size_t num_cells, OnPair& on_pair, ReductionStats& stats) {
@@ -147,7 +147,6 @@ class Reducer {
     const std::size_t chunk = std::max<std::size_t>(std::size_t(1) << 18, columns.size() / 8 + 1);
     Sweep<OnPair> sweep{*this, columns, num_cells, on_pair, stats, {}};
     sweep.chunk.resize(std::min(chunk, columns.size()));
-    sweep.table = pivot_table.get();
     static_cast<SweepCounts&>(stats) = sweep_reduction(sweep, columns.size(), pivot_table.get());
   }
 
@@ -287,7 +286,7 @@ struct Faces {
   std::uint32_t cell(std::uint32_t key) const { return rows.sorted[kTop - key]; }
 };
 
-// Both directions give the same pairs; which one is fast depends on ties. CellList of equal value are
+// Both directions give the same pairs; which one is fast depends on ties. Cells of equal value are
 // ordered by index, and a large plateau in the column order (squares by the column image in homology,
 // edges by the row image in cohomology) makes long chains of additions. Without large plateaus,
 // homology with clearing keeps the reduced columns shorter and scales better (uniform noise, seconds

@@ -12,6 +12,7 @@
 //   cofacet is not yet a pivot is reduced already (an emergent pair): it is paired without being
 //   materialized or stored. Only the remaining columns are reduced and stored.
 #include "common/lockfree_reduction.h"
+#include "common/memory.h"
 #include "common/parallel.h"
 #include "common/profile.h"
 #include "common/sweep_reduction.h"
@@ -19,9 +20,6 @@
 #include "common/working_column.h"
 
 #include <cstdlib>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 #include <memory>
 #include <new>
 #include <type_traits>
@@ -411,7 +409,7 @@ class H1Reduction {
     }
     void claim_raw(Owner& o, std::size_t i, const Pos*, int) const { o = Owner(-(index_t(edge(i).cell) + 1)); }
     static void claim_stored(Owner& o, std::size_t index) { o = Owner(index + 1); }
-    void add_unstored(Owner o, Pos, WorkingColumn<Pos>& work) const { h1.add_raw(index_t(-(o + 1)), work); }
+    void add_unstored(Owner o, Pos, WorkingColumn<Pos>& work, const Owner*) const { h1.add_raw(index_t(-(o + 1)), work); }
     // Most pairs of noise have zero persistence: push_pair drops them on the ranks.
     void pair(std::size_t i, Pos pivot) const {
       push_pair(h1.out_, h1.f_, edge(i).rank, h1.square_rank_[pivot], h1.keep_zero_);
@@ -577,12 +575,9 @@ void compute_3d(Filtration& f, bool keep_zero, PersistenceDiagram& diagram, int 
   std::vector<Pos>().swap(own_position);
   h1.compact_positions();
   std::vector<Pos>().swap(squares);
-#if defined(__GLIBC__)
   // Give the pages of what was freed (the rank table, the union-finds' arrays) back to the system before
-  // the reduction stores its columns: glibc keeps freed blocks below its (adaptive) mmap threshold in the
-  // heap, where they counted in the peak without being reused (128^3 noise: 21 bytes per voxel).
-  malloc_trim(0);
-#endif
+  // the reduction stores its columns (128^3 noise: 21 bytes per voxel).
+  release_free_memory(std::size_t(f.grid.num_cells));
   timer.mark("compact");
   h1.reduce(positive, threads);
   timer.mark("h1");
