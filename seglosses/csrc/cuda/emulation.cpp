@@ -8,6 +8,8 @@
 #include <nanobind/stl/vector.h>
 
 #include <algorithm>
+#include <array>
+#include <memory>
 #include <numeric>
 #include <tuple>
 #include <vector>
@@ -89,14 +91,23 @@ std::vector<std::uint8_t> spanning_forest(const G& graph) {
   return in_forest;
 }
 
-// The spanning forest's edges in Kruskal order (the device: CUB select, then a radix sort by key).
-template <class G>
-std::vector<index_t> sorted_forest(const G& graph) {
+// The spanning forest's edges in Kruskal order (the device: CUB select, then a radix sort by key) and, if
+// `loops` is given, the edge slots H1 reads (left_for_h1) in filtration order (the same on the device).
+template <class G, class List = std::vector<std::uint32_t>>
+std::vector<index_t> sorted_forest(const G& graph, List* loops = nullptr) {
   const std::vector<std::uint8_t> in_forest = spanning_forest(graph);
   std::vector<index_t> forest;
   for (index_t e = 0; e < index_t(in_forest.size()); ++e)
     if (in_forest[e]) forest.push_back(e);
   std::sort(forest.begin(), forest.end(), [&](index_t a, index_t b) { return graph.edge_key(a) < graph.edge_key(b); });
+  if (loops) {
+    std::vector<Key> keys;
+    for (index_t e = 0; e < index_t(in_forest.size()); ++e)
+      if (left_for_h1(graph, in_forest.data(), e)) keys.push_back(filtration_key(graph, e));
+    std::sort(keys.begin(), keys.end());
+    loops->resize(keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) (*loops)[i] = std::uint32_t(keys[i] & 0xffffffffu);
+  }
   return forest;
 }
 
@@ -172,11 +183,12 @@ Ranks gpu_reference_cell_ranks(Image image, int construction) {
   return ranks_to_numpy(std::move(rank));
 }
 
-// The GPU Betti matching of the union-find dimensions (matching_phases.h), emulated: the three images'
-// dense ranks (the device computes the same ranks with a radix sort and a scan; here the CPU engine's
-// RankedImage), each graph's Boruvka forest, and the sequential merges. Returns what
-// _core.betti_matching returns, for H0 and the top dimension; a solid 3D image's H1 entry is empty.
-seglosses::matching::PythonMatching gpu_betti_matching(Image f, Image g, int construction, bool negate) {
+// The GPU Betti matching (matching_phases.h), emulated: the three images' dense ranks (the device computes
+// the same ranks with a radix sort and a scan; here the CPU engine's RankedImage), each graph's Boruvka
+// forest and the sequential merges, then, for a solid grid, H1 on the host from copies of the ranks and the
+// lists the forests leave (on `threads` threads). Returns what _core.betti_matching returns.
+seglosses::matching::PythonMatching gpu_betti_matching(Image f, Image g, int construction, bool negate, int threads) {
+  if (threads < 1) throw nb::value_error("Expected `threads` to be a positive integer.");
   using seglosses::matching::RankedImage;
   using seglosses::matching::VGrid;
   const int ndim = int(f.ndim());
@@ -193,16 +205,35 @@ seglosses::matching::PythonMatching gpu_betti_matching(Image f, Image g, int con
   const RankedImage rf(grid, f.data(), negate), rg(grid, g.data(), negate), rc(grid, comparison.data());
 
   seglosses::matching::MatchingResult result;
-  result.dims.resize(static_cast<std::size_t>(ndim));  // a solid image's H1 stays empty
+  result.dims.resize(static_cast<std::size_t>(ndim));
   index_t essential[2] = {0, 0};
+  // Solid: the lists H1 reads, what the union-find phases leave (edges, then squares, of f, g, c).
+  std::array<seglosses::matching::CellList, 3> loops[2];
   for (const bool dual : {false, true}) {
     const MatchGraph graphs[3] = {{rf, dual}, {rg, dual}, {rc, dual}};
     std::vector<index_t> forest[3];
-    for (int k = 0; k < 3; ++k) forest[k] = sorted_forest(graphs[k]);
+    for (int k = 0; k < 3; ++k) forest[k] = sorted_forest(graphs[k], grid.planar ? nullptr : &loops[dual][k]);
     result.dims[dual ? (grid.planar ? 1 : 2) : 0] = merge_dimension(graphs, forest, essential);
   }
   result.essential_f = essential[0];
   result.essential_g = essential[1];
+  if (!grid.planar) {
+    // H1 on the host, from copies of the ranks as the device engine hands them over (V: per vertex; T: the
+    // padded pixel ranks), so the host side of the hybrid is what runs here.
+    std::unique_ptr<RankedImage> copies[3];
+    const RankedImage* ranked[3] = {&rf, &rg, &rc};
+    for (int k = 0; k < 3; ++k) {
+      const RankedImage& im = *ranked[k];
+      std::vector<std::uint32_t> vertex_rank, padded;
+      if (grid.top_cells)
+        padded.assign(im.padded, im.padded + RankedImage::padded_size(grid));
+      else
+        vertex_rank.assign(im.rank, im.rank + grid.num_vertices);
+      copies[k] = std::make_unique<RankedImage>(grid, std::move(vertex_rank), std::move(padded));
+    }
+    const RankedImage* host[3] = {copies[0].get(), copies[1].get(), copies[2].get()};
+    result.dims[1] = match_h1_on_host(host, loops[0], loops[1], threads);
+  }
   return seglosses::matching::to_python(std::move(result));
 }
 
@@ -221,9 +252,9 @@ void bind_gpu_emulation(nb::module_& m) {
         "Emulated GPU union-find phase end to end: ((n, 2) critical pixels of nonzero-rank-persistence pairs, "
         "essential H0 birth pixel or -1).");
   m.def("_gpu_betti_matching", &gpu_betti_matching, nb::arg("prediction"), nb::arg("target"),
-        nb::arg("construction"), nb::arg("negate") = false,
-        "Emulated GPU Betti matching of H0 and the top dimension (the layout of betti_matching; a solid 3D "
-        "image's H1 entry is empty).");
+        nb::arg("construction"), nb::arg("negate") = false, nb::arg("threads") = 1,
+        "Emulated GPU Betti matching: H0 and the top dimension by the GPU phases, a solid image's H1 by the host "
+        "part of the hybrid on `threads` threads (the layout of betti_matching).");
   m.def("_gpu_reference_cell_ranks", &gpu_reference_cell_ranks, nb::arg("image"), nb::arg("construction"),
         "The CPU engine's rank of every Khalimsky cell (C order), the oracle of _gpu_cell_ranks.");
 }

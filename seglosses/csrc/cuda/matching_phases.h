@@ -20,6 +20,7 @@
 //   class of c it maps to; c's merges, read under the orders of f and g, match them.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <numeric>
 #include <vector>
@@ -77,6 +78,18 @@ struct MatchGraph {
   // The rank of a node (a vertex or a top cell; not the outer cell).
   SEGLOSSES_HD std::uint32_t node_rank(index_t v) const { return dual ? im.top_rank(v) : im.vertex_rank(v); }
 };
+
+// H1 of a solid matching reads what the union-find phases leave: per image, the edges that merge no H0
+// components (they close loops) and the squares that merge no dual components (they kill loops), each
+// in increasing filtration order of its image. For distinct keys the merging cells are exactly the
+// spanning forest, so these are the edge slots of a graph outside its forest (`left_for_h1`), sorted by
+// `filtration_key`: the lists the CPU engine's match_h0 and match_top leave, entry for entry.
+SEGLOSSES_HD bool left_for_h1(const MatchGraph& graph, const std::uint8_t* in_forest, index_t e) {
+  return graph.is_edge(e) && !in_forest[e];
+}
+SEGLOSSES_HD Key filtration_key(const MatchGraph& graph, index_t e) {
+  return RankView::key(graph.edge_rank(e), std::uint32_t(e));
+}
 
 // Of two elders (nodes) of merging components under `order`, the one that dies (larger key) and the one
 // that survives.
@@ -190,6 +203,19 @@ inline matching::DimensionMatching merge_dimension(const MatchGraph graphs[3], c
                    elder[0].data(), elder[1].data(), pair_of_class[0].data(), pair_of_class[1].data(), matches.data(),
                    &num_matches);
   return gather_dimension(pairs, num_pairs, matches, num_matches);
+}
+
+// Host side: H1 of a solid matching (the boundary-matrix reductions, the CPU engine's match_h1_solid on
+// its threads), from the three images' ranks (`ranked`: f, g, c; on the host, the GPU engine's copies) and
+// the lists the union-find phases leave (`loop_edges`, `loop_squares`, per image; consumed).
+inline matching::DimensionMatching match_h1_on_host(const matching::RankedImage* const ranked[3],
+                                                    std::array<matching::CellList, 3>& loop_edges,
+                                                    std::array<matching::CellList, 3>& loop_squares, int threads) {
+  const matching::detail::Images im{ranked[0]->grid, *ranked[0], *ranked[1], *ranked[2]};
+  const matching::detail::H1Plan plan = matching::detail::plan_h1_solid(im, matching::Reduction::Auto);
+  matching::DimensionMatching out;
+  matching::detail::match_h1_solid(im, plan, loop_edges, loop_squares, out, threads);
+  return out;
 }
 
 }  // namespace seglosses::gpu

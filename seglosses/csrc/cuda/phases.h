@@ -174,6 +174,14 @@ struct Graph {
   }
 };
 
+// The edge slots of a union-find graph that H1 of a 3D image reads (phase 4): the edges outside the H0
+// spanning forest (they close loops; for distinct keys the forest's edges are exactly the merging ones),
+// ordered by `filtration_key` (rank, cell): the filtration order of the edges.
+SEGLOSSES_HD bool left_for_h1(const Graph& graph, const std::uint8_t* in_forest, index_t e) {
+  return graph.is_edge(e) && !in_forest[e];
+}
+SEGLOSSES_HD Key filtration_key(const Graph& graph, index_t e) { return cell_key(graph.rank, e); }
+
 SEGLOSSES_HD index_t find_root(const index_t* parent, index_t v) {
   while (parent[v] != v) v = parent[v];
   return v;

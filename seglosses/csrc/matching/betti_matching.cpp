@@ -275,9 +275,8 @@ MatchingResult betti_matching(const double* f, const double* g, const index_t* s
     timer.mark("h0");
     return result;
   }
-  // The H1 reductions' directions, from the squares' ties (the squares' orders are freed after the top
-  // dimension: H1 reads the squares that it leaves, `unmerged`).
-  const H1Plan plan = plan_h1_solid(im, codim1_sorted, reduction);
+  // The H1 reductions' directions, from the images' ties.
+  const H1Plan plan = plan_h1_solid(im, reduction);
   // Solid: the top dimension (on the squares) and dimension 0 (on the edges, sorted first) are
   // independent; on several threads they run side by side, each with half the threads (their own
   // parts, two images and then the comparison image, leave threads idle: 192^3 on 2 threads, top

@@ -96,13 +96,12 @@ inline void finish_dimension(const InputPairs& f, const InputPairs& g,
 
 
 // The directions of the five H1 reductions of a solid grid (barcodes of f, g, c; image barcodes of f
-// and g into c), decided from the images' ties before the reductions.
+// and g into c), decided from the images' ties (their ranks alone) before the reductions.
 struct H1Plan {
   bool barcode_by_homology[3] = {true, true, true};
   bool image_by_homology[2] = {true, true};
 };
-H1Plan plan_h1_solid(const Images& im, const std::array<CellList, 3>& squares_sorted,
-                     Reduction reduction);
+H1Plan plan_h1_solid(const Images& im, Reduction reduction);
 
 // H1 of a solid (3D) grid by reduction. `edges[k]` lists the edges that merge no components in image k
 // (f, g, c: the edges that close a loop, which dimension 0 leaves), `squares[k]` the squares that merge

@@ -303,9 +303,10 @@ bool large_plateau(const RankedImage& image) { return image.largest_plateau * 10
 //
 // In V the measure is the squares (the homology columns), not the pixels: a cell takes the maximum over its
 // vertices, so a plateau at the top of the order swallows the squares that touch it and one at the bottom
-// does not. Homology unless at least 3/8 of the squares share one rank (`squares_sorted`: the squares in
-// increasing order of the image, so ties are runs; such a run needs a pixel plateau of over 9%, since a
-// pixel lies in 12 squares, so only images with a large pixel plateau are counted). Measured
+// does not. Homology unless at least 3/8 of the squares share one rank (counted per rank over the grid's
+// squares, so no sorted list of them is needed and a caller that never sorts all squares, the GPU engine,
+// plans the same; such a share needs a pixel plateau of over 9%, since a pixel lies in 12 squares, so only
+// images with a large pixel plateau are counted). Measured
 // (40^3, barcodes of f and c on the 40 pairings of bench_reduction.py, seconds by homology / cohomology):
 // random binary masks (94% of the squares at the top rank) 0.113 / 0.006, the comparison images of a
 // 3-level image or a binary mask, superlevel (91-93%), 0.10 / 0.007; the comparison images of noise or a
@@ -313,17 +314,19 @@ bool large_plateau(const RankedImage& image) { return image.largest_plateau * 10
 // which the pixel plateau sent to cohomology; likelihoods superlevel (clipped at 1: 48% of the squares)
 // 0.019 / 0.015; binary against a random mask (69%) 0.009 / 0.012, the one pairing this rule gets wrong;
 // 3-level images and vessel-mask comparisons (95-98%) equal either way.
-bool barcode_by_homology(const RankedImage& image, const CellList& squares_sorted) {
+bool barcode_by_homology(const RankedImage& image) {
   if (image.grid.top_cells || !large_plateau(image)) return true;
-  std::size_t longest = 0, run = 0;
-  std::uint32_t previous = kNone;
-  for (const std::uint32_t s : squares_sorted) {
-    const std::uint32_t r = image.square_rank(s);
-    run = r == previous ? run + 1 : 1;
-    previous = r;
-    longest = std::max(longest, run);
-  }
-  return longest * 8 < squares_sorted.size() * 3;
+  const VGrid& grid = image.grid;
+  std::vector<std::uint32_t> count(image.num_ranks, 0);
+  std::uint32_t longest = 0;
+  std::size_t squares = 0;
+  for (index_t v = 0; v < grid.num_vertices; ++v)
+    for (int t = 0; t < 3; ++t)
+      if (grid.has_square(v, t)) {
+        ++squares;
+        longest = std::max(longest, ++count[image.square_rank(std::uint32_t(3 * v + t))]);
+      }
+  return std::size_t(longest) * 8 < squares * 3;
 }
 
 // Image reduction of image -> comparison: homology orders its columns by the comparison image,
@@ -354,13 +357,12 @@ CellList columns_of(const CellList& edges) {
 
 }  // namespace
 
-H1Plan plan_h1_solid(const Images& im, const std::array<CellList, 3>& squares_sorted,
-                     Reduction reduction) {
+H1Plan plan_h1_solid(const Images& im, Reduction reduction) {
   const auto homology = [reduction](bool automatic) {
     return reduction == Reduction::Auto ? automatic : reduction == Reduction::Homology;
   };
   H1Plan plan;
-  for (int k = 0; k < 3; ++k) plan.barcode_by_homology[k] = homology(barcode_by_homology(im[k], squares_sorted[k]));
+  for (int k = 0; k < 3; ++k) plan.barcode_by_homology[k] = homology(barcode_by_homology(im[k]));
   for (int k = 0; k < 2; ++k) plan.image_by_homology[k] = homology(image_by_homology(im[k], im.c));
   return plan;
 }

@@ -270,6 +270,23 @@ struct RankedImage : RankView {
     for (index_t v = 0; v < g.num_vertices; ++v) rank_[v] = min_over(v, 0);
     rank = rank_.data();
   }
+  // Dense ranks computed elsewhere (the GPU engine's, copied to the host): V, the ranks per vertex
+  // (`vertex_rank`; `padded` empty); T, the padded pixel ranks (`padded`, the layout of pad_t) and the vertex
+  // ranks if dimension 0 is still to be read (else empty: H1 reads the padded ranks only).
+  RankedImage(const VGrid& g, std::vector<std::uint32_t>&& vertex_rank, std::vector<std::uint32_t>&& padded_rank)
+      : RankView(g), rank_(std::move(vertex_rank)), padded_(std::move(padded_rank)) {
+    const std::vector<std::uint32_t>& pixel_rank = g.top_cells ? padded_ : rank_;
+    std::uint32_t top = 0;
+    for (const std::uint32_t r : pixel_rank)
+      if (r != kNone) top = std::max(top, r + 1);
+    num_ranks = top;
+    count_plateau(pixel_rank);
+    rank = rank_.empty() ? nullptr : rank_.data();
+    if (g.top_cells) {
+      padded = padded_.data();
+      t_offsets(*this);
+    }
+  }
   RankedImage(const RankedImage&) = delete;
   RankedImage& operator=(const RankedImage&) = delete;
 
@@ -324,9 +341,11 @@ struct RankedImage : RankView {
   // tabulated (three images of 6 cell ranks per vertex were 72 bytes per voxel).
   std::vector<std::uint32_t> padded_;
 
+  // The padding's kNone entries (T, ranks given padded) are not pixels.
   void count_plateau(const std::vector<std::uint32_t>& ranks) {
     std::vector<index_t> count(num_ranks, 0);
-    for (const std::uint32_t r : ranks) largest_plateau = std::max(largest_plateau, ++count[r]);
+    for (const std::uint32_t r : ranks)
+      if (r != kNone) largest_plateau = std::max(largest_plateau, ++count[r]);
   }
 
   void pad_t(const std::vector<std::uint32_t>& pixel_rank) {
