@@ -5,7 +5,9 @@ The emulation (``seglosses._core._gpu_*``) runs the kernels' own per-element fun
 sequentially, in the kernels' rounds, so these tests prove the logic the GPU runs: its cell ranks are
 the CPU engine's, apparent pairs are pairs of the boundary-matrix reduction in the engine's filtration
 order, the Boruvka + Kruskal-merge union-find gives exactly that reduction's H0 and top-dimension pairs,
-cell by cell (pairs are unique for a total order), and by pixel exactly the CPU engine's bars.
+cell by cell (pairs are unique for a total order), and by pixel exactly the CPU engine's bars. The host part
+of the 3D hybrid (H1 reduced on the host from the loop cells the union-find phases leave and from copies of
+the ranks) runs in the emulation too, so a whole 3D barcode or matching is compared with the CPU engine.
 """
 
 from __future__ import annotations
@@ -167,26 +169,47 @@ def test_apparent_pairs_cover_most_h1_columns_of_a_3d_likelihood():
         assert apparent >= 0.5 * len(_reduction_pairs(field, construction)[1])
 
 
-@settings(max_examples=60)
+def _emulated_barcode(image: np.ndarray, construction: str, filtration: str, threads: int = 1):
+    """What persistence(..., backend="cuda") returns, on the emulated engine: its pixel pairs, assembled."""
+    sub = -image if filtration == "superlevel" else image
+    pairs, essential = _core._gpu_barcode(sub, CONSTRUCTIONS[construction], threads)
+    return assemble_barcode(pairs, essential, lambda index: sub.ravel()[index], shape=image.shape,
+                            filtration=filtration, construction=construction)
+
+
+def _assert_same_barcode(got, expected) -> None:
+    assert got.dims == expected.dims
+    for d in expected.dims:
+        np.testing.assert_array_equal(got.intervals(d), expected.intervals(d))
+        np.testing.assert_array_equal(got.critical_cells(d), expected.critical_cells(d))
+
+
+@settings(max_examples=300, deadline=None)
 @given(
-    image=images().filter(lambda im: im.ndim == 2),
+    image=images(),
     construction=st.sampled_from(["T", "V"]),
     filtration=st.sampled_from(["superlevel", "sublevel"]),
 )
 def test_assembled_barcode_equals_the_cpu_backend(image, construction, filtration):
-    # The Python assembly of backend="cuda", fed by the emulated union-find phases.
-    sub = -image if filtration == "superlevel" else image
-    barcode = assemble_barcode(
-        lambda dual: _core._gpu_pixel_pairs(sub, CONSTRUCTIONS[construction], dual),
-        lambda index: sub.ravel()[index],
-        shape=image.shape,
-        filtration=filtration,
-        construction=construction,
-    )
+    # backend="cuda" end to end on the emulation: 2D, planar and solid 3D (H1 by the hybrid's host part),
+    # every bar and critical pixel the CPU backend's, in its order.
     expected = persistence(image, filtration=filtration, construction=construction, backend="cpu")
-    for d in expected.dims:
-        np.testing.assert_array_equal(barcode.intervals(d), expected.intervals(d))
-        np.testing.assert_array_equal(barcode.critical_cells(d), expected.critical_cells(d))
+    _assert_same_barcode(_emulated_barcode(image, construction, filtration), expected)
+
+
+@pytest.mark.parametrize("construction", ["T", "V"])
+@pytest.mark.parametrize("kind", ["likelihood", "binary", "plateaus"])
+def test_emulated_3d_barcode_on_larger_volumes_and_threads(construction, kind):
+    # Volumes where H1 has stored columns (not only apparent and emergent pairs), on 1 and 3 host threads.
+    rng = np.random.default_rng(21)
+    noise = rng.standard_normal((20, 22, 18))
+    smooth = sum(np.roll(noise, s, axis) for s in (-1, 0, 1) for axis in range(3))
+    image = {"likelihood": 1 / (1 + np.exp(-smooth)), "binary": (smooth > 0).astype(np.float64),
+             "plateaus": np.round(smooth).clip(-2, 2)}[kind]
+    expected = persistence(image, construction=construction, backend="cpu")
+    assert len(expected.intervals(1)) > 10
+    for threads in (1, 3):
+        _assert_same_barcode(_emulated_barcode(image, construction, "superlevel", threads), expected)
 
 
 @st.composite
@@ -205,28 +228,22 @@ def image_pairs(draw, max_side: int = 8):
     return out[0], out[1]
 
 
-def _union_find_dims(shape: tuple[int, ...]) -> list[int]:
-    """The dimensions of a matching that are union-find problems: all of a planar one, H0 and H2 in solid 3D."""
-    planar = len(shape) == 2 or 1 in shape
-    return [0, 1] if planar else [0, 2]
-
-
 @settings(max_examples=150, deadline=None)
 @given(pair=image_pairs(), construction=st.sampled_from(["T", "V"]), negate=st.booleans())
 def test_gpu_matching_emulation_equals_the_cpu_engine_pair_for_pair(pair, construction, negate):
     # The union-find dimensions of the GPU matching (Boruvka forests, then the merges of
     # matching_phases.h) against the CPU engine: the same pairs, matched and unmatched, in the same order.
+    # A solid pair's H1 comes from the hybrid's host part (the loop cells the forests leave, reduced by the CPU
+    # engine's reductions from copies of the ranks): every dimension is compared.
     f, g = pair
     code = CONSTRUCTIONS[construction]
     ref_dims, ref_f, ref_g = _core.betti_matching(f, g, code, negate=negate)
     emu_dims, emu_f, emu_g = _core._gpu_betti_matching(f, g, code, negate=negate)
     assert (emu_f, emu_g) == (ref_f, ref_g)
     assert len(emu_dims) == len(ref_dims)
-    for d in _union_find_dims(f.shape):
+    for d in range(len(ref_dims)):
         for ref, emu in zip(ref_dims[d], emu_dims[d]):
             np.testing.assert_array_equal(emu, ref)
-    if 1 not in _union_find_dims(f.shape):
-        assert all(len(part) == 0 for part in emu_dims[1])  # solid 3D H1: not computed
 
 
 def test_gpu_matching_emulation_on_a_likelihood_against_its_mask():
@@ -265,6 +282,50 @@ def test_gpu_matching_emulation_on_topomortar_accurate_vs_noisy_labels(case):
         for d in (0, 1):
             for r, e in zip(ref[0][d], emu[0][d]):
                 np.testing.assert_array_equal(e, r)
+
+
+@pytest.mark.parametrize("construction", ["T", "V"])
+def test_gpu_matching_emulation_3d_likelihood_against_its_mask_on_threads(construction):
+    # A solid pair with stored H1 columns in every reduction: H1 by the hybrid's host part on 1 and 3 threads.
+    rng = np.random.default_rng(17)
+    noise = rng.standard_normal((18, 20, 16))
+    smooth = sum(np.roll(noise, s, axis) for s in (-1, 0, 1) for axis in range(3))
+    likelihood = 1 / (1 + np.exp(-smooth))
+    mask = (sum(np.roll(rng.standard_normal(noise.shape), s, 0) for s in (-1, 0, 1)) > 0).astype(np.float64)
+    code = CONSTRUCTIONS[construction]
+    ref = _core.betti_matching(likelihood, mask, code, negate=True)
+    assert len(ref[0][1][0]) + len(ref[0][1][2]) > 10  # H1 bars matched and unmatched
+    for threads in (1, 3):
+        emu = _core._gpu_betti_matching(likelihood, mask, code, negate=True, threads=threads)
+        assert emu[1:] == ref[1:]
+        for r_dim, e_dim in zip(ref[0], emu[0]):
+            for r, e in zip(r_dim, e_dim):
+                np.testing.assert_array_equal(e, r)
+
+
+@pytest.mark.skipif(not (DATA / "vesselnn" / "labels").is_dir(), reason="vesselNN not in the data folder")
+def test_gpu_emulation_on_vesselnn_patches():
+    # Real 3D pairs: a two-photon vessel patch's normalised intensity against its label, the whole matching
+    # and the barcode of the intensity, in T and V.
+    from seglosses.io import read_image
+
+    name = "burgess2014_noisySparseVessels.nii.gz"
+    volume = read_image(DATA / "vesselnn" / "images" / name)[0].astype(np.float64)
+    label = read_image(DATA / "vesselnn" / "labels" / name)[0].astype(np.float64)
+    volume, label = np.squeeze(volume), np.squeeze(label)
+    patch = tuple(slice(0, min(40, n)) for n in volume.shape)
+    p = volume[patch] / max(float(volume.max()), 1.0)
+    g = (label[patch] > 0).astype(np.float64)
+    assert p.ndim == 3 and min(p.shape) > 1
+    for construction, code in CONSTRUCTIONS.items():
+        ref = _core.betti_matching(p, g, code, negate=True)
+        emu = _core._gpu_betti_matching(p, g, code, negate=True, threads=2)
+        assert emu[1:] == ref[1:]
+        for r_dim, e_dim in zip(ref[0], emu[0]):
+            for r, e in zip(r_dim, e_dim):
+                np.testing.assert_array_equal(e, r)
+        expected = persistence(p, construction=construction, backend="cpu")
+        _assert_same_barcode(_emulated_barcode(p, construction, "superlevel", 2), expected)
 
 
 def test_matching_backends_are_checked():
@@ -438,16 +499,30 @@ def test_gpu_phases_equal_their_emulation_3d(construction):
                                                                   host_merge, stream)
                 np.testing.assert_array_equal(gpu_pairs, cpu_pairs)  # the same merges in the same order
                 assert gpu_essential == cpu_essential
+        want, want_essential = _core._gpu_barcode(image, code, 2)
+        for host_merge in (False, True):
+            got, got_essential = _cuda.barcode(device.data_ptr(), tuple(image.shape), code, host_merge, 2, stream)
+            assert got_essential == want_essential and len(got) == len(want) == 3
+            for d in range(3):  # H1's pairs come in the order the threads publish them: compared sorted
+                np.testing.assert_array_equal(np.unique(got[d], axis=0), np.unique(want[d], axis=0))
 
 
 @pytest.mark.gpu
 @needs_gpu
-def test_gpu_backend_refuses_3d_and_auto_stays_off_the_gpu():
-    image = np.random.default_rng(4).random((8, 9, 10))
-    with pytest.raises(NotImplementedError, match="Expected `image` to be a 2D image for backend='cuda'"):
-        persistence(torch.from_numpy(image).cuda(), backend="cuda")
+@pytest.mark.parametrize("construction", ["T", "V"])
+@pytest.mark.parametrize("merge", ["host", "device"])
+def test_gpu_persistence_equals_cpu_3d_and_auto_stays_off_the_gpu(construction, merge, monkeypatch):
+    # 3D barcodes by the hybrid (H0 and H2 on the device, H1 on the host), batches included.
+    monkeypatch.setenv("SEGLOSSES_CUDA_MERGE", merge)
+    images = _random_images(9, (19, 23, 17), seed=4)
+    gpu = persistence([torch.from_numpy(im).cuda() for im in images], construction=construction, backend="cuda")
+    for got, image in zip(gpu, images):
+        expected = persistence(image, construction=construction, backend="cpu")
+        for d in expected.dims:
+            np.testing.assert_array_equal(got.intervals(d), expected.intervals(d))
+            np.testing.assert_array_equal(got.critical_cells(d), expected.critical_cells(d))
     with pytest.raises(ValueError):  # "auto" keeps the CPU engine's refusal until the GPU engine is verified
-        persistence(torch.from_numpy(image).cuda(), backend="auto")
+        persistence(torch.from_numpy(images[0]).cuda(), backend="auto")
 
 
 def _assert_same_matching(gpu, cpu) -> None:
@@ -483,16 +558,28 @@ def test_gpu_matching_equals_cpu_2d_and_planar(construction, filtration, merge, 
 
 @pytest.mark.gpu
 @needs_gpu
-def test_gpu_matching_batch_equals_cpu_and_refuses_solid_3d():
+def test_gpu_matching_batch_equals_cpu():
     images = _random_images(16, (64, 48), seed=9)
     gpu = betti_matching([torch.from_numpy(im).cuda() for im in images[:8]],
                          [torch.from_numpy(im).cuda() for im in images[8:]], backend="cuda")
     cpu = betti_matching(images[:8], images[8:], backend="cpu")
     for a, b in zip(gpu, cpu):
         _assert_same_matching(a, b)
-    solid = torch.rand(6, 7, 8, device="cuda")
-    with pytest.raises(NotImplementedError, match="H1 of 3D images has no GPU kernel yet"):
-        betti_matching(solid, solid, backend="cuda")
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("construction", ["T", "V"])
+@pytest.mark.parametrize("merge", ["host", "device"])
+def test_gpu_matching_equals_cpu_solid_3d(construction, merge, monkeypatch):
+    # Solid pairs by the hybrid: H0 and H2 on the device, H1 on the host from the device's loop cells.
+    monkeypatch.setenv("SEGLOSSES_CUDA_MERGE", merge)
+    images = _random_images(12, (21, 18, 16), seed=10)
+    gpu = betti_matching([torch.from_numpy(im).cuda() for im in images[:6]],
+                         [torch.from_numpy(im).cuda() for im in images[6:]], construction=construction, backend="cuda")
+    cpu = betti_matching(images[:6], images[6:], construction=construction, backend="cpu")
+    for a, b in zip(gpu, cpu):
+        _assert_same_matching(a, b)
 
 
 def test_betti_matching_values_by_a_gather_equal_numpy_indexing():
@@ -546,6 +633,24 @@ def test_gpu_betti_matching_loss_equals_the_cpu_backend(construction):
         x = logits.to(device).requires_grad_(True)
         loss = betti_matching_loss(x, labels.to(device), softmax=True, to_onehot_y=True, construction=construction,
                                    include_unmatched_target=True, backend=backend)
+        loss.backward()
+        out[backend] = (loss.detach().cpu(), x.grad.cpu())
+    torch.testing.assert_close(out["cuda"][0], out["cpu"][0])
+    torch.testing.assert_close(out["cuda"][1], out["cpu"][1])
+
+
+@pytest.mark.gpu
+@needs_gpu
+def test_gpu_betti_matching_loss_3d_equals_the_cpu_backend():
+    from seglosses.losses import betti_matching_loss
+
+    generator = torch.Generator().manual_seed(13)
+    logits = torch.randn(2, 1, 16, 18, 14, generator=generator, dtype=torch.float64)
+    labels = (torch.rand(2, 1, 16, 18, 14, generator=generator) > 0.6).double()
+    out = {}
+    for backend, device in (("cpu", "cpu"), ("cuda", "cuda")):
+        x = logits.to(device).requires_grad_(True)
+        loss = betti_matching_loss(x, labels.to(device), sigmoid=True, backend=backend)
         loss.backward()
         out[backend] = (loss.detach().cpu(), x.grad.cpu())
     torch.testing.assert_close(out["cuda"][0], out["cpu"][0])

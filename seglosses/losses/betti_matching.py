@@ -124,7 +124,7 @@ def _terms(
         check_probabilities(torch.stack(torch.aminmax(maps)).cpu().numpy())  # one device-to-host copy
         matchings = cast(list[BettiMatching], betti_matching(
             [p.reshape(spatial) for p in maps], [g.reshape(spatial) for g in flat_labels.to(torch.float64)],
-            filtration="superlevel", construction=construction, backend="cuda",
+            filtration="superlevel", construction=construction, num_threads=num_threads, backend="cuda",
         ))
     else:
         host_probs = flat_probs.to("cpu", torch.float64).numpy()
@@ -213,8 +213,9 @@ def betti_matching_loss(
 
     Each (sample, class) map is one job of one engine call (``num_threads`` threads), on a detached float64
     CPU copy; CUDA input works the same way (the maps are copied to the host for the engine), unless
-    ``backend="cuda"``: then the maps are matched on the GPU where they are (2D, experimental, see
-    :func:`seglosses.topology.betti_matching`), and only the bars' pixel indices reach the host.
+    ``backend="cuda"``: then the maps are matched where they are (experimental, see
+    :func:`seglosses.topology.betti_matching`: 2D on the GPU; solid 3D with H1 reduced on the host from the
+    ranks and cell lists the GPU hands over), and the bars come back as pixel indices.
 
     Args:
         input: (B, C, *spatial) logits (or probabilities without an activation), 2D or 3D.
@@ -228,8 +229,9 @@ def betti_matching_loss(
         dim_weights: one weight >= 0 per homology dimension (2 in 2D, 3 in 3D); default all 1.
         include_unmatched_target: add the term for unmatched target bars (see above).
         relative: homology relative to the image boundary (see above).
-        num_threads: threads of the engine call (default: all cores; the CPU engine only).
-        backend: ``"auto"``/``"cpu"`` (the CPU engine on host copies) or ``"cuda"`` (the GPU engine, for 2D CUDA
+        num_threads: threads of the engine call (default: all cores; with ``backend="cuda"``, the host
+            threads of the 3D H1 reductions).
+        backend: ``"auto"``/``"cpu"`` (the CPU engine on host copies) or ``"cuda"`` (the GPU engine, for CUDA
             input; ``"auto"`` does not choose it until it has been verified on a GPU).
 
     Returns:
@@ -241,7 +243,6 @@ def betti_matching_loss(
             without an activation), more than one activation, unknown ``reduction``, ``construction`` or
             ``backend``, bad ``dim_weights`` or ``num_threads``, ``backend="cuda"`` with input on the CPU.
         RuntimeError: ``backend="cuda"`` where seglosses was built without CUDA or there is no device.
-        NotImplementedError: ``backend="cuda"`` with solid 3D input.
 
     Example:
         >>> target = torch.zeros(1, 1, 12, 12)

@@ -7,14 +7,16 @@ torch's current stream, and returns the persistence pairs as critical pixels; th
 from the tensor on the device.
 
 What runs on the GPU (design in seglosses/csrc/cuda/phases.h): cell ranks (CUB radix sort), and the
-union-find phases, H0 and the top dimension by Alexander duality, which make up all of 2D persistence.
-H1 of a 3D image needs the boundary-matrix reduction, which has no kernel yet: ``backend="cuda"``
-rejects 3D images. The kernels have been compiled and their per-element logic tested through the CPU
-emulation, but they have not yet run on a GPU, so ``backend="auto"`` never chooses them: CUDA tensors
-with ``"auto"`` get the CPU engine's error, as before.
+union-find phases, H0 and the top dimension by Alexander duality, which make up all of 2D persistence and
+of a 2D Betti matching. H1 of a solid 3D image is a hybrid: the device selects the cells its union-finds
+leave (the loop edges; for a matching also the loop squares) and sorts them, and the CPU engine's
+reductions run on those lists on the host, from copies of the ranks. The kernels have been compiled and
+their per-element logic, and the host part of the hybrid, tested through the CPU emulation, but they have
+not yet run on a GPU, so ``backend="auto"`` never chooses them: CUDA tensors with ``"auto"`` get the CPU
+engine's error, as before.
 
 The pairs are assembled into a ``Barcode`` by ``assemble_barcode``, which the tests also run on the
-CPU emulation of the same kernels (``seglosses._core._gpu_pixel_pairs``) against the CPU engine.
+CPU emulation of the same phases (``seglosses._core._gpu_barcode``) against the CPU engine.
 """
 
 from __future__ import annotations
@@ -31,11 +33,6 @@ if TYPE_CHECKING:  # persistence.py imports this module lazily; a runtime import
     from seglosses.topology.persistence import Barcode
 
 __all__ = ["load", "assemble_barcode", "persistence_cuda", "matching_cuda", "listed"]
-
-# (pairs, essential) of one union-find phase: (n, 2) critical pixels (birth, death) of the sublevel
-# filtration, and the essential H0 class's birth pixel (unused for the top dimension).
-PairsFn = Callable[[bool], "tuple[np.ndarray, int]"]
-
 
 def load():
     """Return the CUDA module with a usable device.
@@ -56,19 +53,22 @@ def load():
 
 
 def assemble_barcode(
-    pairs: PairsFn,
+    pairs: Sequence[np.ndarray],
+    essential: int,
     gather: Callable[[np.ndarray], np.ndarray],
     *,
     shape: tuple[int, ...],
     filtration: str,
     construction: str,
 ) -> Barcode:
-    """The ``Barcode`` of an image whose dimensions are all union-find phases (2D; 3D has H1 besides).
+    """The ``Barcode`` of an image from the engine's critical-pixel pairs.
 
     Args:
-        pairs: ``pairs(dual)`` gives the phase's critical-pixel pairs of the *sublevel* filtration that
-            the engine computed (of ``-image`` for a superlevel barcode) and the essential birth pixel.
-        gather: the sublevel image's values at flat pixel indices.
+        pairs: per dimension (one per axis of the image), the (n, 2) critical pixels (birth, death) of the
+            pairs of the *sublevel* filtration that the engine computed (of ``-image`` for a superlevel
+            barcode), finite pairs only.
+        essential: the essential H0 class's birth pixel.
+        gather: the sublevel image's values at flat pixel indices (one call: one device-to-host copy).
         shape, filtration, construction: the image's, as in ``Barcode``.
 
     Pairs whose values are equal are dropped, as the CPU engine does (zero persistence).
@@ -76,21 +76,20 @@ def assemble_barcode(
     from seglosses.topology.persistence import Barcode
 
     sign = -1.0 if filtration == "superlevel" else 1.0
+    found = [np.asarray(p, dtype=np.int64).reshape(-1, 2) for p in pairs]
+    sizes = np.cumsum([0] + [f.size for f in found])
+    gathered = np.asarray(gather(np.concatenate([f.ravel() for f in found] + [np.array([essential])])),
+                          dtype=np.float64)
     intervals, cells = [], []
-    for dual in (False, True):
-        found, essential = pairs(dual)
-        found = np.asarray(found, dtype=np.int64).reshape(-1, 2)
-        # One gather (one device-to-host copy) per phase: the pairs' pixels, then H0's essential birth pixel.
-        index = np.append(found.ravel(), essential) if not dual else found.ravel()
-        gathered = np.asarray(gather(index), dtype=np.float64)
-        values = gathered[: found.size].reshape(-1, 2)
+    for d, cells_d in enumerate(found):
+        values = gathered[sizes[d]:sizes[d + 1]].reshape(-1, 2)
         keep = values[:, 0] != values[:, 1]
-        found, values = found[keep], values[keep]
-        if not dual:
-            found = np.concatenate([np.array([[essential, -1]], dtype=np.int64), found])
+        cells_d, values = cells_d[keep], values[keep]
+        if d == 0:
+            cells_d = np.concatenate([np.array([[essential, -1]], dtype=np.int64), cells_d])
             values = np.concatenate([np.array([[gathered[-1], np.inf]]), values])
         intervals.append(sign * values)
-        cells.append(found)
+        cells.append(cells_d)
     return Barcode(intervals, cells, shape=shape, filtration=filtration, construction=construction)
 
 
@@ -111,16 +110,20 @@ def _as_cuda_image(image, name: str) -> torch.Tensor:
     return image
 
 
-def persistence_cuda(images: list, *, filtration: str, construction: str, names: list[str]) -> list[Barcode]:
-    """Barcodes of 2D CUDA images on the GPU engine (``persistence(..., backend="cuda")``).
+def persistence_cuda(images: list, *, filtration: str, construction: str, names: list[str],
+                     threads: int = 1) -> list[Barcode]:
+    """Barcodes of 2D and 3D CUDA images on the GPU engine (``persistence(..., backend="cuda")``).
 
-    The images of a batch run concurrently: each on a CUDA stream of its own, driven by a host thread of
-    its own (the module releases the GIL, and the union-find rounds read one flag per round back, so one
-    stream alone would leave the device idle between rounds).
+    H0 and the top dimension on the device (cell ranks, Boruvka forests, merges); H1 of a solid 3D image by
+    the hybrid: the device selects and sorts the loop edges, and the CPU engine's reduction runs on them on
+    the host, from copies of the cell ranks, the pixel order and the sorted values (about 45 bytes per
+    voxel in all, in V and T alike: the Khalimsky grid has 8 cells per voxel). The images of a batch run
+    concurrently: each on a CUDA stream of its own, driven by a host thread of its own (the module
+    releases the GIL, and the union-find rounds read one flag per round back, so one stream alone would
+    leave the device idle between rounds); their host reductions share ``threads`` threads.
 
     Raises:
         RuntimeError: built without CUDA, or no CUDA device.
-        NotImplementedError: a 3D image (H1 of 3D images has no GPU kernel yet).
         ValueError, TypeError: the checks of ``persistence`` on a tensor that is not on a CUDA device.
     """
     module = load()
@@ -129,22 +132,14 @@ def persistence_cuda(images: list, *, filtration: str, construction: str, names:
     subs = []
     for image, name in zip(images, names):
         image = _as_cuda_image(image, name)
-        if image.ndim == 3:
-            raise NotImplementedError(
-                f"Expected `{name}` to be a 2D image for backend='cuda' (H1 of 3D images has no GPU kernel yet), "
-                f"but got shape {tuple(image.shape)}; use backend='cpu' on a host copy (image.cpu())."
-            )
         subs.append(-image if filtration == "superlevel" else image)
+    per_image = host_threads(threads, len(subs))
 
     def one(sub: torch.Tensor) -> Barcode:
         stream = torch.cuda.current_stream(sub.device).cuda_stream
-        flat = sub.reshape(-1)
-
-        def pairs(dual: bool):
-            return module.union_find_pairs(sub.data_ptr(), tuple(sub.shape), code, dual, host_merge, stream)
-
-        return assemble_barcode(pairs, _gatherer(flat), shape=tuple(sub.shape), filtration=filtration,
-                                construction=construction)
+        pairs, essential = module.barcode(sub.data_ptr(), tuple(sub.shape), code, host_merge, per_image, stream)
+        return assemble_barcode(pairs, essential, _gatherer(sub.reshape(-1)), shape=tuple(sub.shape),
+                                filtration=filtration, construction=construction)
 
     return _concurrently(one, [(sub,) for sub in subs])
 
@@ -195,6 +190,12 @@ def _concurrently(fn: Callable, jobs: Sequence[tuple[torch.Tensor, ...]]) -> lis
     return out
 
 
+def host_threads(threads: int, jobs: int) -> int:
+    """Host threads for each of ``jobs`` concurrent images' host parts: ``threads`` in all, shared out, at
+    least one each."""
+    return max(1, threads // max(1, jobs))
+
+
 def merge_on_host() -> bool:
     """Where the union-find phases' sequential merges run (barcodes and matchings): on the host (default;
     copies of the ranks and of the sorted spanning forests go there) or, with ``SEGLOSSES_CUDA_MERGE=device``,
@@ -209,16 +210,20 @@ def merge_on_host() -> bool:
 
 
 def matching_cuda(predictions: list, targets: list, *, filtration: str, construction: str,
-                  names: list[tuple[str, str]]) -> list:
+                  names: list[tuple[str, str]], threads: int = 1) -> list:
     """Betti matchings of pairs of CUDA images on the GPU engine (``betti_matching(..., backend="cuda")``).
 
-    2D images, or 3D images with a singleton axis (planar, as the CPU engine treats them): every dimension
-    is a union-find problem there. The pairs of a batch run concurrently (``_concurrently``). The result is
-    the CPU engine's, pair for pair; its values are gathered from the tensors.
+    2D and planar 3D images: every dimension is a union-find problem, all on the device. Solid 3D images:
+    H0 and H2 on the device too; H1 is a hybrid: the device selects and sorts the cells its union-finds
+    leave (the loop edges and squares of each image), and the CPU engine's reductions run on them on the
+    host, from copies of the ranks (about 4 bytes per voxel and image in V, 4 per padded pixel in T, and
+    4 per listed cell; the volumes themselves stay on the device). The pairs of a batch run concurrently
+    (``_concurrently``), their host reductions on ``threads`` threads in all, shared out among the
+    pairs. The result is the CPU engine's, pair for pair; its values are gathered
+    from the tensors.
 
     Raises:
         RuntimeError: built without CUDA, or no CUDA device.
-        NotImplementedError: a solid 3D pair (H1 of 3D images has no GPU kernel yet).
         ValueError, TypeError: the checks of ``betti_matching`` on tensors that are not on a CUDA device.
     """
     from seglosses.topology.matching import BettiMatching
@@ -234,17 +239,14 @@ def matching_cuda(predictions: list, targets: list, *, filtration: str, construc
                 f"Expected `{name_p}` and `{name_g}` to have the same shape on one device, but got "
                 f"{tuple(p.shape)} on {p.device} and {tuple(g.shape)} on {g.device}."
             )
-        if p.ndim == 3 and min(p.shape) > 1:
-            raise NotImplementedError(
-                f"Expected `{name_p}` to be a 2D image (or 3D with a singleton axis) for backend='cuda' (H1 of 3D "
-                f"images has no GPU kernel yet), but got shape {tuple(p.shape)}; use backend='cpu' on host copies."
-            )
         jobs.append((p, g))
+    per_pair = host_threads(threads, len(jobs))
 
     def one(p: torch.Tensor, g: torch.Tensor) -> BettiMatching:
         stream = torch.cuda.current_stream(p.device).cuda_stream
         dims, birth_p, birth_g = module.betti_matching(
-            p.data_ptr(), g.data_ptr(), tuple(p.shape), code, filtration == "superlevel", host_merge, stream
+            p.data_ptr(), g.data_ptr(), tuple(p.shape), code, filtration == "superlevel", host_merge, per_pair,
+            stream,
         )
         return BettiMatching(p, g, dims, (birth_p, birth_g), filtration=filtration, construction=construction,
                              gather=(_gatherer(p.reshape(-1)), _gatherer(g.reshape(-1))))

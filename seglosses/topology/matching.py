@@ -232,10 +232,10 @@ def betti_matching(
             each pair of a batch smaller than ``num_threads``) uses its share inside the engine (the
             three images and the independent reductions of a 3D pair run side by side).
         backend: ``"auto"``/``"cpu"`` (the compiled core, on host arrays), or ``"cuda"`` (experimental: CUDA
-            tensors, matched on the GPU without a host copy of the images; 2D images and 3D images with a
-            singleton axis, since H1 of a solid 3D image has no GPU kernel yet; the same result as the CPU
-            engine, pair for pair). ``"auto"`` does not choose ``"cuda"`` until it has been verified on a
-            GPU.
+            tensors, matched where they are, without a host copy of the images: 2D all on the GPU; solid 3D
+            H0 and H2 on the GPU and H1 by the CPU engine's reductions on the host, on ``num_threads``
+            threads, from the ranks and cell lists the GPU hands over; the same result as the CPU engine,
+            pair for pair). ``"auto"`` does not choose ``"cuda"`` until it has been verified on a GPU.
 
     Returns:
         ``BettiMatching`` or a list of them.
@@ -248,7 +248,6 @@ def betti_matching(
             a bad ``num_threads``.
         TypeError: an image of a non-real dtype.
         RuntimeError: ``backend="cuda"`` where seglosses was built without CUDA or there is no device.
-        NotImplementedError: ``backend="cuda"`` with a solid 3D image.
 
     Example:
         >>> import numpy as np
@@ -275,7 +274,7 @@ def betti_matching(
     check_choice("backend", backend, MATCHING_BACKENDS)
     threads = check_threads(num_threads)
     if backend == "cuda":
-        return _matching_on_cuda(prediction, target, filtration, construction)
+        return _matching_on_cuda(prediction, target, filtration, construction, threads)
     predictions, batch_p = split_batch(prediction, "prediction", MAX_MATCHING_PIXELS, "a Betti matching")
     targets, batch_t = split_batch(target, "target", MAX_MATCHING_PIXELS, "a Betti matching")
     if batch_p != batch_t or len(predictions) != len(targets):
@@ -294,7 +293,7 @@ def betti_matching(
     return results if batch_p else results[0]
 
 
-def _matching_on_cuda(prediction, target, filtration: str, construction: str):
+def _matching_on_cuda(prediction, target, filtration: str, construction: str, threads: int):
     """``betti_matching(..., backend="cuda")``: CUDA tensors, lists of them or (B, D, H, W) tensors."""
     from seglosses.topology._cuda import listed, matching_cuda
 
@@ -306,5 +305,6 @@ def _matching_on_cuda(prediction, target, filtration: str, construction: str):
             f"got {len(predictions) if batch_p else 'one image'} and {len(targets) if batch_t else 'one image'}."
         )
     names = [(f"prediction[{i}]", f"target[{i}]") if batch_p else ("prediction", "target") for i in range(len(targets))]
-    results = matching_cuda(predictions, targets, filtration=filtration, construction=construction, names=names)
+    results = matching_cuda(predictions, targets, filtration=filtration, construction=construction, names=names,
+                            threads=threads)
     return results if batch_p else results[0]

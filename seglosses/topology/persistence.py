@@ -37,7 +37,7 @@ from seglosses.topology._validation import (
 )
 
 BACKENDS = ("auto", "cpu", "gudhi")
-# persistence() also takes "cuda" (the GPU engine, seglosses/topology/_cuda.py: 2D CUDA tensors, never
+# persistence() also takes "cuda" (the GPU engine, seglosses/topology/_cuda.py: CUDA tensors, never
 # chosen by "auto" until it has been verified on a GPU); betti_numbers does not.
 PERSISTENCE_BACKENDS = BACKENDS + ("cuda",)
 
@@ -200,8 +200,9 @@ def persistence(
         construction: ``"T"`` (pixels as top cells, 8-/26-connected foreground; the default) or
             ``"V"`` (pixels as vertices, 4-/6-connected).
         backend: ``"auto"``/``"cpu"`` (the compiled core), ``"gudhi"`` (the slow reference) or
-            ``"cuda"`` (experimental: the GPU engine for 2D CUDA tensors, not yet verified on a GPU, so
-            ``"auto"`` never chooses it; see ``seglosses.topology._cuda``).
+            ``"cuda"`` (experimental: the GPU engine for CUDA tensors, H1 of a 3D image reduced on the host
+            from what the GPU hands over; not yet verified on a GPU, so ``"auto"`` never chooses it; see
+            ``seglosses.topology._cuda``).
         num_threads: threads in all (default: all cores): a batch is spread over them, and an image
             (or each image of a batch smaller than ``num_threads``) uses its share inside the engine,
             where the work of one 3D image parallelises (benchmarks/README.md has the figures).
@@ -215,7 +216,6 @@ def persistence(
             tensor, or a bad ``num_threads``.
         TypeError: an image of a non-real dtype (complex, strings, objects, datetimes, timedeltas).
         RuntimeError: ``backend="cuda"`` where seglosses was built without CUDA or there is no device.
-        NotImplementedError: ``backend="cuda"`` with a 3D image.
 
     Example:
         >>> import numpy as np
@@ -237,13 +237,13 @@ def persistence(
     check_choice("backend", backend, PERSISTENCE_BACKENDS)
     threads = check_threads(num_threads)
     if backend == "cuda":
-        return _persistence_on_cuda(image, filtration, construction)
+        return _persistence_on_cuda(image, filtration, construction, threads)
     images, is_batch = split_batch(image, "image")
     barcodes = run_jobs(lambda im, k: _one_barcode(im, filtration, construction, backend, k), images, threads)
     return barcodes if is_batch else barcodes[0]
 
 
-def _persistence_on_cuda(image, filtration: str, construction: str):
+def _persistence_on_cuda(image, filtration: str, construction: str, threads: int):
     """``persistence(..., backend="cuda")``: one CUDA tensor, a list of them or a (B, D, H, W) tensor."""
     from seglosses.topology._cuda import listed, persistence_cuda
 
@@ -251,7 +251,8 @@ def _persistence_on_cuda(image, filtration: str, construction: str):
     if is_batch and not images:
         raise ValueError(f"Expected `image` to be a non-empty list of images, but got an empty {type(image).__name__}.")
     names = [f"image[{i}]" for i in range(len(images))] if is_batch else ["image"]
-    barcodes = persistence_cuda(images, filtration=filtration, construction=construction, names=names)
+    barcodes = persistence_cuda(images, filtration=filtration, construction=construction, names=names,
+                                threads=threads)
     return barcodes if is_batch else barcodes[0]
 
 

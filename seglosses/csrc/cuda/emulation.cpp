@@ -172,6 +172,37 @@ std::tuple<Pairs, index_t> gpu_pixel_pairs(Image image, int construction, bool d
   return {pairs_to_numpy(std::move(pixels)), essential_pixel};
 }
 
+// The emulated GPU barcode end to end, as the device module's `barcode` returns it: per dimension the
+// critical-pixel pairs (birth, death) of nonzero persistence in rank of the sublevel filtration (H0 and
+// the top dimension by the union-find phases, a 3D image's H1 by the hybrid's host reduction on
+// `threads` threads from copies of the ranks), and the essential H0 class's birth pixel.
+std::tuple<std::vector<Pairs>, index_t> gpu_barcode(Image image, int construction, int threads) {
+  if (threads < 1) throw nb::value_error("Expected `threads` to be a positive integer.");
+  const Grid g = grid_of(image, construction);
+  Ranked r = rank_cells(g, image.data());
+  // One list per axis of the image: a flat axis lowers the top dimension, whose list stays empty (g.dim <= 1
+  // has no dual phase: its top dimension is H0).
+  std::vector<std::vector<index_t>> dims(image.ndim());
+  std::vector<std::uint32_t> loops;
+  for (const bool dual : {false, true}) {
+    if (dual && g.dim < 2) continue;
+    const Graph graph{g, r.cell_rank.data(), dual};
+    const std::vector<index_t> forest = sorted_forest(graph, !dual && g.dim == 3 ? &loops : nullptr);
+    merge_to_pixel_pairs(graph, forest.data(), index_t(forest.size()), r.pixel_of_rank.data(),
+                         dims[dual ? std::size_t(g.dim - 1) : 0]);
+  }
+  const index_t essential_pixel = index_t(r.pixel_of_rank[0]);
+  if (g.dim == 3) {
+    std::vector<double> sorted_value(std::size_t(g.num_pixels));
+    for (index_t k = 0; k < g.num_pixels; ++k) sorted_value[k] = image.data()[r.pixel_of_rank[k]];
+    h1_to_pixel_pairs(g, std::move(r.pixel_of_rank), std::move(sorted_value), std::move(r.cell_rank), loops, threads,
+                      dims[1]);
+  }
+  std::vector<Pairs> out;
+  for (auto& d : dims) out.push_back(pairs_to_numpy(std::move(d)));
+  return {std::move(out), essential_pixel};
+}
+
 // The CPU engine's rank of every Khalimsky cell (its Filtration): the oracle of phase 1.
 Ranks gpu_reference_cell_ranks(Image image, int construction) {
   grid_of(image, construction);  // the checks
@@ -255,6 +286,9 @@ void bind_gpu_emulation(nb::module_& m) {
         nb::arg("construction"), nb::arg("negate") = false, nb::arg("threads") = 1,
         "Emulated GPU Betti matching: H0 and the top dimension by the GPU phases, a solid image's H1 by the host "
         "part of the hybrid on `threads` threads (the layout of betti_matching).");
+  m.def("_gpu_barcode", &gpu_barcode, nb::arg("image"), nb::arg("construction"), nb::arg("threads") = 1,
+        "Emulated GPU barcode: ([(n, 2) critical pixels of the nonzero-rank-persistence pairs of each dimension], "
+        "essential H0 birth pixel); a 3D image's H1 by the hybrid's host reduction.");
   m.def("_gpu_reference_cell_ranks", &gpu_reference_cell_ranks, nb::arg("image"), nb::arg("construction"),
         "The CPU engine's rank of every Khalimsky cell (C order), the oracle of _gpu_cell_ranks.");
 }

@@ -31,7 +31,11 @@
 //       in 3D) are sorted by key and merged Kruskal-style with a union-find that keeps the minimum
 //       node key per component. This pass is sequential (one GPU thread per image; images of a batch
 //       run concurrently); a parallel merge-tree pairing is future work.
-// 4. H1 of 3D images (the boundary-matrix reduction of the remaining columns) has no kernel yet.
+// 4. H1 of 3D images, a hybrid: the device selects the edges outside the H0 forest (the loop edges, the
+//    only columns H1 can have besides the apparent pairs') and sorts them into filtration order
+//    (`left_for_h1`, `filtration_key`); the host runs the CPU engine's coboundary reduction on them
+//    (`h1_to_pixel_pairs`: apparent and emergent pairs, then the stored columns) from copies of the
+//    cell ranks and the pixel order. The reduction itself has no kernel yet.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +44,7 @@
 
 #include "common/hd.h"
 #include "common/khalimsky_grid.h"
+#include "persistence/cubical.h"
 
 namespace seglosses::gpu {
 
@@ -264,6 +269,24 @@ inline void merge_to_pixel_pairs(const Graph& graph, const index_t* forest, inde
     const std::uint32_t rb = graph.rank[graph.dual ? e : young], rd = graph.rank[graph.dual ? young : e];
     if (rb != rd) pairs.push_back(index_t(pixel_of_rank[rb])), pairs.push_back(index_t(pixel_of_rank[rd]));
   });
+}
+
+// Host side: H1 of a 3D image, the hybrid's reduction (phase 4): the CPU engine's coboundary reduction
+// (persistence.cpp, on `threads` threads) with the loop edges that the H0 forest leaves (`loops`, in
+// filtration order) as its columns, from host copies of the filtration (the pixel order, the values in
+// that order, every cell's rank; consumed). Appends the critical-pixel pairs (birth, death) of nonzero
+// persistence to `pairs`.
+inline void h1_to_pixel_pairs(const Grid& grid, std::vector<std::uint32_t>&& pixel_of_rank,
+                              std::vector<double>&& sorted_value, std::vector<std::uint32_t>&& cell_rank,
+                              const std::vector<std::uint32_t>& loops, int threads, std::vector<index_t>& pairs) {
+  cubical::Grid g;
+  static_cast<KhalimskyGrid&>(g) = grid;
+  cubical::Filtration f(g, std::move(pixel_of_rank), std::move(sorted_value), std::move(cell_rank));
+  const std::vector<cubical::PersistencePair> h1 =
+      cubical::h1_from_loop_edges(f, loops.data(), loops.size(), false, threads);
+  pairs.reserve(pairs.size() + 2 * h1.size());
+  for (const cubical::PersistencePair& p : h1)
+    pairs.push_back(index_t(f.pixel_of_rank[p.birth_rank])), pairs.push_back(index_t(f.pixel_of_rank[p.death_rank]));
 }
 
 }  // namespace seglosses::gpu

@@ -109,6 +109,11 @@ struct Filtration {
     for (index_t r = 0; r < n; ++r) sorted_value[r] = negate ? -image[pixel_of_rank[r]] : image[pixel_of_rank[r]];
     fill_ranks(threads);
   }
+  // A filtration computed elsewhere (the GPU engine's, copied to the host): the pixel order, the values in
+  // that order and the rank of every cell.
+  Filtration(const Grid& g, std::vector<std::uint32_t>&& order, std::vector<double>&& values,
+             std::vector<std::uint32_t>&& cell_rank)
+      : grid(g), sorted_value(std::move(values)), pixel_of_rank(std::move(order)), rank(std::move(cell_rank)) {}
   // A filtration whose pixel order is given: pixel_of_rank[r] is the flat pixel index of rank r (a
   // permutation of the grid's pixels) and sorted_value[r] its value, non-decreasing.
   Filtration(const Grid& g, std::vector<std::uint32_t>&& order, std::vector<double>&& values, int threads = 1)
@@ -253,6 +258,14 @@ struct PersistenceDiagram {
 // the values stay).
 PersistenceDiagram compute_persistence(Filtration& filtration, bool keep_zero_persistence = false,
                                        bool wide_keys = false, int threads = 1);
+
+// H1 of a 3D grid whose H0 and top dimension are computed elsewhere (the GPU engine's union-find phases):
+// the reduction of compute_persistence, its columns the edges `loop_edges` (count Khalimsky cells, in
+// filtration order: the edges that merge no H0 components) less those in apparent pairs. The filtration
+// is consumed as by compute_persistence.
+std::vector<PersistencePair> h1_from_loop_edges(Filtration& filtration, const std::uint32_t* loop_edges,
+                                                std::size_t count, bool keep_zero_persistence = false,
+                                                int threads = 1);
 
 // One persistence pair by pixels: flat pixel indices of the critical pixels (death_pixel == -1:
 // essential) and their values.

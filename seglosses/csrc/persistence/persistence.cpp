@@ -519,8 +519,16 @@ class H1Reduction {
 // PositionRanks), and so cost no memory of their own (a quarter of the Khalimsky grid's cells... 32
 // bytes per voxel). What a 3D barcode holds at its peak, the end of the reduction, is in
 // benchmarks/README.md (about 100 bytes per voxel on noise).
+//
+// With `loops` (the GPU engine's hybrid), H0 and the top dimension were computed elsewhere: only H1 is,
+// its columns the given edges that merge no H0 components (in filtration order) less the apparent pairs'.
+struct LoopEdges {
+  const std::uint32_t* cells;
+  std::size_t count;
+};
 template <class Pos>
-void compute_3d(Filtration& f, bool keep_zero, PersistenceDiagram& diagram, int threads) {
+void compute_3d(Filtration& f, bool keep_zero, PersistenceDiagram& diagram, int threads,
+                const LoopEdges* loops = nullptr) {
   PhaseTimer timer("barcode 3d");
   std::vector<Pos> own_position;
   std::vector<Pos>* position = nullptr;
@@ -539,33 +547,41 @@ void compute_3d(Filtration& f, bool keep_zero, PersistenceDiagram& diagram, int 
   h1.find_apparent_pairs(apparent, threads);
   timer.mark("apparent");
   std::vector<RankedEdge<Pos>> positive;  // the edges left for the reduction: neither apparent nor negative
-  // In V neither union-find reads the rank table (H0 goes by the pixel order, the top dimension by its
-  // cubes' ranks, taken here): it is freed before them, which keeps the peak of the call down by its
-  // 32 bytes per voxel less the cubes' 4.
-  std::vector<std::uint32_t> cube_rank;
-  const bool v = f.grid.construction() == Construction::V;
-  if (v) {
-    cube_rank = top_ranks(f);
-    std::vector<std::uint32_t>().swap(f.rank);
-    std::vector<Pos>().swap(own_position);
+  if (loops) {
+    // The rank table's edge entries are still ranks (only the squares' were overwritten by positions).
+    for (std::size_t i = 0; i < loops->count; ++i) {
+      const std::uint32_t e = loops->cells[i];
+      if (!apparent[e]) positive.push_back({Pos(e), f.rank[e]});
+    }
+  } else {
+    // In V neither union-find reads the rank table (H0 goes by the pixel order, the top dimension by its
+    // cubes' ranks, taken here): it is freed before them, which keeps the peak of the call down by its
+    // 32 bytes per voxel less the cubes' 4.
+    std::vector<std::uint32_t> cube_rank;
+    const bool v = f.grid.construction() == Construction::V;
+    if (v) {
+      cube_rank = top_ranks(f);
+      std::vector<std::uint32_t>().swap(f.rank);
+      std::vector<Pos>().swap(own_position);
+    }
+    run_tasks(threads, {
+        [&] {
+          // A square in an apparent pair kills an H1 class, so it joins no two components of the dual graph.
+          // compute_top visits the squares downwards, so their ranks are read by a sweep, not by lookups.
+          std::uint32_t sweep = h1.square_ranks().ranks() - 1;
+          compute_top(f, squares, keep_zero, diagram.pairs[2],
+                      [&](std::size_t i) { return h1.square_ranks().rank_downwards(Pos(i), sweep); },
+                      [&](std::size_t i) { return h1.is_paired(Pos(i)); }, v ? &cube_rank : nullptr);
+          std::vector<std::uint32_t>().swap(cube_rank);
+        },
+        [&] {
+          if (v)
+            compute_h0_vertices(f, keep_zero, diagram.pairs[0], apparent, positive);
+          else
+            compute_h0(f, f.cells_in_order(1), keep_zero, diagram.pairs[0], apparent, &positive);
+        },
+    });
   }
-  run_tasks(threads, {
-      [&] {
-        // A square in an apparent pair kills an H1 class, so it joins no two components of the dual graph.
-        // compute_top visits the squares downwards, so their ranks are read by a sweep, not by lookups.
-        std::uint32_t sweep = h1.square_ranks().ranks() - 1;
-        compute_top(f, squares, keep_zero, diagram.pairs[2],
-                    [&](std::size_t i) { return h1.square_ranks().rank_downwards(Pos(i), sweep); },
-                    [&](std::size_t i) { return h1.is_paired(Pos(i)); }, v ? &cube_rank : nullptr);
-        std::vector<std::uint32_t>().swap(cube_rank);
-      },
-      [&] {
-        if (v)
-          compute_h0_vertices(f, keep_zero, diagram.pairs[0], apparent, positive);
-        else
-          compute_h0(f, f.cells_in_order(1), keep_zero, diagram.pairs[0], apparent, &positive);
-      },
-  });
   timer.mark("h0_top");
   apparent = {};
   // The rank table (and the positions written over it) is no longer read: freed before the dense
@@ -584,6 +600,18 @@ void compute_3d(Filtration& f, bool keep_zero, PersistenceDiagram& diagram, int 
 }
 
 }  // namespace
+
+std::vector<PersistencePair> h1_from_loop_edges(Filtration& f, const std::uint32_t* loop_edges, std::size_t count,
+                                                bool keep_zero, int threads) {
+  if (f.grid.dim != 3) throw std::invalid_argument("h1_from_loop_edges: expected a 3D grid.");
+  PersistenceDiagram diagram;
+  const LoopEdges loops{loop_edges, count};
+  if (f.grid.num_cells < (index_t(1) << 31) - 2)
+    compute_3d<std::uint32_t>(f, keep_zero, diagram, threads, &loops);
+  else
+    compute_3d<std::uint64_t>(f, keep_zero, diagram, threads, &loops);
+  return std::move(diagram.pairs[1]);
+}
 
 PersistenceDiagram compute_persistence(Filtration& f, bool keep_zero_persistence, bool wide_keys, int threads) {
   PersistenceDiagram diagram;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cuda/device/engine.h"
+#include "common/numpy.h"
 #include "matching/to_numpy.h"
 
 namespace nb = nanobind;
@@ -40,6 +41,23 @@ std::tuple<Pairs, index_t> union_find_pairs(std::uintptr_t image, const nb::tupl
   return {Pairs(pairs->data(), {pairs->size() / 2, 2}, owner), essential};
 }
 
+std::tuple<std::vector<Pairs>, index_t> barcode(std::uintptr_t image, const nb::tuple& shape, int construction,
+                                                bool host_merge, int threads, std::uintptr_t stream) {
+  const std::vector<index_t> s = shape_of(shape);
+  if (threads < 1) throw nb::value_error("Expected `threads` to be a positive integer.");
+  std::vector<std::vector<index_t>> dims;
+  index_t essential;
+  {
+    nb::gil_scoped_release release;
+    essential = seglosses::gpu::barcode_pixel_pairs(reinterpret_cast<const double*>(image), s.data(), int(s.size()),
+                                                    construction == 0, host_merge, threads,
+                                                    reinterpret_cast<void*>(stream), dims);
+  }
+  std::vector<Pairs> out;
+  for (auto& d : dims) out.push_back(seglosses::pairs_to_numpy(std::move(d)));
+  return {std::move(out), essential};
+}
+
 index_t apparent_pairs(std::uintptr_t image, const nb::tuple& shape, int construction, int dim, std::uintptr_t stream) {
   const std::vector<index_t> s = shape_of(shape);
   nb::gil_scoped_release release;
@@ -56,15 +74,16 @@ void cell_ranks(std::uintptr_t image, const nb::tuple& shape, int construction, 
 }
 
 seglosses::matching::PythonMatching betti_matching(std::uintptr_t f, std::uintptr_t g, const nb::tuple& shape,
-                                                   int construction, bool negate, bool host_merge,
+                                                   int construction, bool negate, bool host_merge, int threads,
                                                    std::uintptr_t stream) {
   const std::vector<index_t> s = shape_of(shape);
+  if (threads < 1) throw nb::value_error("Expected `threads` to be a positive integer.");
   seglosses::matching::MatchingResult result;
   {
     nb::gil_scoped_release release;
-    result = seglosses::gpu::union_find_matching(reinterpret_cast<const double*>(f), reinterpret_cast<const double*>(g),
-                                                 s.data(), int(s.size()), construction == 0, negate,
-                                                 host_merge, reinterpret_cast<void*>(stream));
+    result = seglosses::gpu::betti_matching(reinterpret_cast<const double*>(f), reinterpret_cast<const double*>(g),
+                                            s.data(), int(s.size()), construction == 0, negate, host_merge, threads,
+                                            reinterpret_cast<void*>(stream));
   }
   return seglosses::matching::to_python(std::move(result));
 }
@@ -78,11 +97,16 @@ NB_MODULE(_cuda, m) {
         nb::arg("dual"), nb::arg("host_merge"), nb::arg("stream"),
         "((n, 2) critical pixels (birth, death) of H0 or, with dual, of the top dimension, nonzero persistence "
         "in rank; essential H0 birth pixel) of a C-contiguous float64 CUDA image at address `image`.");
+  m.def("barcode", &barcode, nb::arg("image"), nb::arg("shape"), nb::arg("construction"), nb::arg("host_merge"),
+        nb::arg("threads"), nb::arg("stream"),
+        "([(n, 2) critical pixels (birth, death) of the nonzero-rank-persistence pairs of each dimension of the "
+        "sublevel filtration], essential H0 birth pixel) of a C-contiguous float64 CUDA image at address `image`: "
+        "H0 and the top dimension on the device, a solid 3D image's H1 on the host on `threads` threads.");
   m.def("betti_matching", &betti_matching, nb::arg("prediction"), nb::arg("target"), nb::arg("shape"),
-        nb::arg("construction"), nb::arg("negate"), nb::arg("host_merge"), nb::arg("stream"),
-        "Betti matching of H0 and the top dimension of two C-contiguous float64 CUDA images at addresses "
-        "`prediction` and `target` (the layout of seglosses._core.betti_matching; a solid 3D image's H1 entry "
-        "is empty; host_merge: the sequential merges on the host).");
+        nb::arg("construction"), nb::arg("negate"), nb::arg("host_merge"), nb::arg("threads"), nb::arg("stream"),
+        "Betti matching of two C-contiguous float64 CUDA images at addresses `prediction` and `target` (the "
+        "layout of seglosses._core.betti_matching): H0 and the top dimension on the device, a solid pair's H1 "
+        "on the host on `threads` threads; host_merge: the sequential merges on the host.");
   m.def("apparent_pairs", &apparent_pairs, nb::arg("image"), nb::arg("shape"), nb::arg("construction"),
         nb::arg("dim"), nb::arg("stream"), "Number of apparent pairs whose first cell has dimension `dim`.");
   m.def("cell_ranks", &cell_ranks, nb::arg("image"), nb::arg("shape"), nb::arg("construction"), nb::arg("stream"),

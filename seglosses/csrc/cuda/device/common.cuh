@@ -89,11 +89,65 @@ __global__ void forest_keys(G graph, const index_t* edges, const int* count, Key
   SEGLOSSES_FOR_EACH(i, index_t(*count)) key[i] = graph.edge_key(edges[i]);
 }
 
+template <class G>
+__global__ void loop_flags(G graph, const std::uint8_t* in_forest, std::uint8_t* flag) {
+  SEGLOSSES_FOR_EACH(e, graph.num_edge_slots()) flag[e] = left_for_h1(graph, in_forest, e) ? 1 : 0;
+}
+template <class G>
+__global__ void loop_keys(G graph, const index_t* cells, const int* count, Key* key) {
+  SEGLOSSES_FOR_EACH(i, index_t(*count)) key[i] = filtration_key(graph, cells[i]);
+}
+__global__ void cells_of_keys(const Key* key, index_t n, std::uint32_t* cell) {
+  SEGLOSSES_FOR_EACH(i, n) cell[i] = std::uint32_t(key[i] & 0xffffffffu);
+}
+
+// Runs a CUB algorithm twice: for its scratch size, then with scratch of that size.
+template <class Run>
+void with_scratch(cudaStream_t s, const char* what, Run&& run) {
+  std::size_t bytes = 0;
+  check(run(static_cast<void*>(nullptr), bytes), what);
+  Buffer<unsigned char> temp(bytes, s);
+  check(run(static_cast<void*>(temp.ptr), bytes), what);
+}
+
+// The edge slots of `graph` that H1 of a 3D image reads (left_for_h1: outside the forest `in_forest`), in
+// filtration order (filtration_key), as 32-bit cells into the host list `loops` (synchronises).
+template <class G, class List>
+void loop_cells_to_host(const G& graph, const std::uint8_t* in_forest, cudaStream_t s, List& loops) {
+  const index_t slots = graph.num_edge_slots();
+  Buffer<std::uint8_t> flag(slots, s);
+  Buffer<index_t> cells(slots, s);
+  Buffer<int> count(1, s);
+  loop_flags<<<blocks_for(slots), kThreads, 0, s>>>(graph, in_forest, flag.ptr);
+  thrust::counting_iterator<index_t> all(0);
+  with_scratch(s, "select", [&](void* temp, std::size_t& bytes) {
+    return cub::DeviceSelect::Flagged(temp, bytes, all, flag.ptr, cells.ptr, count.ptr, slots, s);
+  });
+  int n = 0;
+  check(cudaMemcpyAsync(&n, count.ptr, sizeof(int), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
+  check(cudaStreamSynchronize(s), "select");
+  Buffer<Key> key(n, s), key_sorted(n, s);
+  Buffer<std::uint32_t> sorted(n, s);
+  loop_keys<<<blocks_for(n), kThreads, 0, s>>>(graph, cells.ptr, count.ptr, key.ptr);
+  with_scratch(s, "radix sort", [&](void* temp, std::size_t& bytes) {
+    return cub::DeviceRadixSort::SortKeys(temp, bytes, key.ptr, key_sorted.ptr, n, 0, 64, s);
+  });
+  cells_of_keys<<<blocks_for(n), kThreads, 0, s>>>(key_sorted.ptr, n, sorted.ptr);
+  check(cudaGetLastError(), "loop kernels");
+  loops.resize(std::size_t(n));
+  if (n)
+    check(cudaMemcpyAsync(loops.data(), sorted.ptr, std::size_t(n) * sizeof(std::uint32_t), cudaMemcpyDeviceToHost, s),
+          "cudaMemcpyAsync");
+  check(cudaStreamSynchronize(s), "loop cells");
+}
+
 // The spanning forest of `graph` (Boruvka rounds; the host reads one flag per round), its edges sorted
 // by key (Kruskal order) into `sorted` (graph.num_edge_slots() entries), their number into `count`
-// (device) and the return value (host). `parent` (graph.num_nodes() entries) is left as scratch.
-template <class G>
-int sorted_forest(const G& graph, cudaStream_t s, index_t* parent, index_t* sorted, int* count) {
+// (device) and the return value (host). `parent` (graph.num_nodes() entries) is left as scratch. With
+// `loops`, the edge slots H1 reads go there too (loop_cells_to_host).
+template <class G, class List = std::vector<std::uint32_t>>
+int sorted_forest(const G& graph, cudaStream_t s, index_t* parent, index_t* sorted, int* count,
+                  List* loops = nullptr) {
   const index_t nodes = graph.num_nodes(), slots = graph.num_edge_slots();
   Buffer<index_t> target(nodes, s);
   Buffer<Key> cheapest(nodes, s);
@@ -120,6 +174,7 @@ int sorted_forest(const G& graph, cudaStream_t s, index_t* parent, index_t* sort
     check(cub::DeviceSelect::Flagged(temp.ptr, temp_bytes, cells, in_forest.ptr, edges.ptr, count, slots, s),
           "select");
   }
+  if (loops) loop_cells_to_host(graph, in_forest.ptr, s, *loops);
   int host_count = 0;
   check(cudaMemcpyAsync(&host_count, count, sizeof(int), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
   check(cudaStreamSynchronize(s), "select");

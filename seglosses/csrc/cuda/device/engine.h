@@ -31,11 +31,22 @@ index_t count_apparent_pairs(const double* image, const index_t* shape, int ndim
 index_t union_find_pixel_pairs(const double* image, const index_t* shape, int ndim, bool t_construction, bool dual,
                                bool host_merge, void* stream, std::vector<index_t>& pairs);
 
-// The Betti matching of two images in device memory, H0 and the top dimension (all of a 2D matching;
-// a solid 3D image's H1 entry stays empty): the CPU engine's result (matching/betti_matching.h),
-// pair for pair. negate: the matching of -f and -g (superlevel filtrations). host_merge: the sequential
-// merges run on the host (copies of the ranks and forests) instead of one device thread per image.
-matching::MatchingResult union_find_matching(const double* f, const double* g, const index_t* shape, int ndim,
-                                             bool t_construction, bool negate, bool host_merge, void* stream);
+// The barcode of an image in device memory: per axis of the image, the critical-pixel pairs (birth, death)
+// of the sublevel filtration with the pairs of equal rank dropped, into `dims` (one list per axis; a flat
+// axis leaves the top one empty); returns the essential H0 class's birth pixel. H0 and the top dimension
+// on the device (union-find phases); H1 of a solid 3D image by the hybrid: the loop edges selected and
+// sorted on the device, reduced on the host (the CPU engine's reduction, `threads` threads) from copies of
+// the cell ranks (4 bytes per Khalimsky cell), the pixel order and the values in it.
+index_t barcode_pixel_pairs(const double* image, const index_t* shape, int ndim, bool t_construction, bool host_merge,
+                            int threads, void* stream, std::vector<std::vector<index_t>>& dims);
+
+// The Betti matching of two images in device memory: the CPU engine's result (matching/betti_matching.h),
+// pair for pair. H0 and the top dimension (all of a 2D matching) on the device; H1 of a solid pair by the
+// CPU engine's reductions on the host, on `threads` threads, from copies of the ranks and of the lists of
+// cells the union-find phases leave. negate: the matching of -f and -g (superlevel filtrations).
+// host_merge: the sequential merges run on the host (copies of the ranks and forests) instead of one device
+// thread per image.
+matching::MatchingResult betti_matching(const double* f, const double* g, const index_t* shape, int ndim,
+                                        bool t_construction, bool negate, bool host_merge, int threads, void* stream);
 
 }  // namespace seglosses::gpu

@@ -1,12 +1,17 @@
-// CUDA kernels of the GPU Betti matching (the union-find dimensions: H0 and the top dimension, all of
-// a 2D matching): dense ranks by a radix sort and a scan, each graph's spanning forest by the Boruvka
-// rounds of common.cuh, and the merges of ../matching_phases.h, the code the CPU emulation runs. The
+// CUDA kernels of the GPU Betti matching: dense ranks by a radix sort and a scan, each graph's spanning
+// forest by the Boruvka rounds of common.cuh, and the merges of ../matching_phases.h, the code the CPU
+// emulation runs (the union-find dimensions: H0 and the top dimension, all of a 2D matching). The
 // merges are sequential: on one device thread per image, or (host_merge) on the host, from copies of
 // the ranks and of the sorted forests: a CPU core chases the union-find's pointers with caches that a
 // lone GPU thread lacks. Which is faster is for the GPU run to say (bench_cuda.py times both).
+// H1 of a solid pair is the hybrid's host part: the forests' complements (the loop edges and squares, in
+// filtration order) are selected and sorted here, and the CPU engine's reductions run on them on the host.
 #include "cuda/device/common.cuh"
 #include "cuda/device/engine.h"
 #include "cuda/matching_phases.h"
+
+#include <array>
+#include <memory>
 
 namespace seglosses::gpu {
 namespace {
@@ -110,8 +115,8 @@ struct DeviceRanks {
 
 }  // namespace
 
-matching::MatchingResult union_find_matching(const double* f, const double* g, const index_t* shape, int ndim,
-                                             bool t_construction, bool negate, bool host_merge, void* stream) {
+matching::MatchingResult betti_matching(const double* f, const double* g, const index_t* shape, int ndim,
+                                        bool t_construction, bool negate, bool host_merge, int threads, void* stream) {
   if (ndim < 2 || ndim > 3) throw std::invalid_argument("Expected `prediction` to be a 2D or 3D array.");
   const VGrid grid(shape, ndim, t_construction);
   const auto s = static_cast<cudaStream_t>(stream);
@@ -141,11 +146,14 @@ matching::MatchingResult union_find_matching(const double* f, const double* g, c
       }
     }
   }
+  // Solid: the lists H1 reads (edges, then squares, of f, g, c), made on the device and copied to the host.
+  std::array<matching::CellList, 3> loops[2];
   for (const bool dual : {false, true}) {
     const MatchGraph graphs[3] = {{rf.view, dual}, {rg.view, dual}, {rc.view, dual}};
     int count[3];
     for (int k = 0; k < 3; ++k)
-      count[k] = sorted_forest(graphs[k], s, parent.ptr + k * nodes, forest.ptr + k * slots, forest_count.ptr + k);
+      count[k] = sorted_forest(graphs[k], s, parent.ptr + k * nodes, forest.ptr + k * slots, forest_count.ptr + k,
+                               grid.planar ? nullptr : &loops[dual][k]);
     const int d = dual ? (grid.planar ? 1 : 2) : 0;
     if (host_merge) {
       std::vector<index_t> host_forest[3];
@@ -179,6 +187,23 @@ matching::MatchingResult union_find_matching(const double* f, const double* g, c
     result.dims[d] = gather_dimension(host_pairs, host_counts.data(), host_matches, host_counts[2]);
     if (!dual) result.essential_f = host_counts[3], result.essential_g = host_counts[4];
   }
+  if (grid.planar) return result;
+  // Solid: H1 on the host (the hybrid), from the ranks (V: per vertex; T: the padded pixel ranks, all that H1
+  // reads there), copied now unless the host merges have them already.
+  std::unique_ptr<RankedImage> host_ranked[3];
+  const DeviceRanks* ranks[3] = {&rf, &rg, &rc};
+  for (int k = 0; k < 3; ++k) {
+    std::vector<std::uint32_t> vertex_rank, padded;
+    if (grid.top_cells)
+      padded = host_merge ? std::move(host_padded[k])
+                          : to_host(ranks[k]->padded.ptr, std::size_t(RankedImage::padded_size(grid)), s);
+    else
+      vertex_rank = host_merge ? std::move(host_rank[k]) : to_host(ranks[k]->rank.ptr, std::size_t(grid.num_vertices), s);
+    check(cudaStreamSynchronize(s), "ranks");
+    host_ranked[k] = std::make_unique<RankedImage>(grid, std::move(vertex_rank), std::move(padded));
+  }
+  const RankedImage* host[3] = {host_ranked[0].get(), host_ranked[1].get(), host_ranked[2].get()};
+  result.dims[1] = match_h1_on_host(host, loops[0], loops[1], threads);
   return result;
 }
 

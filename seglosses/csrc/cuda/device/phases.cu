@@ -108,41 +108,102 @@ index_t count_apparent_pairs(const double* image, const index_t* shape, int ndim
   return index_t(host);
 }
 
+namespace {
+
+// One union-find phase of an image whose ranks are on the device (`rank`, `pixel_of_rank`): its critical-
+// pixel pairs of nonzero persistence in rank, appended to `pairs`. host_merge: the merge on the host, from
+// the host copies `host_rank` and `host_pixel` (made by the caller). With `loops`, the edge slots that H1
+// reads go there (3D H0: the loop edges, in filtration order).
+void union_find_phase(const Grid& g, const std::uint32_t* rank, const std::uint32_t* pixel_of_rank, bool dual,
+                      bool host_merge, const std::vector<std::uint32_t>& host_rank,
+                      const std::vector<std::uint32_t>& host_pixel, cudaStream_t s, std::vector<index_t>& pairs,
+                      std::vector<std::uint32_t>* loops = nullptr) {
+  const Graph graph{g, rank, dual};
+  const index_t nodes = graph.num_nodes();
+  Buffer<index_t> parent(nodes, s), edges_sorted(graph.num_edge_slots(), s);
+  Buffer<int> count(1, s);
+  const int host_count = sorted_forest(graph, s, parent.ptr, edges_sorted.ptr, count.ptr, loops);
+  if (host_merge) {  // the merge on the host, from copies of the ranks and the sorted forest
+    const std::vector<index_t> host_forest = to_host(edges_sorted.ptr, std::size_t(host_count), s);
+    check(cudaStreamSynchronize(s), "union-find");
+    merge_to_pixel_pairs(Graph{g, host_rank.data(), dual}, host_forest.data(), index_t(host_count), host_pixel.data(),
+                         pairs);
+    return;
+  }
+  Buffer<index_t> device_pairs(2 * std::size_t(host_count), s);
+  init_parent<<<blocks_for(nodes), kThreads, 0, s>>>(parent.ptr, nodes);
+  merge_kernel<<<1, 1, 0, s>>>(graph, parent.ptr, edges_sorted.ptr, count.ptr, device_pairs.ptr);
+  pairs_to_pixels<<<blocks_for(host_count), kThreads, 0, s>>>(rank, pixel_of_rank, count.ptr, device_pairs.ptr);
+  check(cudaGetLastError(), "union-find kernels");
+  const std::vector<index_t> host = to_host(device_pairs.ptr, 2 * std::size_t(host_count), s);
+  check(cudaStreamSynchronize(s), "union-find");
+  for (std::size_t i = 0; i < host.size(); i += 2)
+    if (host[i] >= 0) pairs.push_back(host[i]), pairs.push_back(host[i + 1]);
+}
+
+__global__ void gather_kernel(const double* image, const std::uint32_t* pixel_of_rank, index_t n, double* out) {
+  SEGLOSSES_FOR_EACH(r, n) out[r] = image[pixel_of_rank[r]];
+}
+
+}  // namespace
+
 index_t union_find_pixel_pairs(const double* image, const index_t* shape, int ndim, bool t_construction, bool dual,
                                bool host_merge, void* stream, std::vector<index_t>& pairs) {
   const Grid g = checked_grid(shape, ndim, t_construction);
   const auto s = static_cast<cudaStream_t>(stream);
   Buffer<std::uint32_t> rank(g.num_cells, s), pixel_of_rank(g.num_pixels, s);
   rank_cells(g, image, s, rank.ptr, pixel_of_rank.ptr);
-  const Graph graph{g, rank.ptr, dual};
-  const index_t nodes = graph.num_nodes();
-  Buffer<index_t> parent(nodes, s), edges_sorted(graph.num_edge_slots(), s);
-  Buffer<int> count(1, s);
-  const int host_count = sorted_forest(graph, s, parent.ptr, edges_sorted.ptr, count.ptr);
-  if (host_merge) {  // the merge on the host, from copies of the ranks and the sorted forest
-    const std::vector<std::uint32_t> host_rank = to_host(rank.ptr, std::size_t(g.num_cells), s);
-    const std::vector<std::uint32_t> host_pixel = to_host(pixel_of_rank.ptr, std::size_t(g.num_pixels), s);
-    const std::vector<index_t> host_forest = to_host(edges_sorted.ptr, std::size_t(host_count), s);
-    check(cudaStreamSynchronize(s), "union-find");
-    merge_to_pixel_pairs(Graph{g, host_rank.data(), dual}, host_forest.data(), index_t(host_count), host_pixel.data(),
-                         pairs);
-    return index_t(host_pixel[0]);
+  std::vector<std::uint32_t> host_rank, host_pixel;
+  if (host_merge) {
+    host_rank = to_host(rank.ptr, std::size_t(g.num_cells), s);
+    host_pixel = to_host(pixel_of_rank.ptr, std::size_t(g.num_pixels), s);
   }
-  Buffer<index_t> device_pairs(2 * std::size_t(host_count), s);
-  init_parent<<<blocks_for(nodes), kThreads, 0, s>>>(parent.ptr, nodes);
-  merge_kernel<<<1, 1, 0, s>>>(graph, parent.ptr, edges_sorted.ptr, count.ptr, device_pairs.ptr);
-  pairs_to_pixels<<<blocks_for(host_count), kThreads, 0, s>>>(rank.ptr, pixel_of_rank.ptr, count.ptr,
-                                                              device_pairs.ptr);
-  check(cudaGetLastError(), "union-find kernels");
-  std::vector<index_t> host(2 * std::size_t(host_count));
+  union_find_phase(g, rank.ptr, pixel_of_rank.ptr, dual, host_merge, host_rank, host_pixel, s, pairs);
   std::uint32_t essential = 0;
-  check(cudaMemcpyAsync(host.data(), device_pairs.ptr, host.size() * sizeof(index_t), cudaMemcpyDeviceToHost, s),
-        "cudaMemcpyAsync");
   check(cudaMemcpyAsync(&essential, pixel_of_rank.ptr, sizeof essential, cudaMemcpyDeviceToHost, s),
         "cudaMemcpyAsync");
   check(cudaStreamSynchronize(s), "union-find");
-  for (std::size_t i = 0; i < host.size(); i += 2)
-    if (host[i] >= 0) pairs.push_back(host[i]), pairs.push_back(host[i + 1]);
+  return index_t(essential);
+}
+
+index_t barcode_pixel_pairs(const double* image, const index_t* shape, int ndim, bool t_construction, bool host_merge,
+                            int threads, void* stream, std::vector<std::vector<index_t>>& dims) {
+  const Grid g = checked_grid(shape, ndim, t_construction);
+  const auto s = static_cast<cudaStream_t>(stream);
+  Buffer<std::uint32_t> rank(g.num_cells, s), pixel_of_rank(g.num_pixels, s);
+  rank_cells(g, image, s, rank.ptr, pixel_of_rank.ptr);
+  const bool solid = g.dim == 3;
+  // The host copies of the ranks and the pixel order, once: for the host merges, and for H1 in 3D.
+  std::vector<std::uint32_t> host_rank, host_pixel;
+  if (host_merge || solid) {
+    host_rank = to_host(rank.ptr, std::size_t(g.num_cells), s);
+    host_pixel = to_host(pixel_of_rank.ptr, std::size_t(g.num_pixels), s);
+    check(cudaStreamSynchronize(s), "ranks");
+  }
+  dims.assign(std::size_t(ndim), {});
+  std::vector<std::uint32_t> loops;
+  union_find_phase(g, rank.ptr, pixel_of_rank.ptr, false, host_merge, host_rank, host_pixel, s, dims[0],
+                   solid ? &loops : nullptr);
+  if (g.dim >= 2)
+    union_find_phase(g, rank.ptr, pixel_of_rank.ptr, true, host_merge, host_rank, host_pixel, s,
+                     dims[std::size_t(g.dim - 1)]);
+  // The essential H0 class is born at the pixel of rank 0.
+  std::uint32_t essential = 0;
+  if (host_merge || solid) {
+    essential = host_pixel[0];
+  } else {
+    check(cudaMemcpyAsync(&essential, pixel_of_rank.ptr, sizeof essential, cudaMemcpyDeviceToHost, s),
+          "cudaMemcpyAsync");
+    check(cudaStreamSynchronize(s), "essential");
+  }
+  if (solid) {
+    Buffer<double> sorted(g.num_pixels, s);
+    gather_kernel<<<blocks_for(g.num_pixels), kThreads, 0, s>>>(image, pixel_of_rank.ptr, g.num_pixels, sorted.ptr);
+    check(cudaGetLastError(), "gather kernel");
+    std::vector<double> sorted_value = to_host(sorted.ptr, std::size_t(g.num_pixels), s);
+    check(cudaStreamSynchronize(s), "values");
+    h1_to_pixel_pairs(g, std::move(host_pixel), std::move(sorted_value), std::move(host_rank), loops, threads, dims[1]);
+  }
   return index_t(essential);
 }
 
