@@ -1,24 +1,27 @@
-"""The CUDA engine (``persistence(..., backend="cuda")``) against the CPU engine, on a GPU machine.
+"""The CUDA engine (``persistence`` / ``betti_matching`` with ``backend="cuda"``) against the CPU engine, on a GPU.
 
-    python benchmarks/bench_cuda.py                 # equality on --cases random inputs, then the timing table
-    python benchmarks/bench_cuda.py --cases 0 --batch 16 --side 512
+    python benchmarks/bench_cuda.py                 # equality on --cases random inputs, then the timing tables
+    python benchmarks/bench_cuda.py --cases 0 --batch 16 --side 512 --batch-3d 8 --sides-3d 64 128
 
-1. Equality: ``--cases`` random 2D images (noise, few-valued plateaus with ties, binary masks; sides 2-96) whose
-   GPU barcodes must equal the CPU engine's, bar by bar and critical pixel by critical pixel, in T and V, superlevel;
-   and the 3D union-find phases (H0, H2) on the device against their CPU emulation. Prints the counts; exits 1 on
-   a mismatch.
-   Then Betti matchings (``betti_matching(..., backend="cuda")``): ``--cases`` / 2 random 2D pairs (the same kinds,
-   mixed), and planar 3D ones, superlevel and sublevel, T and V, against the CPU engine, matched and unmatched
-   pairs, critical cells and values.
-2. Timing, side by side in one run: barcodes of a batch of ``--batch`` 2D ``--side``^2 maps (smooth and noisy
-   likelihoods) on the GPU (the batch's maps concurrently, CUDA-synchronised) and on the CPU engine with
-   ``num_threads`` = all cores; then Betti matchings of the same maps against a vessel-like mask. Minimum of
-   ``--rounds`` interleaved rounds, and the ratio.
+1. Equality: ``--cases`` random 2D images (noise, few-valued plateaus with ties, binary masks; sides 2-96) and
+   ``--cases`` / 5 random 3D volumes (sides 2-24, some with a flat axis; H1 by the hybrid) whose GPU barcodes must
+   equal the CPU engine's, bar by bar and critical pixel by critical pixel, in T and V, superlevel, with the merges
+   on the host and on the device alternately. Then Betti matchings: ``--cases`` / 2 random pairs (the same kinds,
+   mixed; 2D, planar 3D and, one in four, solid 3D), superlevel and sublevel, T and V, against the CPU engine,
+   matched and unmatched pairs, critical cells and values. Prints the counts; exits 1 on a mismatch.
+2. Timing, side by side in one run: barcodes and Betti matchings of a batch of ``--batch`` 2D ``--side``^2 maps
+   (smooth and noisy likelihoods against a vessel-like mask), then Betti matchings of ``--batch-3d`` volumes of each
+   of ``--sides-3d`` (smooth and noisy likelihoods against vessel-like masks), on the GPU (the batch's pairs
+   concurrently, CUDA-synchronised; merges on the host and on the device), on the CPU engine with ``num_threads``
+   = all cores, and (3D, where its module loads: tests/oracles/_bin or ``--bm3d DIR``) Betti-Matching-3D, one pair
+   after another as its API runs them (``--bm3d-pairs`` of the batch timed once, scaled to the batch). Minimum of
+   ``--rounds`` interleaved rounds, and the ratios. Then one profiled GPU matching of each 3D size (``SEGLOSSES_PROFILE``): where its time goes.
 
 3. Real label pairs (``--real FILE``, made beforehand where the data are, by ``--export-real FILE``, since the data
    folder does not travel to a GPU machine): TopoMortar's accurate against noisy labels (train and val, 512^2),
-   DRIVE's vessel labels against the inverted green channel as a likelihood, and vesselNN slices (image against
-   label, 2D and as planar 3D); Betti matchings on the GPU against the CPU engine, T and V.
+   DRIVE's vessel labels against the inverted green channel as a likelihood, vesselNN slices (image against
+   label, 2D and as planar 3D) and vesselNN patches (64^2 x up to 32, solid 3D); Betti matchings on the GPU
+   against the CPU engine, T and V.
 
     python benchmarks/bench_cuda.py --export-real .gpu_data/real_pairs.npz   # here: needs ../shared/data
     python benchmarks/bench_cuda.py --real .gpu_data/real_pairs.npz          # on the GPU machine
@@ -53,34 +56,30 @@ def _same(a, b) -> bool:
                for d in b.dims)
 
 
-def equality(cases: int, seed: int) -> int:
-    from seglosses import _core, _cuda
+def _shape_3d(rng: np.random.Generator, low: int, high: int) -> tuple[int, ...]:
+    shape = [int(v) for v in rng.integers(low, high + 1, 3)]
+    if rng.random() < 0.1:
+        shape[int(rng.integers(0, 3))] = 1  # a flat axis: planar
+    return tuple(shape)
 
+
+def equality(cases: int, seed: int) -> int:
     rng = np.random.default_rng(seed)
     bad = 0
-    for i in range(cases):
-        shape = (int(rng.integers(2, 97)), int(rng.integers(2, 97)))
+    cases_3d = max(cases // 5, 1) if cases else 0
+    for i in range(cases + cases_3d):
+        solid = i >= cases
+        shape = _shape_3d(rng, 2, 24) if solid else (int(rng.integers(2, 97)), int(rng.integers(2, 97)))
         image = _image(rng, shape, i % 3)
         construction = "TV"[i % 2]
+        os.environ["SEGLOSSES_CUDA_MERGE"] = ("host", "device")[(i // 2) % 2]
         gpu = persistence(torch.from_numpy(image).cuda(), construction=construction, backend="cuda")
         if not _same(gpu, persistence(image, construction=construction, backend="cpu")):
             bad += 1
-            print(f"MISMATCH 2D case {i}: shape {shape}, kind {i % 3}, construction {construction}")
-    stream = torch.cuda.current_stream().cuda_stream
-    cases_3d = max(cases // 10, 1) if cases else 0
-    for i in range(cases_3d):
-        shape = tuple(int(s) for s in rng.integers(2, 25, 3))
-        image = _image(rng, shape, i % 3)
-        code = i % 2
-        device = torch.from_numpy(image).cuda()
-        for dual in (False, True):
-            got, got_essential = _cuda.union_find_pairs(device.data_ptr(), shape, code, dual, i % 2 == 0, stream)
-            want, want_essential = _core._gpu_pixel_pairs(image, code, dual)
-            if got_essential != want_essential or not np.array_equal(np.sort(got, axis=0), np.sort(want, axis=0)):
-                bad += 1
-                print(f"MISMATCH 3D case {i}: shape {shape}, kind {i % 3}, construction {'TV'[code]}, dual {dual}")
-    print(f"equality: {cases} 2D barcodes and {cases_3d} 3D union-find phase pairs (x2) against the CPU engine: "
-          f"{bad} mismatches")
+            print(f"MISMATCH barcode case {i}: shape {shape}, kind {i % 3}, construction {construction}, "
+                  f"merge on {os.environ['SEGLOSSES_CUDA_MERGE']}")
+    os.environ.pop("SEGLOSSES_CUDA_MERGE", None)
+    print(f"equality: {cases} 2D and {cases_3d} 3D barcodes against the CPU engine: {bad} mismatches")
     return bad
 
 
@@ -102,6 +101,8 @@ def matching_equality(cases: int, seed: int) -> int:
         shape = (int(rng.integers(2, 97)), int(rng.integers(2, 97)))
         if i % 10 == 9:
             shape = (shape[0], 1, shape[1])  # planar 3D
+        elif i % 4 == 3:
+            shape = _shape_3d(rng, 2, 20)  # solid 3D: H1 by the hybrid
         p, g = _image(rng, shape, i % 3), _image(rng, shape, (i // 3) % 3)
         construction, filtration = "TV"[i % 2], ("superlevel", "sublevel")[(i // 2) % 2]
         os.environ["SEGLOSSES_CUDA_MERGE"] = ("host", "device")[(i // 4) % 2]  # both merge modes
@@ -113,8 +114,8 @@ def matching_equality(cases: int, seed: int) -> int:
             print(f"MISMATCH matching case {i}: shape {shape}, construction {construction}, {filtration}, "
                   f"merge on {os.environ['SEGLOSSES_CUDA_MERGE']}")
     os.environ.pop("SEGLOSSES_CUDA_MERGE", None)
-    print(f"equality: {cases} Betti matchings (2D and planar 3D; merges on the host and on the device, alternately) "
-          f"against the CPU engine: {bad} mismatches")
+    print(f"equality: {cases} Betti matchings (2D, planar and solid 3D; merges on the host and on the device, "
+          f"alternately) against the CPU engine: {bad} mismatches")
     return bad
 
 
@@ -189,6 +190,96 @@ def timing(batch: int, side: int, rounds: int) -> None:
                   f"{best['cpu'] / gpu:>14.2f}x")
 
 
+def _vessel_mask_3d(side: int, seed: int) -> np.ndarray:
+    """A binary volume of random thick curves (3D random walks, 2 voxels wide), vessel-like."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((side, side, side))
+    for _ in range(10):
+        point = rng.uniform(0, side, 3)
+        direction = rng.normal(size=3)
+        for _ in range(2 * side):
+            direction = direction / np.linalg.norm(direction) + rng.normal(0, 0.2, 3)
+            point = (point + direction / np.linalg.norm(direction)) % side
+            i, j, k = point.astype(int)
+            mask[i, j, k] = mask[(i + 1) % side, j, k] = mask[i, (j + 1) % side, k] = 1
+    return mask
+
+
+def _volumes(batch: int, side: int, smooth: bool, seed: int) -> list[np.ndarray]:
+    """Likelihood-like volumes against vessel masks: 0.6 mask + 0.4 (smoothed) uniform noise."""
+    from scipy.ndimage import uniform_filter
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(batch):
+        noise = rng.random((side, side, side))
+        if smooth:
+            noise = uniform_filter(noise, 5)
+            noise = (noise - noise.min()) / (noise.max() - noise.min())
+        out.append(0.6 * _vessel_mask_3d(side, seed=100 + i) + 0.4 * noise)
+    return out
+
+
+def _load_bm3d(folder: str | None):
+    """The Betti-Matching-3D module (tests/oracles/_bin, or a folder holding this interpreter's build), or None."""
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import tests.oracles.betti_matching_3d as oracle
+
+    if folder:
+        oracle.BIN = Path(folder)
+    module, reason = oracle.load()
+    if module is None:
+        print(f"Betti-Matching-3D: {reason}")
+    return module
+
+
+def timing_3d(batch: int, sides: list[int], rounds: int, bm3d_folder: str | None, bm3d_pairs: int) -> None:
+    threads = os.cpu_count() or 1
+    bm3d = _load_bm3d(bm3d_folder)
+    print(f"\nBetti matchings of {batch} volumes (V, superlevel; V is Betti-Matching-3D's construction) against "
+          f"vessel-like masks; GPU seconds with the merges on the host and on the device (H1 on the host, "
+          f"{threads} threads shared by the pairs), CPU engine on {threads} threads, Betti-Matching-3D one pair "
+          f"after another ({bm3d_pairs} pairs timed once, scaled to the batch); best of {rounds} interleaved rounds")
+    print(f"{'what':<26} {'GPU host-merge':>15} {'GPU dev-merge':>14} {'CPU':>8} {'BM3D':>8} "
+          f"{'CPU/GPU':>8} {'BM3D/GPU':>9}")
+    for side in sides:
+        masks = [_vessel_mask_3d(side, seed=100 + i) for i in range(batch)]
+        for smooth in (True, False):
+            likelihoods = _volumes(batch, side, smooth, seed=side)
+            device_p = [torch.from_numpy(v).cuda() for v in likelihoods]
+            device_g = [torch.from_numpy(m).cuda() for m in masks]
+            betti_matching(device_p[:1], device_g[:1], construction="V", backend="cuda")  # warm-up
+
+            def call(mode, likelihoods=likelihoods, masks=masks, device_p=device_p, device_g=device_g):
+                if mode == "cpu":
+                    return betti_matching(likelihoods, masks, construction="V", backend="cpu", num_threads=threads)
+                return betti_matching(device_p, device_g, construction="V", backend="cuda")
+
+            best = _time(call, rounds)
+            gpu = min(best["host"], best["device"])
+            bm = float("nan")
+            if bm3d is not None:  # the first bm3d_pairs pairs, timed; the batch's time scaled from them
+                timed = min(bm3d_pairs, batch)
+                t = time.perf_counter()
+                for p, g in zip(likelihoods[:timed], masks[:timed]):
+                    bm3d.compute_matching(1.0 - p, 1.0 - g)
+                bm = (time.perf_counter() - t) * batch / timed
+            name = f"{batch} x {side}^3 {'smooth' if smooth else 'noise'}"
+            print(f"{name:<26} {best['host']:>15.3f} {best['device']:>14.3f} {best['cpu']:>8.3f} {bm:>8.2f} "
+                  f"{best['cpu'] / gpu:>7.2f}x {bm / gpu:>8.1f}x")
+    print("\nwhere the time goes (one profiled GPU matching of one pair, merges on the host; seconds):")
+    os.environ["SEGLOSSES_PROFILE"] = "1"
+    for side in sides:
+        p, g = _volumes(1, side, False, seed=side)[0], _vessel_mask_3d(side, seed=100)
+        sys.stderr.flush()
+        betti_matching(torch.from_numpy(p).cuda(), torch.from_numpy(g).cuda(), construction="V", backend="cuda",
+                       num_threads=threads)
+        sys.stderr.flush()
+    os.environ.pop("SEGLOSSES_PROFILE", None)
+
+
 def export_real(path: str) -> int:
     """Real (prediction-like, label) pairs from the data folder into one compressed .npz of uint8 arrays."""
     from pathlib import Path
@@ -218,6 +309,9 @@ def export_real(path: str) -> int:
         image, target = read_image(data / "vesselnn" / "images" / label.name)[0], read_image(label)[0]
         for z in np.linspace(0, target.shape[2] - 1, 3).astype(int):
             add(f"vesselnn {label.name[:-7]} z{z}", image[:256, :256, z], 255 * (target[:256, :256, z] > 0))
+        for corner in (0, 128):  # solid patches: 64 x 64 x up to 32 slices
+            patch = (slice(corner, corner + 64), slice(corner, corner + 64), slice(0, 32))
+            add(f"vesselnn3d {label.name[:-7]} c{corner}", image[patch], 255 * (target[patch] > 0))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **pairs)
     print(f"exported {len(pairs)} pairs to {path} ({Path(path).stat().st_size / 2**20:.1f} MB)")
@@ -229,7 +323,7 @@ def real_equality(path: str) -> int:
     bad = count = 0
     for name in pairs.files:
         p, g = (pairs[name].astype(np.float64) / 255.0)
-        planar = name.startswith("vesselnn")  # vesselNN slices also as (H, 1, W) volumes
+        planar = name.startswith("vesselnn ")  # vesselNN slices also as (H, 1, W) volumes
         for shape in ((p.shape, (p.shape[0], 1, p.shape[1])) if planar else (p.shape,)):
             for construction in ("T", "V"):
                 a, b = p.reshape(shape), g.reshape(shape)
@@ -240,7 +334,7 @@ def real_equality(path: str) -> int:
                     bad += 1
                     print(f"MISMATCH real pair {name}, shape {shape}, construction {construction}")
     print(f"equality: {count} Betti matchings of {len(pairs.files)} real label pairs (TopoMortar accurate vs noisy, "
-          f"DRIVE, vesselNN slices) against the CPU engine: {bad} mismatches")
+          f"DRIVE, vesselNN slices and 3D patches) against the CPU engine: {bad} mismatches")
     return bad
 
 
@@ -251,6 +345,10 @@ def main() -> int:
     parser.add_argument("--side", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-3d", type=int, default=8)
+    parser.add_argument("--sides-3d", type=int, nargs="*", default=[64, 128], help="none: no 3D timing")
+    parser.add_argument("--bm3d", help="a folder holding Betti-Matching-3D's module for this interpreter")
+    parser.add_argument("--bm3d-pairs", type=int, default=8, help="pairs of each 3D batch Betti-Matching-3D runs")
     parser.add_argument("--real", help="an .npz of real pairs made by --export-real: their matchings' equality")
     parser.add_argument("--export-real", metavar="FILE", help="write the real pairs from the data folder, then exit")
     args = parser.parse_args()
@@ -270,6 +368,8 @@ def main() -> int:
     if args.real:
         bad += real_equality(args.real)
     timing(args.batch, args.side, args.rounds)
+    if args.sides_3d:
+        timing_3d(args.batch_3d, args.sides_3d, args.rounds, args.bm3d, args.bm3d_pairs)
     return 1 if bad else 0
 
 

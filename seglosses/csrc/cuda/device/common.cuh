@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/profile.h"
 #include "cuda/phases.h"
 
 namespace seglosses::gpu {
@@ -42,6 +43,14 @@ struct Buffer {
   Buffer& operator=(const Buffer&) = delete;
 };
 
+
+// Ends a phase of a profiled call (SEGLOSSES_PROFILE, common/profile.h) once the stream's work is done, so
+// the marks time the device's work, not its queueing. Off, it costs nothing more than the timer's flag.
+inline void mark_phase(PhaseTimer& timer, cudaStream_t s, const char* phase) {
+  if (!PhaseTimer::enabled()) return;
+  check(cudaStreamSynchronize(s), phase);
+  timer.mark(phase);
+}
 
 // A device array's first n entries, copied to the host on stream s (synchronise before reading).
 template <class T>

@@ -120,10 +120,12 @@ matching::MatchingResult betti_matching(const double* f, const double* g, const 
   if (ndim < 2 || ndim > 3) throw std::invalid_argument("Expected `prediction` to be a 2D or 3D array.");
   const VGrid grid(shape, ndim, t_construction);
   const auto s = static_cast<cudaStream_t>(stream);
+  PhaseTimer timer("gpu matching");
   const index_t n = grid.num_pixels, nodes = grid.num_vertices + 1, slots = 3 * grid.num_vertices;
   Buffer<double> comparison(n, s);
   comparison_kernel<<<blocks_for(n), kThreads, 0, s>>>(f, g, n, negate, comparison.ptr);
   const DeviceRanks rf(grid, f, negate, s), rg(grid, g, negate, s), rc(grid, comparison.ptr, false, s);
+  mark_phase(timer, s, "rank");
 
   matching::MatchingResult result;
   result.dims.resize(std::size_t(ndim));
@@ -163,6 +165,7 @@ matching::MatchingResult betti_matching(const double* f, const double* g, const 
       index_t essential[2] = {0, 0};
       result.dims[d] = merge_dimension(host_graphs, host_forest, essential);
       if (!dual) result.essential_f = essential[0], result.essential_g = essential[1];
+      mark_phase(timer, s, dual ? "top" : "h0");
       continue;
     }
     iota_kernel<<<blocks_for(3 * nodes), kThreads, 0, s>>>(parent.ptr, 3 * nodes, nodes);
@@ -186,6 +189,7 @@ matching::MatchingResult betti_matching(const double* f, const double* g, const 
     check(cudaStreamSynchronize(s), "results");
     result.dims[d] = gather_dimension(host_pairs, host_counts.data(), host_matches, host_counts[2]);
     if (!dual) result.essential_f = host_counts[3], result.essential_g = host_counts[4];
+    mark_phase(timer, s, dual ? "top" : "h0");
   }
   if (grid.planar) return result;
   // Solid: H1 on the host (the hybrid), from the ranks (V: per vertex; T: the padded pixel ranks, all that H1
@@ -203,7 +207,9 @@ matching::MatchingResult betti_matching(const double* f, const double* g, const 
     host_ranked[k] = std::make_unique<RankedImage>(grid, std::move(vertex_rank), std::move(padded));
   }
   const RankedImage* host[3] = {host_ranked[0].get(), host_ranked[1].get(), host_ranked[2].get()};
+  mark_phase(timer, s, "ranks_to_host");
   result.dims[1] = match_h1_on_host(host, loops[0], loops[1], threads);
+  timer.mark("h1_host");
   return result;
 }
 

@@ -170,8 +170,10 @@ index_t barcode_pixel_pairs(const double* image, const index_t* shape, int ndim,
                             int threads, void* stream, std::vector<std::vector<index_t>>& dims) {
   const Grid g = checked_grid(shape, ndim, t_construction);
   const auto s = static_cast<cudaStream_t>(stream);
+  PhaseTimer timer("gpu barcode");
   Buffer<std::uint32_t> rank(g.num_cells, s), pixel_of_rank(g.num_pixels, s);
   rank_cells(g, image, s, rank.ptr, pixel_of_rank.ptr);
+  mark_phase(timer, s, "rank");
   const bool solid = g.dim == 3;
   // The host copies of the ranks and the pixel order, once: for the host merges, and for H1 in 3D.
   std::vector<std::uint32_t> host_rank, host_pixel;
@@ -184,9 +186,11 @@ index_t barcode_pixel_pairs(const double* image, const index_t* shape, int ndim,
   std::vector<std::uint32_t> loops;
   union_find_phase(g, rank.ptr, pixel_of_rank.ptr, false, host_merge, host_rank, host_pixel, s, dims[0],
                    solid ? &loops : nullptr);
+  mark_phase(timer, s, "h0");
   if (g.dim >= 2)
     union_find_phase(g, rank.ptr, pixel_of_rank.ptr, true, host_merge, host_rank, host_pixel, s,
                      dims[std::size_t(g.dim - 1)]);
+  mark_phase(timer, s, "top");
   // The essential H0 class is born at the pixel of rank 0.
   std::uint32_t essential = 0;
   if (host_merge || solid) {
@@ -202,7 +206,9 @@ index_t barcode_pixel_pairs(const double* image, const index_t* shape, int ndim,
     check(cudaGetLastError(), "gather kernel");
     std::vector<double> sorted_value = to_host(sorted.ptr, std::size_t(g.num_pixels), s);
     check(cudaStreamSynchronize(s), "values");
+    mark_phase(timer, s, "values_to_host");
     h1_to_pixel_pairs(g, std::move(host_pixel), std::move(sorted_value), std::move(host_rank), loops, threads, dims[1]);
+    timer.mark("h1_host");
   }
   return index_t(essential);
 }
