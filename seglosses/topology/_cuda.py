@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from seglosses._validation import MAX_MATCHING_PIXELS, MAX_PIXELS, check_size
 from seglosses.topology._validation import CONSTRUCTIONS
 
 if TYPE_CHECKING:  # persistence.py imports this module lazily; a runtime import here would be circular
@@ -93,8 +94,9 @@ def assemble_barcode(
     return Barcode(intervals, cells, shape=shape, filtration=filtration, construction=construction)
 
 
-def _as_cuda_image(image, name: str) -> torch.Tensor:
-    """``image`` as a C-contiguous float64 CUDA tensor of rank 2 or 3 (the checks of ``as_image``)."""
+def _as_cuda_image(image, name: str, max_pixels: int = MAX_PIXELS, what: str = "the topology engine") -> torch.Tensor:
+    """``image`` as a C-contiguous float64 CUDA tensor of rank 2 or 3 (the checks of ``as_image``, the size
+    checked before the float64 copy)."""
     if not isinstance(image, torch.Tensor) or image.device.type != "cuda":
         where = image.device if isinstance(image, torch.Tensor) else type(image).__name__
         raise ValueError(f"Expected `{name}` to be a CUDA tensor for backend='cuda', but got {where}.")
@@ -104,6 +106,7 @@ def _as_cuda_image(image, name: str) -> torch.Tensor:
         raise ValueError(f"Expected `{name}` to be a 2D or 3D array, but got shape {tuple(image.shape)}.")
     if image.numel() == 0:
         raise ValueError(f"Expected `{name}` to be non-empty, but got shape {tuple(image.shape)}.")
+    check_size(image.numel(), name, max_pixels, what)
     image = image.detach().to(torch.float64).contiguous()
     if not bool(torch.isfinite(image).all()):
         raise ValueError(f"Expected `{name}` to contain only finite values, but got NaN or Inf.")
@@ -233,7 +236,8 @@ def matching_cuda(predictions: list, targets: list, *, filtration: str, construc
     host_merge = merge_on_host()
     jobs = []
     for p, g, (name_p, name_g) in zip(predictions, targets, names):
-        p, g = _as_cuda_image(p, name_p), _as_cuda_image(g, name_g)
+        p = _as_cuda_image(p, name_p, MAX_MATCHING_PIXELS, "a Betti matching")
+        g = _as_cuda_image(g, name_g, MAX_MATCHING_PIXELS, "a Betti matching")
         if p.shape != g.shape or p.device != g.device:
             raise ValueError(
                 f"Expected `{name_p}` and `{name_g}` to have the same shape on one device, but got "
