@@ -1,5 +1,6 @@
 // The per-element and per-image logic of the GPU Betti matching's union-find dimensions (H0 and the
-// top dimension: all of a 2D matching), written once as __host__ __device__ code: the CUDA kernels
+// top dimension: all of a 2D matching), written once as __host__ __device__ code, and the host part of a
+// solid matching's H1: the CUDA kernels
 // (device/matching.cu) run it on the device, the CPU emulation (emulation.cpp) runs it sequentially,
 // and tests compare the emulation with the CPU matching engine (matching/betti_matching.cpp).
 //
@@ -18,6 +19,10 @@
 // - The merges are then replayed sequentially (one device thread per image and dimension), with the
 //   bookkeeping of the CPU engine's ElderForest: each image records its pairs and, per pair, the
 //   class of c it maps to; c's merges, read under the orders of f and g, match them.
+// - H1 of a solid grid (the hybrid): each graph's edge slots outside its forest, in filtration order
+//   (`left_for_h1`, `filtration_key`), are the lists the CPU engine's H1 reads (the loop edges from H0, the
+//   loop squares from the top dimension); the device makes them, and `match_h1_on_host` runs the CPU
+//   engine's five reductions on them from host copies of the ranks.
 #pragma once
 
 #include <array>
