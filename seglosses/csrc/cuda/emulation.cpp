@@ -106,7 +106,7 @@ std::vector<index_t> sorted_forest(const G& graph, List* loops = nullptr) {
       if (left_for_h1(graph, in_forest.data(), e)) keys.push_back(filtration_key(graph, e));
     std::sort(keys.begin(), keys.end());
     loops->resize(keys.size());
-    for (std::size_t i = 0; i < keys.size(); ++i) (*loops)[i] = std::uint32_t(keys[i] & 0xffffffffu);
+    for (std::size_t i = 0; i < keys.size(); ++i) (*loops)[i] = cell_or_key<typename List::value_type>(keys[i]);
   }
   return forest;
 }
@@ -176,27 +176,61 @@ std::tuple<Pairs, index_t> gpu_pixel_pairs(Image image, int construction, bool d
 // critical-pixel pairs (birth, death) of nonzero persistence in rank of the sublevel filtration (H0 and
 // the top dimension by the union-find phases, a 3D image's H1 by the hybrid's host reduction on
 // `threads` threads from copies of the ranks), and the essential H0 class's birth pixel.
+// Phase 4's tables of a 3D image (the device: a radix sort of the square keys, then one thread per position
+// or cell), but the columns, which the H0 forest gives; `apparent` gets the apparent pairs' edges.
+seglosses::cubical::H1Tables h1_tables(const Grid& g, const std::vector<std::uint32_t>& rank,
+                                       std::vector<std::uint8_t>& apparent) {
+  seglosses::cubical::H1Tables tables;
+  std::vector<Key> keys;
+  for (index_t c = 0; c < g.num_cells; ++c)
+    if (g.cell_dim(c) == 2) keys.push_back(cell_key(rank.data(), c));
+  std::sort(keys.begin(), keys.end());
+  const index_t count = index_t(keys.size());
+  const index_t vertices = ((g.extent[0] + 1) / 2) * ((g.extent[1] + 1) / 2) * ((g.extent[2] + 1) / 2);
+  std::vector<std::uint32_t> position(std::size_t(g.num_cells), 0);
+  tables.dense.assign(std::size_t(3 * vertices), 0);
+  for (index_t p = 0; p < count; ++p) {
+    const index_t square = index_t(keys[p] & 0xffffffffu);
+    position[square] = std::uint32_t(p);
+    tables.dense[dense_square_number(g, square)] = std::uint32_t(p);
+  }
+  tables.first_of_rank.assign(std::size_t(g.num_pixels + 1), 0);
+  for (index_t p = 0; p <= count; ++p) first_positions(keys.data(), count, g.num_pixels, p, tables.first_of_rank.data());
+  tables.pivot.assign(std::size_t(count), 0);
+  apparent.assign(std::size_t(g.num_cells), 0);
+  for (index_t e = 0; e < g.num_cells; ++e) {
+    bool nonzero = false;
+    std::uint32_t ranks[2];
+    if (apparent_entry(g, rank.data(), position.data(), e, tables.pivot.data(), apparent.data(), nonzero, ranks) &&
+        nonzero)
+      tables.apparent_ranks.insert(tables.apparent_ranks.end(), {ranks[0], ranks[1]});
+  }
+  return tables;
+}
+
 std::tuple<std::vector<Pairs>, index_t> gpu_barcode(Image image, int construction, int threads) {
   if (threads < 1) throw nb::value_error("Expected `threads` to be a positive integer.");
   const Grid g = grid_of(image, construction);
   Ranked r = rank_cells(g, image.data());
+  const bool solid = g.dim == 3;
+  seglosses::cubical::H1Tables tables;
+  std::vector<std::uint8_t> apparent;
+  if (solid) tables = h1_tables(g, r.cell_rank, apparent);
   // One list per axis of the image: a flat axis lowers the top dimension, whose list stays empty (g.dim <= 1
   // has no dual phase: its top dimension is H0).
   std::vector<std::vector<index_t>> dims(image.ndim());
-  std::vector<std::uint32_t> loops;
   for (const bool dual : {false, true}) {
     if (dual && g.dim < 2) continue;
-    const Graph graph{g, r.cell_rank.data(), dual};
-    const std::vector<index_t> forest = sorted_forest(graph, !dual && g.dim == 3 ? &loops : nullptr);
+    const Graph graph{g, r.cell_rank.data(), dual, solid && !dual ? apparent.data() : nullptr};
+    const std::vector<index_t> forest = sorted_forest(graph, solid && !dual ? &tables.columns : nullptr);
     merge_to_pixel_pairs(graph, forest.data(), index_t(forest.size()), r.pixel_of_rank.data(),
                          dims[dual ? std::size_t(g.dim - 1) : 0]);
   }
   const index_t essential_pixel = index_t(r.pixel_of_rank[0]);
-  if (g.dim == 3) {
+  if (solid) {
     std::vector<double> sorted_value(std::size_t(g.num_pixels));
     for (index_t k = 0; k < g.num_pixels; ++k) sorted_value[k] = image.data()[r.pixel_of_rank[k]];
-    h1_to_pixel_pairs(g, std::move(r.pixel_of_rank), std::move(sorted_value), std::move(r.cell_rank), loops, threads,
-                      dims[1]);
+    h1_to_pixel_pairs(g, std::move(r.pixel_of_rank), std::move(sorted_value), std::move(tables), threads, dims[1]);
   }
   std::vector<Pairs> out;
   for (auto& d : dims) out.push_back(pairs_to_numpy(std::move(d)));

@@ -31,11 +31,13 @@
 //       in 3D) are sorted by key and merged Kruskal-style with a union-find that keeps the minimum
 //       node key per component. This pass is sequential (one GPU thread per image; images of a batch
 //       run concurrently); a parallel merge-tree pairing is future work.
-// 4. H1 of 3D images, a hybrid: the device selects the edges outside the H0 forest (the loop edges, the
-//    only columns H1 can have besides the apparent pairs') and sorts them into filtration order
-//    (`left_for_h1`, `filtration_key`); the host runs the CPU engine's coboundary reduction on them
-//    (`h1_to_pixel_pairs`: apparent and emergent pairs, then the stored columns) from copies of the
-//    cell ranks and the pixel order. The reduction itself has no kernel yet.
+// 4. H1 of 3D images, a hybrid. On the device: the squares' filtration order (a radix sort of their keys)
+//    and from it the tables the host's reduction reads (`dense_square_number`, `first_positions`), the
+//    apparent pairs (`apparent_entry`: their pivot-table entries), and the reduction's columns, the edges
+//    outside the H0 forest and in no apparent pair, sorted into filtration order (`left_for_h1`,
+//    `filtration_key`). On the host: the CPU engine's coboundary reduction of those columns (emergent
+//    pairs, then the stored columns) from those tables (`h1_to_pixel_pairs`); the host never sees the
+//    rank table. The reduction itself has no kernel yet.
 #pragma once
 
 #include <cstdint>
@@ -147,6 +149,8 @@ struct Graph {
   Grid grid;
   const std::uint32_t* rank;
   bool dual;  // the top dimension
+  // 3D H0: per cell, 1 where an edge is in an apparent pair (phase 4 leaves it out of H1's columns), or none.
+  const std::uint8_t* apparent = nullptr;
 
   SEGLOSSES_HD index_t outer() const { return grid.num_cells; }
   SEGLOSSES_HD Key node_key(index_t v) const {
@@ -179,13 +183,55 @@ struct Graph {
   }
 };
 
-// The edge slots of a union-find graph that H1 of a 3D image reads (phase 4): the edges outside the H0
-// spanning forest (they close loops; for distinct keys the forest's edges are exactly the merging ones),
-// ordered by `filtration_key` (rank, cell): the filtration order of the edges.
+// The edge slots of a union-find graph that H1 of a 3D image reduces (phase 4): the edges outside the H0
+// spanning forest (they close loops; for distinct keys the forest's edges are exactly the merging ones) and in
+// no apparent pair, ordered by `filtration_key` (rank, cell): the filtration order of the edges.
 SEGLOSSES_HD bool left_for_h1(const Graph& graph, const std::uint8_t* in_forest, index_t e) {
-  return graph.is_edge(e) && !in_forest[e];
+  return graph.is_edge(e) && !in_forest[e] && !(graph.apparent && graph.apparent[e]);
 }
 SEGLOSSES_HD Key filtration_key(const Graph& graph, index_t e) { return cell_key(graph.rank, e); }
+// A list of the cells left for H1 holds cells (32-bit: the matching's lists) or their keys (64-bit: the
+// barcode's columns, whose ranks the host has no table for).
+template <class T>
+SEGLOSSES_HD T cell_or_key(Key key) {
+  if constexpr (sizeof(T) == sizeof(Key)) return T(key);
+  else return T(key & 0xffffffffu);
+}
+
+// Phase 4's tables (cubical::H1Tables, what the host's reduction reads), per element. The squares are put in
+// filtration order by a sort of their keys (cell_key); position p of that order is a square's name.
+// The dense number of a square, 3 v + normal, v its lowest vertex on the grid of vertices: where the host's
+// reduction looks up its position.
+SEGLOSSES_HD index_t dense_square_number(const Grid& g, index_t square) {
+  index_t k[3];
+  g.coords(square, k);
+  const int normal = !(k[0] & 1) ? 0 : !(k[1] & 1) ? 1 : 2;
+  const index_t ve1 = (g.extent[1] + 1) / 2, ve2 = (g.extent[2] + 1) / 2;
+  return 3 * (((k[0] >> 1) * ve1 + (k[1] >> 1)) * ve2 + (k[2] >> 1)) + normal;
+}
+// Per position p = 0..count of the sorted square keys (count of them): first[r] = p for the ranks r that begin
+// at p (those above the rank at p - 1, up to the rank at p; past the last square, up to num_ranks), so that
+// first[r] is the first position of rank r and first[num_ranks] = count.
+SEGLOSSES_HD void first_positions(const Key* sorted, index_t count, index_t num_ranks, index_t p, std::uint32_t* first) {
+  const index_t lo = p == 0 ? 0 : index_t(sorted[p - 1] >> 32) + 1;
+  const index_t hi = p == count ? num_ranks : index_t(sorted[p] >> 32);
+  for (index_t r = lo; r <= hi; ++r) first[r] = std::uint32_t(p);
+}
+// Per edge e: whether it forms an apparent pair, and if so its square's entry of the pivot table, -(e + 1) at
+// the square's position (`position`, per cell), the flag `apparent[e]`, and whether the pair has nonzero
+// persistence in rank (`nonzero`, the ranks in `ranks`). Returns false for every other cell.
+SEGLOSSES_HD bool apparent_entry(const Grid& g, const std::uint32_t* rank, const std::uint32_t* position, index_t e,
+                                 std::int32_t* pivot, std::uint8_t* apparent, bool& nonzero, std::uint32_t ranks[2]) {
+  if (g.cell_dim(e) != 1) return false;
+  const index_t t = apparent_partner(g, rank, e);
+  if (t == kNoCell) return false;
+  pivot[position[t]] = std::int32_t(-(e + 1));
+  apparent[e] = 1;
+  ranks[0] = rank[e];
+  ranks[1] = rank[t];
+  nonzero = ranks[0] != ranks[1];
+  return true;
+}
 
 SEGLOSSES_HD index_t find_root(const index_t* parent, index_t v) {
   while (parent[v] != v) v = parent[v];
@@ -272,18 +318,16 @@ inline void merge_to_pixel_pairs(const Graph& graph, const index_t* forest, inde
 }
 
 // Host side: H1 of a 3D image, the hybrid's reduction (phase 4): the CPU engine's coboundary reduction
-// (persistence.cpp, on `threads` threads) with the loop edges that the H0 forest leaves (`loops`, in
-// filtration order) as its columns, from host copies of the filtration (the pixel order, the values in
-// that order, every cell's rank; consumed). Appends the critical-pixel pairs (birth, death) of nonzero
+// (persistence.cpp, on `threads` threads) on the tables made by the phases (consumed), with the pixel order
+// and the values in that order (consumed). Appends the critical-pixel pairs (birth, death) of nonzero
 // persistence to `pairs`.
 inline void h1_to_pixel_pairs(const Grid& grid, std::vector<std::uint32_t>&& pixel_of_rank,
-                              std::vector<double>&& sorted_value, std::vector<std::uint32_t>&& cell_rank,
-                              const std::vector<std::uint32_t>& loops, int threads, std::vector<index_t>& pairs) {
+                              std::vector<double>&& sorted_value, cubical::H1Tables&& tables, int threads,
+                              std::vector<index_t>& pairs) {
   cubical::Grid g;
   static_cast<KhalimskyGrid&>(g) = grid;
-  cubical::Filtration f(g, std::move(pixel_of_rank), std::move(sorted_value), std::move(cell_rank));
-  const std::vector<cubical::PersistencePair> h1 =
-      cubical::h1_from_loop_edges(f, loops.data(), loops.size(), false, threads);
+  const cubical::Filtration f(g, std::move(pixel_of_rank), std::move(sorted_value), std::vector<std::uint32_t>{});
+  const std::vector<cubical::PersistencePair> h1 = cubical::h1_from_tables(f, std::move(tables), threads);
   pairs.reserve(pairs.size() + 2 * h1.size());
   for (const cubical::PersistencePair& p : h1)
     pairs.push_back(index_t(f.pixel_of_rank[p.birth_rank])), pairs.push_back(index_t(f.pixel_of_rank[p.death_rank]));

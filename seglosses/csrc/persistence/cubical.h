@@ -259,13 +259,28 @@ struct PersistenceDiagram {
 PersistenceDiagram compute_persistence(Filtration& filtration, bool keep_zero_persistence = false,
                                        bool wide_keys = false, int threads = 1);
 
-// H1 of a 3D grid whose H0 and top dimension are computed elsewhere (the GPU engine's union-find phases):
-// the reduction of compute_persistence, its columns the edges `loop_edges` (count Khalimsky cells, in
-// filtration order: the edges that merge no H0 components) less those in apparent pairs. The filtration
-// is consumed as by compute_persistence.
-std::vector<PersistencePair> h1_from_loop_edges(Filtration& filtration, const std::uint32_t* loop_edges,
-                                                std::size_t count, bool keep_zero_persistence = false,
-                                                int threads = 1);
+// The tables of H1 of a 3D grid, made elsewhere (the GPU engine's hybrid), for `h1_from_tables`. Positions
+// are 32-bit: grids of fewer than 2^31 - 2 Khalimsky cells.
+struct H1Tables {
+  // Per dense square number 3 v + normal (v: the square's lowest vertex, numbered on the grid of vertices;
+  // normal: the axis on which the square is flat): the square's position in the filtration order of squares.
+  std::vector<std::uint32_t> dense;
+  // Per rank r = 0..num_pixels: the first position of the squares of rank r (the last: the number of squares).
+  std::vector<std::uint32_t> first_of_rank;
+  // Per square position: -(e + 1) where edge e forms an apparent pair with the square, else 0.
+  std::vector<std::int32_t> pivot;
+  // (edge rank, square rank) of every apparent pair of nonzero persistence in rank, flat.
+  std::vector<std::uint32_t> apparent_ranks;
+  // (rank << 32 | cell) of the edges left for the reduction (in no apparent pair, outside the H0 spanning
+  // forest), in filtration order.
+  std::vector<std::uint64_t> columns;
+};
+
+// H1 of a 3D grid whose H0, top dimension and apparent pairs are computed elsewhere (the GPU engine's union-find
+// phases and apparent-pair test): compute_persistence's coboundary reduction on the tables (consumed) on
+// `threads` threads. `filtration` needs its grid and values only (no rank table). Zero-persistence pairs are
+// not kept.
+std::vector<PersistencePair> h1_from_tables(const Filtration& filtration, H1Tables&& tables, int threads = 1);
 
 // One persistence pair by pixels: flat pixel indices of the critical pixels (death_pixel == -1:
 // essential) and their values.

@@ -285,6 +285,19 @@ class H1Reduction {
     if (!pivot_) throw std::bad_alloc();
   }
 
+  // The tables made elsewhere (the GPU engine's hybrid, h1_from_tables): the squares' positions by dense number
+  // (what compact_positions makes), their ranks by position, and the pivot table's entries of the apparent
+  // pairs (`pivot`, one per square position: kNone or -(edge + 1)). Zero-persistence pairs are not kept.
+  H1Reduction(const Filtration& f, std::vector<Pos>&& dense, PositionRanks<Pos>&& square_rank, const Owner* pivot,
+              std::size_t num_squares, std::vector<PersistencePair>& out)
+      : f_(f), squares_(nullptr), num_squares_(num_squares), keep_zero_(false), out_(out), position_(nullptr),
+        dense_(std::move(dense)), square_rank_(std::move(square_rank)),
+        pivot_(static_cast<Owner*>(std::calloc(num_squares + 1, sizeof(Owner)))) {
+    if (!pivot_) throw std::bad_alloc();
+    std::copy(pivot, pivot + num_squares, pivot_.get());
+    set_vertex_strides();
+  }
+
   // The apparent pairs (e, s): s is the smallest cofacet of e and e is the largest facet of s. Every
   // apparent pair is a persistence pair, and when a reduction meets s as a pivot, e is an edge reduced
   // before (every facet of s is at most e), so the reduction may add e's coboundary. Found in one pass
@@ -363,9 +376,8 @@ class H1Reduction {
   // read, and the caller may free them (and the rank table they were written over).
   void compact_positions() {
     const Grid& g = f_.grid;
-    const std::array<index_t, 3> ve{(g.extent[0] + 1) / 2, (g.extent[1] + 1) / 2, (g.extent[2] + 1) / 2};
-    vstride_ = {ve[1] * ve[2], ve[2], 1};
-    dense_.assign(std::size_t(3 * ve[0] * ve[1] * ve[2]), Pos(0));
+    const index_t vertices = set_vertex_strides();
+    dense_.assign(std::size_t(3 * vertices), Pos(0));
     const std::vector<Pos>& squares = *squares_;
     for (std::size_t p = 0; p < squares.size(); ++p) {
       const auto k = g.coords(index_t(squares[p]));
@@ -483,6 +495,13 @@ class H1Reduction {
     }
     return n;
   }
+  // The strides of the grid of vertices (vstride_); returns its number of vertices.
+  index_t set_vertex_strides() {
+    const Grid& g = f_.grid;
+    const std::array<index_t, 3> ve{(g.extent[0] + 1) / 2, (g.extent[1] + 1) / 2, (g.extent[2] + 1) / 2};
+    vstride_ = {ve[1] * ve[2], ve[2], 1};
+    return ve[0] * ve[1] * ve[2];
+  }
   // The vertex of lowest coordinates of a cell, numbered on the grid of vertices.
   index_t lowest_vertex(const std::array<index_t, 3>& k) const {
     return (k[0] >> 1) * vstride_[0] + (k[1] >> 1) * vstride_[1] + (k[2] >> 1);
@@ -519,16 +538,8 @@ class H1Reduction {
 // PositionRanks), and so cost no memory of their own (a quarter of the Khalimsky grid's cells... 32
 // bytes per voxel). What a 3D barcode holds at its peak, the end of the reduction, is in
 // benchmarks/README.md (about 100 bytes per voxel on noise).
-//
-// With `loops` (the GPU engine's hybrid), H0 and the top dimension were computed elsewhere: only H1 is,
-// its columns the given edges that merge no H0 components (in filtration order) less the apparent pairs'.
-struct LoopEdges {
-  const std::uint32_t* cells;
-  std::size_t count;
-};
 template <class Pos>
-void compute_3d(Filtration& f, bool keep_zero, PersistenceDiagram& diagram, int threads,
-                const LoopEdges* loops = nullptr) {
+void compute_3d(Filtration& f, bool keep_zero, PersistenceDiagram& diagram, int threads) {
   PhaseTimer timer("barcode 3d");
   std::vector<Pos> own_position;
   std::vector<Pos>* position = nullptr;
@@ -547,41 +558,33 @@ void compute_3d(Filtration& f, bool keep_zero, PersistenceDiagram& diagram, int 
   h1.find_apparent_pairs(apparent, threads);
   timer.mark("apparent");
   std::vector<RankedEdge<Pos>> positive;  // the edges left for the reduction: neither apparent nor negative
-  if (loops) {
-    // The rank table's edge entries are still ranks (only the squares' were overwritten by positions).
-    for (std::size_t i = 0; i < loops->count; ++i) {
-      const std::uint32_t e = loops->cells[i];
-      if (!apparent[e]) positive.push_back({Pos(e), f.rank[e]});
-    }
-  } else {
-    // In V neither union-find reads the rank table (H0 goes by the pixel order, the top dimension by its
-    // cubes' ranks, taken here): it is freed before them, which keeps the peak of the call down by its
-    // 32 bytes per voxel less the cubes' 4.
-    std::vector<std::uint32_t> cube_rank;
-    const bool v = f.grid.construction() == Construction::V;
-    if (v) {
-      cube_rank = top_ranks(f);
-      std::vector<std::uint32_t>().swap(f.rank);
-      std::vector<Pos>().swap(own_position);
-    }
-    run_tasks(threads, {
-        [&] {
-          // A square in an apparent pair kills an H1 class, so it joins no two components of the dual graph.
-          // compute_top visits the squares downwards, so their ranks are read by a sweep, not by lookups.
-          std::uint32_t sweep = h1.square_ranks().ranks() - 1;
-          compute_top(f, squares, keep_zero, diagram.pairs[2],
-                      [&](std::size_t i) { return h1.square_ranks().rank_downwards(Pos(i), sweep); },
-                      [&](std::size_t i) { return h1.is_paired(Pos(i)); }, v ? &cube_rank : nullptr);
-          std::vector<std::uint32_t>().swap(cube_rank);
-        },
-        [&] {
-          if (v)
-            compute_h0_vertices(f, keep_zero, diagram.pairs[0], apparent, positive);
-          else
-            compute_h0(f, f.cells_in_order(1), keep_zero, diagram.pairs[0], apparent, &positive);
-        },
-    });
+  // In V neither union-find reads the rank table (H0 goes by the pixel order, the top dimension by its
+  // cubes' ranks, taken here): it is freed before them, which keeps the peak of the call down by its
+  // 32 bytes per voxel less the cubes' 4.
+  std::vector<std::uint32_t> cube_rank;
+  const bool v = f.grid.construction() == Construction::V;
+  if (v) {
+    cube_rank = top_ranks(f);
+    std::vector<std::uint32_t>().swap(f.rank);
+    std::vector<Pos>().swap(own_position);
   }
+  run_tasks(threads, {
+      [&] {
+        // A square in an apparent pair kills an H1 class, so it joins no two components of the dual graph.
+        // compute_top visits the squares downwards, so their ranks are read by a sweep, not by lookups.
+        std::uint32_t sweep = h1.square_ranks().ranks() - 1;
+        compute_top(f, squares, keep_zero, diagram.pairs[2],
+                    [&](std::size_t i) { return h1.square_ranks().rank_downwards(Pos(i), sweep); },
+                    [&](std::size_t i) { return h1.is_paired(Pos(i)); }, v ? &cube_rank : nullptr);
+        std::vector<std::uint32_t>().swap(cube_rank);
+      },
+      [&] {
+        if (v)
+          compute_h0_vertices(f, keep_zero, diagram.pairs[0], apparent, positive);
+        else
+          compute_h0(f, f.cells_in_order(1), keep_zero, diagram.pairs[0], apparent, &positive);
+      },
+  });
   timer.mark("h0_top");
   apparent = {};
   // The rank table (and the positions written over it) is no longer read: freed before the dense
@@ -601,16 +604,26 @@ void compute_3d(Filtration& f, bool keep_zero, PersistenceDiagram& diagram, int 
 
 }  // namespace
 
-std::vector<PersistencePair> h1_from_loop_edges(Filtration& f, const std::uint32_t* loop_edges, std::size_t count,
-                                                bool keep_zero, int threads) {
-  if (f.grid.dim != 3) throw std::invalid_argument("h1_from_loop_edges: expected a 3D grid.");
-  PersistenceDiagram diagram;
-  const LoopEdges loops{loop_edges, count};
-  if (f.grid.num_cells < (index_t(1) << 31) - 2)
-    compute_3d<std::uint32_t>(f, keep_zero, diagram, threads, &loops);
-  else
-    compute_3d<std::uint64_t>(f, keep_zero, diagram, threads, &loops);
-  return std::move(diagram.pairs[1]);
+std::vector<PersistencePair> h1_from_tables(const Filtration& f, H1Tables&& tables, int threads) {
+  const Grid& g = f.grid;
+  if (g.dim != 3 || g.num_cells >= (index_t(1) << 31) - 2)
+    throw std::invalid_argument("h1_from_tables: expected a 3D grid of fewer than 2**31 - 2 cells.");
+  PhaseTimer timer("h1 from tables");
+  std::vector<PersistencePair> out;
+  const std::size_t num_squares = tables.pivot.size();
+  H1Reduction<std::uint32_t> h1(f, std::move(tables.dense), PositionRanks<std::uint32_t>(std::move(tables.first_of_rank)),
+                                tables.pivot.data(), num_squares, out);
+  std::vector<std::int32_t>().swap(tables.pivot);
+  for (std::size_t i = 0; i + 1 < tables.apparent_ranks.size(); i += 2)
+    push_pair(out, f, tables.apparent_ranks[i], tables.apparent_ranks[i + 1], false);
+  std::vector<RankedEdge<std::uint32_t>> columns(tables.columns.size());
+  for (std::size_t i = 0; i < columns.size(); ++i)
+    columns[i] = {std::uint32_t(tables.columns[i] & 0xffffffffu), std::uint32_t(tables.columns[i] >> 32)};
+  std::vector<std::uint64_t>().swap(tables.columns);
+  timer.mark("setup");
+  h1.reduce(columns, threads);
+  timer.mark("reduce");
+  return out;
 }
 
 PersistenceDiagram compute_persistence(Filtration& f, bool keep_zero_persistence, bool wide_keys, int threads) {

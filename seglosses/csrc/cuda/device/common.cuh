@@ -120,7 +120,8 @@ void with_scratch(cudaStream_t s, const char* what, Run&& run) {
 }
 
 // The edge slots of `graph` that H1 of a 3D image reads (left_for_h1: outside the forest `in_forest`), in
-// filtration order (filtration_key), as 32-bit cells into the host list `loops` (synchronises).
+// filtration order (filtration_key), into the host list `loops` (synchronises): as 32-bit cells, or as their
+// 64-bit keys for a list of 64-bit entries (cell_or_key).
 template <class G, class List>
 void loop_cells_to_host(const G& graph, const std::uint8_t* in_forest, cudaStream_t s, List& loops) {
   const index_t slots = graph.num_edge_slots();
@@ -141,11 +142,17 @@ void loop_cells_to_host(const G& graph, const std::uint8_t* in_forest, cudaStrea
   with_scratch(s, "radix sort", [&](void* temp, std::size_t& bytes) {
     return cub::DeviceRadixSort::SortKeys(temp, bytes, key.ptr, key_sorted.ptr, n, 0, 64, s);
   });
-  cells_of_keys<<<blocks_for(n), kThreads, 0, s>>>(key_sorted.ptr, n, sorted.ptr);
+  using Entry = typename List::value_type;
+  static_assert(sizeof(Entry) == sizeof(Key) || sizeof(Entry) == sizeof(std::uint32_t), "cells or keys");
+  const void* from = key_sorted.ptr;
+  if constexpr (sizeof(Entry) != sizeof(Key)) {
+    cells_of_keys<<<blocks_for(n), kThreads, 0, s>>>(key_sorted.ptr, n, sorted.ptr);
+    from = sorted.ptr;
+  }
   check(cudaGetLastError(), "loop kernels");
   loops.resize(std::size_t(n));
   if (n)
-    check(cudaMemcpyAsync(loops.data(), sorted.ptr, std::size_t(n) * sizeof(std::uint32_t), cudaMemcpyDeviceToHost, s),
+    check(cudaMemcpyAsync(loops.data(), from, std::size_t(n) * sizeof(Entry), cudaMemcpyDeviceToHost, s),
           "cudaMemcpyAsync");
   check(cudaStreamSynchronize(s), "loop cells");
 }

@@ -112,17 +112,17 @@ namespace {
 
 // One union-find phase of an image whose ranks are on the device (`rank`, `pixel_of_rank`): its critical-
 // pixel pairs of nonzero persistence in rank, appended to `pairs`. host_merge: the merge on the host, from
-// the host copies `host_rank` and `host_pixel` (made by the caller). With `loops`, the edge slots that H1
-// reads go there (3D H0: the loop edges, in filtration order).
+// the host copies `host_rank` and `host_pixel` (made by the caller). With `columns` (3D H0), the keys of H1's
+// columns go there: the edges outside the forest and not flagged in `apparent`, in filtration order.
 void union_find_phase(const Grid& g, const std::uint32_t* rank, const std::uint32_t* pixel_of_rank, bool dual,
                       bool host_merge, const std::vector<std::uint32_t>& host_rank,
                       const std::vector<std::uint32_t>& host_pixel, cudaStream_t s, std::vector<index_t>& pairs,
-                      std::vector<std::uint32_t>* loops = nullptr) {
-  const Graph graph{g, rank, dual};
+                      std::vector<std::uint64_t>* columns = nullptr, const std::uint8_t* apparent = nullptr) {
+  const Graph graph{g, rank, dual, apparent};
   const index_t nodes = graph.num_nodes();
   Buffer<index_t> parent(nodes, s), edges_sorted(graph.num_edge_slots(), s);
   Buffer<int> count(1, s);
-  const int host_count = sorted_forest(graph, s, parent.ptr, edges_sorted.ptr, count.ptr, loops);
+  const int host_count = sorted_forest(graph, s, parent.ptr, edges_sorted.ptr, count.ptr, columns);
   if (host_merge) {  // the merge on the host, from copies of the ranks and the sorted forest
     const std::vector<index_t> host_forest = to_host(edges_sorted.ptr, std::size_t(host_count), s);
     check(cudaStreamSynchronize(s), "union-find");
@@ -139,6 +139,87 @@ void union_find_phase(const Grid& g, const std::uint32_t* rank, const std::uint3
   check(cudaStreamSynchronize(s), "union-find");
   for (std::size_t i = 0; i < host.size(); i += 2)
     if (host[i] >= 0) pairs.push_back(host[i]), pairs.push_back(host[i + 1]);
+}
+
+__global__ void square_flags(Grid g, std::uint8_t* flag) {
+  SEGLOSSES_FOR_EACH(c, g.num_cells) flag[c] = g.cell_dim(c) == 2 ? 1 : 0;
+}
+__global__ void square_keys(Grid g, const std::uint32_t* rank, const index_t* cells, const int* count, Key* key) {
+  SEGLOSSES_FOR_EACH(i, index_t(*count)) key[i] = cell_key(rank, cells[i]);
+}
+__global__ void positions_kernel(Grid g, const Key* sorted, index_t count, std::uint32_t* position,
+                                 std::uint32_t* dense) {
+  SEGLOSSES_FOR_EACH(p, count) {
+    const index_t square = index_t(sorted[p] & 0xffffffffu);
+    position[square] = std::uint32_t(p);
+    dense[dense_square_number(g, square)] = std::uint32_t(p);
+  }
+}
+__global__ void first_positions_kernel(const Key* sorted, index_t count, index_t num_ranks, std::uint32_t* first) {
+  SEGLOSSES_FOR_EACH(p, count + 1) first_positions(sorted, count, num_ranks, p, first);
+}
+__global__ void apparent_entries_kernel(Grid g, const std::uint32_t* rank, const std::uint32_t* position,
+                                        std::int32_t* pivot, std::uint8_t* apparent, std::uint32_t* pair_ranks,
+                                        unsigned long long* num_pairs) {
+  SEGLOSSES_FOR_EACH(e, g.num_cells) {
+    bool nonzero = false;
+    std::uint32_t ranks[2];
+    if (apparent_entry(g, rank, position, e, pivot, apparent, nonzero, ranks) && nonzero) {
+      const unsigned long long i = atomicAdd(num_pairs, 1ull);  // pairs in any order: the barcode sorts its bars
+      pair_ranks[2 * i] = ranks[0];
+      pair_ranks[2 * i + 1] = ranks[1];
+    }
+  }
+}
+
+// Phase 4's tables of a 3D image (cubical::H1Tables, but the columns) into `tables` on the host, and the
+// apparent pairs' edges flagged in `apparent` (device, num_cells): the squares' keys sorted (CUB), then one
+// thread per position (positions, dense numbers, first positions of the ranks) and per cell (apparent pairs).
+void h1_tables(const Grid& g, const std::uint32_t* rank, cudaStream_t s, std::uint8_t* apparent,
+               cubical::H1Tables& tables) {
+  const index_t cells = g.num_cells;
+  Buffer<std::uint8_t> flag(cells, s);
+  Buffer<index_t> squares(cells, s);
+  Buffer<int> count(1, s);
+  square_flags<<<blocks_for(cells), kThreads, 0, s>>>(g, flag.ptr);
+  thrust::counting_iterator<index_t> all(0);
+  with_scratch(s, "select", [&](void* temp, std::size_t& bytes) {
+    return cub::DeviceSelect::Flagged(temp, bytes, all, flag.ptr, squares.ptr, count.ptr, cells, s);
+  });
+  int n = 0;
+  check(cudaMemcpyAsync(&n, count.ptr, sizeof(int), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
+  check(cudaStreamSynchronize(s), "select");
+  Buffer<Key> key(n, s), sorted(n, s);
+  square_keys<<<blocks_for(n), kThreads, 0, s>>>(g, rank, squares.ptr, count.ptr, key.ptr);
+  with_scratch(s, "radix sort", [&](void* temp, std::size_t& bytes) {
+    return cub::DeviceRadixSort::SortKeys(temp, bytes, key.ptr, sorted.ptr, n, 0, 64, s);
+  });
+  const index_t vertices = ((g.extent[0] + 1) / 2) * ((g.extent[1] + 1) / 2) * ((g.extent[2] + 1) / 2);
+  Buffer<std::uint32_t> position(cells, s), dense(3 * vertices, s), first(g.num_pixels + 1, s);
+  check(cudaMemsetAsync(dense.ptr, 0, std::size_t(3 * vertices) * sizeof(std::uint32_t), s), "cudaMemsetAsync");
+  positions_kernel<<<blocks_for(n), kThreads, 0, s>>>(g, sorted.ptr, n, position.ptr, dense.ptr);
+  first_positions_kernel<<<blocks_for(n + 1), kThreads, 0, s>>>(sorted.ptr, n, g.num_pixels, first.ptr);
+  // Apparent pairs: at most one per edge; the edges are the cells with one odd coordinate.
+  const index_t edges = (g.extent[0] / 2) * ((g.extent[1] + 1) / 2) * ((g.extent[2] + 1) / 2) +
+                        ((g.extent[0] + 1) / 2) * (g.extent[1] / 2) * ((g.extent[2] + 1) / 2) +
+                        ((g.extent[0] + 1) / 2) * ((g.extent[1] + 1) / 2) * (g.extent[2] / 2);
+  Buffer<std::int32_t> pivot(n, s);
+  Buffer<std::uint32_t> pair_ranks(2 * edges, s);
+  Buffer<unsigned long long> num_pairs(1, s);
+  check(cudaMemsetAsync(pivot.ptr, 0, std::size_t(n) * sizeof(std::int32_t), s), "cudaMemsetAsync");
+  check(cudaMemsetAsync(apparent, 0, std::size_t(cells), s), "cudaMemsetAsync");
+  check(cudaMemsetAsync(num_pairs.ptr, 0, sizeof(unsigned long long), s), "cudaMemsetAsync");
+  apparent_entries_kernel<<<blocks_for(cells), kThreads, 0, s>>>(g, rank, position.ptr, pivot.ptr, apparent,
+                                                                 pair_ranks.ptr, num_pairs.ptr);
+  check(cudaGetLastError(), "phase 4 kernels");
+  unsigned long long pairs = 0;
+  check(cudaMemcpyAsync(&pairs, num_pairs.ptr, sizeof pairs, cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
+  check(cudaStreamSynchronize(s), "apparent pairs");
+  tables.dense = to_host(dense.ptr, std::size_t(3 * vertices), s);
+  tables.first_of_rank = to_host(first.ptr, std::size_t(g.num_pixels + 1), s);
+  tables.pivot = to_host(pivot.ptr, std::size_t(n), s);
+  tables.apparent_ranks = to_host(pair_ranks.ptr, std::size_t(2 * pairs), s);
+  check(cudaStreamSynchronize(s), "phase 4 tables");
 }
 
 __global__ void gather_kernel(const double* image, const std::uint32_t* pixel_of_rank, index_t n, double* out) {
@@ -175,17 +256,24 @@ index_t barcode_pixel_pairs(const double* image, const index_t* shape, int ndim,
   rank_cells(g, image, s, rank.ptr, pixel_of_rank.ptr);
   mark_phase(timer, s, "rank");
   const bool solid = g.dim == 3;
-  // The host copies of the ranks and the pixel order, once: for the host merges, and for H1 in 3D.
+  if (solid && g.num_cells >= (index_t(1) << 31) - 2)
+    throw std::invalid_argument("Expected a 3D `image` of fewer than 2**31 - 2 Khalimsky cells (about 640^3 voxels) "
+                                "for backend='cuda'; use backend='cpu'.");
+  // Host copies: the ranks for the host merges; the pixel order for them and for H1's pairs in 3D.
   std::vector<std::uint32_t> host_rank, host_pixel;
-  if (host_merge || solid) {
-    host_rank = to_host(rank.ptr, std::size_t(g.num_cells), s);
-    host_pixel = to_host(pixel_of_rank.ptr, std::size_t(g.num_pixels), s);
-    check(cudaStreamSynchronize(s), "ranks");
+  if (host_merge) host_rank = to_host(rank.ptr, std::size_t(g.num_cells), s);
+  if (host_merge || solid) host_pixel = to_host(pixel_of_rank.ptr, std::size_t(g.num_pixels), s);
+  check(cudaStreamSynchronize(s), "ranks");
+  // 3D: phase 4's tables (all but the columns, which H0's forest gives), on the device, then to the host.
+  cubical::H1Tables tables;
+  Buffer<std::uint8_t> apparent(solid ? g.num_cells : 1, s);
+  if (solid) {
+    h1_tables(g, rank.ptr, s, apparent.ptr, tables);
+    mark_phase(timer, s, "h1_tables");
   }
   dims.assign(std::size_t(ndim), {});
-  std::vector<std::uint32_t> loops;
   union_find_phase(g, rank.ptr, pixel_of_rank.ptr, false, host_merge, host_rank, host_pixel, s, dims[0],
-                   solid ? &loops : nullptr);
+                   solid ? &tables.columns : nullptr, solid ? apparent.ptr : nullptr);
   mark_phase(timer, s, "h0");
   if (g.dim >= 2)
     union_find_phase(g, rank.ptr, pixel_of_rank.ptr, true, host_merge, host_rank, host_pixel, s,
@@ -207,7 +295,7 @@ index_t barcode_pixel_pairs(const double* image, const index_t* shape, int ndim,
     std::vector<double> sorted_value = to_host(sorted.ptr, std::size_t(g.num_pixels), s);
     check(cudaStreamSynchronize(s), "values");
     mark_phase(timer, s, "values_to_host");
-    h1_to_pixel_pairs(g, std::move(host_pixel), std::move(sorted_value), std::move(host_rank), loops, threads, dims[1]);
+    h1_to_pixel_pairs(g, std::move(host_pixel), std::move(sorted_value), std::move(tables), threads, dims[1]);
     timer.mark("h1_host");
   }
   return index_t(essential);
