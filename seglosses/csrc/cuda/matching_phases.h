@@ -30,6 +30,7 @@
 #include <numeric>
 #include <vector>
 
+#include "common/profile.h"
 #include "cuda/phases.h"
 #include "matching/betti_matching.h"
 #include "matching/vgrid.h"
@@ -216,10 +217,13 @@ inline matching::DimensionMatching merge_dimension(const MatchGraph graphs[3], c
 inline matching::DimensionMatching match_h1_on_host(const matching::RankedImage* const ranked[3],
                                                     std::array<matching::CellList, 3>& loop_edges,
                                                     std::array<matching::CellList, 3>& loop_squares, int threads) {
+  PhaseTimer timer("matching h1 on host");
   const matching::detail::Images im{ranked[0]->grid, *ranked[0], *ranked[1], *ranked[2]};
   const matching::detail::H1Plan plan = matching::detail::plan_h1_solid(im, matching::Reduction::Auto);
+  timer.mark("plan");
   matching::DimensionMatching out;
   matching::detail::match_h1_solid(im, plan, loop_edges, loop_squares, out, threads);
+  timer.mark("h1");
   return out;
 }
 
