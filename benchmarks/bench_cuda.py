@@ -349,6 +349,7 @@ def main() -> int:
     parser.add_argument("--sides-3d", type=int, nargs="*", default=[64, 128], help="none: no 3D timing")
     parser.add_argument("--bm3d", help="a folder holding Betti-Matching-3D's module for this interpreter")
     parser.add_argument("--bm3d-pairs", type=int, default=8, help="pairs of each 3D batch Betti-Matching-3D runs")
+    parser.add_argument("--no-timing", action="store_true", help="the equality checks only")
     parser.add_argument("--real", help="an .npz of real pairs made by --export-real: their matchings' equality")
     parser.add_argument("--export-real", metavar="FILE", help="write the real pairs from the data folder, then exit")
     args = parser.parse_args()
@@ -367,6 +368,8 @@ def main() -> int:
     bad += matching_equality(args.cases // 2, args.seed) if args.cases else 0
     if args.real:
         bad += real_equality(args.real)
+    if args.no_timing:
+        return 1 if bad else 0
     timing(args.batch, args.side, args.rounds)
     if args.sides_3d:
         timing_3d(args.batch_3d, args.sides_3d, args.rounds, args.bm3d, args.bm3d_pairs)
