@@ -26,6 +26,13 @@
     python benchmarks/bench_cuda.py --export-real .gpu_data/real_pairs.npz   # here: needs ../shared/data
     python benchmarks/bench_cuda.py --real .gpu_data/real_pairs.npz          # on the GPU machine
 
+4. Without a GPU (``--host-part SIDE...``): what the 3D hybrid leaves to the host, its H1 reduction (the emulation's
+   host part is the device engine's host code), against the CPU engine's whole call, on noise and a smooth
+   likelihood (barcodes) and a likelihood against a mask (matchings): the ratio bounds the GPU engine's gain per
+   image at equal host cores.
+
+    python benchmarks/bench_cuda.py --host-part 64 96 [--threads N]
+
 Without a CUDA device (or a package built without CUDA) it says so and exits 0.
 """
 
@@ -280,6 +287,57 @@ def timing_3d(batch: int, sides: list[int], rounds: int, bm3d_folder: str | None
     os.environ.pop("SEGLOSSES_PROFILE", None)
 
 
+def _profiled(call) -> dict[str, float]:
+    """Runs ``call()`` with SEGLOSSES_PROFILE on, and returns the total seconds of each profile line it printed (by
+    the line's name; the engine writes them to file descriptor 2, read back through a temporary file)."""
+    import re
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.environ["SEGLOSSES_PROFILE"] = "1"
+    with tempfile.TemporaryFile(mode="w+") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            call()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.environ.pop("SEGLOSSES_PROFILE", None)
+        log.seek(0)
+        text = log.read()
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r"seglosses profile ([^:]+):.* total ([0-9.]+)", text)}
+
+
+def host_part(sides: list[int], threads: int) -> None:
+    """Without a GPU: what the 3D hybrid leaves to the host (its H1 reduction, run by the emulation's host part,
+    which is the device engine's host code) against the CPU engine's whole call, one image or pair, ``threads``
+    threads. The ratio bounds what the GPU engine can gain per image at equal host cores."""
+    from scipy.ndimage import gaussian_filter
+
+    from seglosses import _core
+
+    print(f"\nthe 3D hybrid's host part against the CPU engine's whole call ({threads} threads, T and V, seconds)")
+    print(f"{'what':<34} {'CPU engine':>11} {'host part':>10} {'bound':>7}")
+    rng = np.random.default_rng(0)
+    for side in sides:
+        shape = (side,) * 3
+        noise = rng.random(shape)
+        smooth = 1 / (1 + np.exp(-8 * gaussian_filter(rng.standard_normal(shape), 2)))
+        mask = (gaussian_filter(rng.standard_normal(shape), 2) > 0.3).astype(np.float64)
+        for code, construction in ((0, "T"), (1, "V")):
+            for name, image in (("noise", noise), ("smooth likelihood", smooth)):
+                cpu = _profiled(lambda image=image, code=code: _core.persistence(-image, code, num_threads=threads))
+                emu = _profiled(lambda image=image, code=code: _core._gpu_barcode(-image, code, threads))
+                whole, host = max(cpu.values()), emu.get("h1 from tables", float("nan"))
+                print(f"{f'barcode {side}^3 {name} {construction}':<34} {whole:>11.3f} {host:>10.3f} {whole / host:>6.2f}x")
+            cpu = _profiled(lambda code=code, smooth=smooth, mask=mask: _core.betti_matching(smooth, mask, code, negate=True, num_threads=threads))
+            emu = _profiled(lambda code=code, smooth=smooth, mask=mask: _core._gpu_betti_matching(smooth, mask, code, negate=True, threads=threads))
+            whole, host = cpu.get("matching", float("nan")), emu.get("matching h1 on host", float("nan"))
+            print(f"{f'matching {side}^3 lik vs mask {construction}':<34} {whole:>11.3f} {host:>10.3f} "
+                  f"{whole / host:>6.2f}x")
+
+
 def export_real(path: str) -> int:
     """Real (prediction-like, label) pairs from the data folder into one compressed .npz of uint8 arrays."""
     from pathlib import Path
@@ -350,11 +408,17 @@ def main() -> int:
     parser.add_argument("--bm3d", help="a folder holding Betti-Matching-3D's module for this interpreter")
     parser.add_argument("--bm3d-pairs", type=int, default=8, help="pairs of each 3D batch Betti-Matching-3D runs")
     parser.add_argument("--no-timing", action="store_true", help="the equality checks only")
+    parser.add_argument("--host-part", type=int, nargs="+", metavar="SIDE",
+                        help="without a GPU: the 3D hybrid's host part against the CPU engine, volumes of SIDE^3")
+    parser.add_argument("--threads", type=int, default=1, help="host threads of --host-part")
     parser.add_argument("--real", help="an .npz of real pairs made by --export-real: their matchings' equality")
     parser.add_argument("--export-real", metavar="FILE", help="write the real pairs from the data folder, then exit")
     args = parser.parse_args()
     if args.export_real:
         return export_real(args.export_real)
+    if args.host_part:
+        host_part(args.host_part, args.threads)
+        return 0
     try:
         from seglosses import _cuda
     except ImportError:
