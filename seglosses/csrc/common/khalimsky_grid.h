@@ -56,6 +56,16 @@ struct KhalimskyGrid {
     coords(c, k);
     return int(k[0] & 1) + int(k[1] & 1) + int(k[2] & 1);
   }
+  // The vertices of a solid grid, numbered in C order (every cell has a lowest vertex, at its coordinates
+  // halved): their number, and the dense number 3 v + normal of a square with coordinates k (v its lowest
+  // vertex, normal the axis on which it is flat), the numbering the 3D H1 reduction names squares by.
+  SEGLOSSES_HD index_t num_vertices() const {
+    return ((extent[0] + 1) / 2) * ((extent[1] + 1) / 2) * ((extent[2] + 1) / 2);
+  }
+  SEGLOSSES_HD index_t dense_square_number(const index_t k[3]) const {
+    const int normal = !(k[0] & 1) ? 0 : !(k[1] & 1) ? 1 : 2;
+    return 3 * (((k[0] >> 1) * ((extent[1] + 1) / 2) + (k[1] >> 1)) * ((extent[2] + 1) / 2) + (k[2] >> 1)) + normal;
+  }
   // Khalimsky coordinate of pixel coordinate i on axis a (of the cell that *is* the pixel: a vertex in V,
   // a top cell in T).
   SEGLOSSES_HD index_t pixel_to_k(int a, index_t i) const {

@@ -186,7 +186,7 @@ seglosses::cubical::H1Tables h1_tables(const Grid& g, const std::vector<std::uin
     if (g.cell_dim(c) == 2) keys.push_back(cell_key(rank.data(), c));
   std::sort(keys.begin(), keys.end());
   const index_t count = index_t(keys.size());
-  const index_t vertices = ((g.extent[0] + 1) / 2) * ((g.extent[1] + 1) / 2) * ((g.extent[2] + 1) / 2);
+  const index_t vertices = g.num_vertices();
   std::vector<std::uint32_t> position(std::size_t(g.num_cells), 0);
   tables.dense.assign(std::size_t(3 * vertices), 0);
   for (index_t p = 0; p < count; ++p) {

@@ -200,14 +200,12 @@ SEGLOSSES_HD T cell_or_key(Key key) {
 
 // Phase 4's tables (cubical::H1Tables, what the host's reduction reads), per element. The squares are put in
 // filtration order by a sort of their keys (cell_key); position p of that order is a square's name.
-// The dense number of a square, 3 v + normal, v its lowest vertex on the grid of vertices: where the host's
-// reduction looks up its position.
+// The dense number of a square (KhalimskyGrid::dense_square_number): where the host's reduction looks up its
+// position.
 SEGLOSSES_HD index_t dense_square_number(const Grid& g, index_t square) {
   index_t k[3];
   g.coords(square, k);
-  const int normal = !(k[0] & 1) ? 0 : !(k[1] & 1) ? 1 : 2;
-  const index_t ve1 = (g.extent[1] + 1) / 2, ve2 = (g.extent[2] + 1) / 2;
-  return 3 * (((k[0] >> 1) * ve1 + (k[1] >> 1)) * ve2 + (k[2] >> 1)) + normal;
+  return g.dense_square_number(k);
 }
 // Per position p = 0..count of the sorted square keys (count of them): first[r] = p for the ranks r that begin
 // at p (those above the rank at p - 1, up to the rank at p; past the last square, up to num_ranks), so that

@@ -381,8 +381,7 @@ class H1Reduction {
     const std::vector<Pos>& squares = *squares_;
     for (std::size_t p = 0; p < squares.size(); ++p) {
       const auto k = g.coords(index_t(squares[p]));
-      const int normal = !(k[0] & 1) ? 0 : !(k[1] & 1) ? 1 : 2;
-      dense_[std::size_t(3 * lowest_vertex(k) + normal)] = Pos(p);
+      dense_[std::size_t(g.dense_square_number(k.data()))] = Pos(p);
     }
     position_ = nullptr;
     squares_ = nullptr;  // no longer read: the caller may free the squares
@@ -498,9 +497,9 @@ class H1Reduction {
   // The strides of the grid of vertices (vstride_); returns its number of vertices.
   index_t set_vertex_strides() {
     const Grid& g = f_.grid;
-    const std::array<index_t, 3> ve{(g.extent[0] + 1) / 2, (g.extent[1] + 1) / 2, (g.extent[2] + 1) / 2};
-    vstride_ = {ve[1] * ve[2], ve[2], 1};
-    return ve[0] * ve[1] * ve[2];
+    const index_t ve1 = (g.extent[1] + 1) / 2, ve2 = (g.extent[2] + 1) / 2;
+    vstride_ = {ve1 * ve2, ve2, 1};
+    return g.num_vertices();
   }
   // The vertex of lowest coordinates of a cell, numbered on the grid of vertices.
   index_t lowest_vertex(const std::array<index_t, 3>& k) const {

@@ -194,7 +194,7 @@ void h1_tables(const Grid& g, const std::uint32_t* rank, cudaStream_t s, std::ui
   with_scratch(s, "radix sort", [&](void* temp, std::size_t& bytes) {
     return cub::DeviceRadixSort::SortKeys(temp, bytes, key.ptr, sorted.ptr, n, 0, 64, s);
   });
-  const index_t vertices = ((g.extent[0] + 1) / 2) * ((g.extent[1] + 1) / 2) * ((g.extent[2] + 1) / 2);
+  const index_t vertices = g.num_vertices();
   Buffer<std::uint32_t> position(cells, s), dense(3 * vertices, s), first(g.num_pixels + 1, s);
   check(cudaMemsetAsync(dense.ptr, 0, std::size_t(3 * vertices) * sizeof(std::uint32_t), s), "cudaMemsetAsync");
   positions_kernel<<<blocks_for(n), kThreads, 0, s>>>(g, sorted.ptr, n, position.ptr, dense.ptr);
