@@ -119,6 +119,19 @@ void with_scratch(cudaStream_t s, const char* what, Run&& run) {
   check(run(static_cast<void*>(temp.ptr), bytes), what);
 }
 
+// The indices i < n whose flag is set, in increasing order, into `out` (device, n entries), their number into
+// `count` (device) and the return value (host; synchronises).
+inline int select_flagged(const std::uint8_t* flag, index_t n, index_t* out, int* count, cudaStream_t s) {
+  thrust::counting_iterator<index_t> all(0);
+  with_scratch(s, "select", [&](void* temp, std::size_t& bytes) {
+    return cub::DeviceSelect::Flagged(temp, bytes, all, flag, out, count, n, s);
+  });
+  int host = 0;
+  check(cudaMemcpyAsync(&host, count, sizeof(int), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
+  check(cudaStreamSynchronize(s), "select");
+  return host;
+}
+
 // The edge slots of `graph` that H1 of a 3D image reads (left_for_h1: outside the forest `in_forest`), in
 // filtration order (filtration_key), into the host list `loops` (synchronises): as 32-bit cells, or as their
 // 64-bit keys for a list of 64-bit entries (cell_or_key).
@@ -129,13 +142,7 @@ void loop_cells_to_host(const G& graph, const std::uint8_t* in_forest, cudaStrea
   Buffer<index_t> cells(slots, s);
   Buffer<int> count(1, s);
   loop_flags<<<blocks_for(slots), kThreads, 0, s>>>(graph, in_forest, flag.ptr);
-  thrust::counting_iterator<index_t> all(0);
-  with_scratch(s, "select", [&](void* temp, std::size_t& bytes) {
-    return cub::DeviceSelect::Flagged(temp, bytes, all, flag.ptr, cells.ptr, count.ptr, slots, s);
-  });
-  int n = 0;
-  check(cudaMemcpyAsync(&n, count.ptr, sizeof(int), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
-  check(cudaStreamSynchronize(s), "select");
+  const int n = select_flagged(flag.ptr, slots, cells.ptr, count.ptr, s);
   Buffer<Key> key(n, s), key_sorted(n, s);
   Buffer<std::uint32_t> sorted(n, s);
   loop_keys<<<blocks_for(n), kThreads, 0, s>>>(graph, cells.ptr, count.ptr, key.ptr);
@@ -182,30 +189,14 @@ int sorted_forest(const G& graph, cudaStream_t s, index_t* parent, index_t* sort
     check(cudaStreamSynchronize(s), "spanning forest");
   }
   Buffer<index_t> edges(slots, s);
-  std::size_t temp_bytes = 0;
-  thrust::counting_iterator<index_t> cells(0);
-  check(cub::DeviceSelect::Flagged(nullptr, temp_bytes, cells, in_forest.ptr, edges.ptr, count, slots, s), "select");
-  {
-    Buffer<unsigned char> temp(temp_bytes, s);
-    check(cub::DeviceSelect::Flagged(temp.ptr, temp_bytes, cells, in_forest.ptr, edges.ptr, count, slots, s),
-          "select");
-  }
+  const int host_count = select_flagged(in_forest.ptr, slots, edges.ptr, count, s);
   if (loops) loop_cells_to_host(graph, in_forest.ptr, s, *loops);
-  int host_count = 0;
-  check(cudaMemcpyAsync(&host_count, count, sizeof(int), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
-  check(cudaStreamSynchronize(s), "select");
   Buffer<Key> key(host_count, s), key_sorted(host_count, s);
   forest_keys<<<blocks_for(host_count), kThreads, 0, s>>>(graph, edges.ptr, count, key.ptr);
-  temp_bytes = 0;
-  check(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, key.ptr, key_sorted.ptr, edges.ptr, sorted, host_count,
-                                        0, 64, s),
-        "radix sort");
-  {
-    Buffer<unsigned char> temp(temp_bytes, s);
-    check(cub::DeviceRadixSort::SortPairs(temp.ptr, temp_bytes, key.ptr, key_sorted.ptr, edges.ptr, sorted,
-                                          host_count, 0, 64, s),
-          "radix sort");
-  }
+  with_scratch(s, "radix sort", [&](void* temp, std::size_t& bytes) {
+    return cub::DeviceRadixSort::SortPairs(temp, bytes, key.ptr, key_sorted.ptr, edges.ptr, sorted, host_count, 0, 64,
+                                           s);
+  });
   check(cudaGetLastError(), "spanning forest kernels");
   return host_count;
 }

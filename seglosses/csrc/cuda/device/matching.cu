@@ -81,23 +81,13 @@ struct DeviceRanks {
     Buffer<std::uint32_t> index(n, s), order(n, s), flag(n, s), dense(n, s);
     Buffer<std::uint32_t> pixel_rank(grid.top_cells ? n : 1, s);
     dense_keys<<<blocks_for(n), kThreads, 0, s>>>(image, n, negate, key.ptr, index.ptr);
-    std::size_t temp_bytes = 0;
-    check(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, key.ptr, key_sorted.ptr, index.ptr, order.ptr, n, 0,
-                                          64, s),
-          "radix sort");
-    {
-      Buffer<unsigned char> temp(temp_bytes, s);
-      check(cub::DeviceRadixSort::SortPairs(temp.ptr, temp_bytes, key.ptr, key_sorted.ptr, index.ptr, order.ptr, n,
-                                            0, 64, s),
-            "radix sort");
-    }
+    with_scratch(s, "radix sort", [&](void* temp, std::size_t& bytes) {
+      return cub::DeviceRadixSort::SortPairs(temp, bytes, key.ptr, key_sorted.ptr, index.ptr, order.ptr, n, 0, 64, s);
+    });
     new_value_flags<<<blocks_for(n), kThreads, 0, s>>>(key_sorted.ptr, n, flag.ptr);
-    temp_bytes = 0;
-    check(cub::DeviceScan::InclusiveSum(nullptr, temp_bytes, flag.ptr, dense.ptr, n, s), "scan");
-    {
-      Buffer<unsigned char> temp(temp_bytes, s);
-      check(cub::DeviceScan::InclusiveSum(temp.ptr, temp_bytes, flag.ptr, dense.ptr, n, s), "scan");
-    }
+    with_scratch(s, "scan", [&](void* temp, std::size_t& bytes) {
+      return cub::DeviceScan::InclusiveSum(temp, bytes, flag.ptr, dense.ptr, n, s);
+    });
     std::uint32_t* target = grid.top_cells ? pixel_rank.ptr : rank.ptr;
     scatter_dense<<<blocks_for(n), kThreads, 0, s>>>(order.ptr, dense.ptr, n, target);
     view.rank = rank.ptr;

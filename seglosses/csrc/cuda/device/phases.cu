@@ -61,14 +61,9 @@ void rank_cells(const Grid& g, const double* image, cudaStream_t s, std::uint32_
   Buffer<Key> key(n, s), key_sorted(n, s);
   Buffer<std::uint32_t> index(n, s), pixel_rank(n, s);
   pixel_keys<<<blocks_for(n), kThreads, 0, s>>>(image, n, key.ptr, index.ptr);
-  std::size_t temp_bytes = 0;
-  check(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, key.ptr, key_sorted.ptr, index.ptr, pixel_of_rank,
-                                        n, 0, 64, s),
-        "radix sort");
-  Buffer<unsigned char> temp(temp_bytes, s);
-  check(cub::DeviceRadixSort::SortPairs(temp.ptr, temp_bytes, key.ptr, key_sorted.ptr, index.ptr, pixel_of_rank, n,
-                                        0, 64, s),
-        "radix sort");
+  with_scratch(s, "radix sort", [&](void* temp, std::size_t& bytes) {
+    return cub::DeviceRadixSort::SortPairs(temp, bytes, key.ptr, key_sorted.ptr, index.ptr, pixel_of_rank, n, 0, 64, s);
+  });
   scatter_ranks<<<blocks_for(n), kThreads, 0, s>>>(pixel_of_rank, n, pixel_rank.ptr);
   cell_ranks_kernel<<<blocks_for(g.num_cells), kThreads, 0, s>>>(g, pixel_rank.ptr, rank);
   check(cudaGetLastError(), "rank kernels");
@@ -182,13 +177,7 @@ void h1_tables(const Grid& g, const std::uint32_t* rank, cudaStream_t s, std::ui
   Buffer<index_t> squares(cells, s);
   Buffer<int> count(1, s);
   square_flags<<<blocks_for(cells), kThreads, 0, s>>>(g, flag.ptr);
-  thrust::counting_iterator<index_t> all(0);
-  with_scratch(s, "select", [&](void* temp, std::size_t& bytes) {
-    return cub::DeviceSelect::Flagged(temp, bytes, all, flag.ptr, squares.ptr, count.ptr, cells, s);
-  });
-  int n = 0;
-  check(cudaMemcpyAsync(&n, count.ptr, sizeof(int), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
-  check(cudaStreamSynchronize(s), "select");
+  const int n = select_flagged(flag.ptr, cells, squares.ptr, count.ptr, s);
   Buffer<Key> key(n, s), sorted(n, s);
   square_keys<<<blocks_for(n), kThreads, 0, s>>>(g, rank, squares.ptr, count.ptr, key.ptr);
   with_scratch(s, "radix sort", [&](void* temp, std::size_t& bytes) {
