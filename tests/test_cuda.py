@@ -652,3 +652,56 @@ def test_gpu_betti_matching_loss_3d_equals_the_cpu_backend():
         out[backend] = (loss.detach().cpu(), x.grad.cpu())
     torch.testing.assert_close(out["cuda"][0], out["cpu"][0])
     torch.testing.assert_close(out["cuda"][1], out["cpu"][1])
+
+
+def test_hutopo_loss_backend_is_checked():
+    from seglosses.losses import HuTopoLoss
+
+    with pytest.raises(ValueError, match=r"Expected `backend` to be one of \('auto', 'cpu', 'cuda'\)"):
+        HuTopoLoss(backend="gpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
+def test_hutopo_loss_and_betti_numbers_cuda_backend_without_a_device():
+    pytest.importorskip("seglosses._cuda", reason="seglosses was built without CUDA")
+    from seglosses.losses import hutopo_loss
+    from seglosses.topology import betti_numbers
+
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        hutopo_loss(torch.rand(1, 1, 8, 8), torch.ones(1, 1, 8, 8), backend="cuda")
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        betti_numbers(torch.ones(8, 8), backend="cuda")
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("construction", ["T", "V"])
+def test_gpu_betti_numbers_equal_the_cpu_backend(construction):
+    from seglosses.topology import betti_numbers
+
+    for shape in ((40, 36), (14, 12, 10)):
+        for seed in range(6):
+            mask = (np.random.default_rng(seed).random(shape) > 0.55).astype(np.float64)
+            gpu = betti_numbers(torch.from_numpy(mask).cuda().bool(), construction=construction, backend="cuda")
+            assert gpu == betti_numbers(mask, construction=construction, backend="cpu")
+    with pytest.raises(ValueError, match="to be binary"):
+        betti_numbers(torch.full((6, 6), 0.5, device="cuda"), backend="cuda")
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("shape", [(40, 36), (16, 18, 14)])
+def test_gpu_hutopo_loss_equals_the_cpu_backend(shape):
+    from seglosses.losses import hutopo_loss
+
+    generator = torch.Generator().manual_seed(14)
+    logits = torch.randn(2, 1, *shape, generator=generator, dtype=torch.float64)
+    labels = (torch.rand(2, 1, *shape, generator=generator) > 0.6).double()
+    out = {}
+    for backend, device in (("cpu", "cpu"), ("cuda", "cuda")):
+        x = logits.to(device).requires_grad_(True)
+        loss = hutopo_loss(x, labels.to(device), sigmoid=True, backend=backend)
+        loss.backward()
+        out[backend] = (loss.detach().cpu(), x.grad.cpu())
+    torch.testing.assert_close(out["cuda"][0], out["cpu"][0])
+    torch.testing.assert_close(out["cuda"][1], out["cpu"][1])

@@ -79,21 +79,33 @@ _hutopo_settings = topology_settings  # the one validator of hutopo_loss and HuT
 @torch.compiler.disable  # the engine runs on host copies: outside any compiled graph
 def _terms(
     flat_probs: torch.Tensor, flat_labels: torch.Tensor, spatial: tuple[int, ...], weights: np.ndarray,
-    construction: str, num_threads: int | None,
+    construction: str, num_threads: int | None, backend: str = "auto",
 ) -> tuple[torch.Tensor, ...]:
     """Per map: the pixels whose values are pulled to a target value, with the weight of each term, and the
-    constant part of each map's cost (unmatched label points), as tensors on the maps' device."""
+    constant part of each map's cost (unmatched label points), as tensors on the maps' device. ``backend="cuda"``:
+    the barcodes computed on the GPU from the maps' device memory; otherwise on float64 host copies."""
     dtype, device = flat_probs.dtype, flat_probs.device
-    host_probs = flat_probs.to("cpu", torch.float64).numpy()
-    host_labels = flat_labels.to("cpu", torch.float64).numpy()
-    check_probabilities(host_probs)
-    if not np.isin(host_labels, (0.0, 1.0)).all():
-        raise ValueError("Expected `target` to be binary (one-hot, class indices or 0/1 masks) for the HuTopo loss, "
-                         "but got soft labels.")
-    n = len(host_probs)
-    images = [p.reshape(spatial) for p in host_probs] + [g.reshape(spatial) for g in host_labels]
+    soft = ValueError("Expected `target` to be binary (one-hot, class indices or 0/1 masks) for the HuTopo loss, "
+                      "but got soft labels.")
+    n = len(flat_probs)
+    if backend == "cuda":
+        probs64, labels64 = flat_probs.to(torch.float64), flat_labels.to(torch.float64)
+        binary = ((labels64 == 0) | (labels64 == 1)).all().to(torch.float64)
+        stats = torch.stack([*torch.aminmax(probs64), binary]).cpu().numpy()  # one device-to-host copy
+        check_probabilities(stats[:2])
+        if stats[2] != 1:
+            raise soft
+        images = [p.reshape(spatial) for p in probs64] + [g.reshape(spatial) for g in labels64]
+    else:
+        host_probs = flat_probs.to("cpu", torch.float64).numpy()
+        host_labels = flat_labels.to("cpu", torch.float64).numpy()
+        check_probabilities(host_probs)
+        if not np.isin(host_labels, (0.0, 1.0)).all():
+            raise soft
+        images = [p.reshape(spatial) for p in host_probs] + [g.reshape(spatial) for g in host_labels]
     barcodes = cast(list[Barcode], persistence(
-        images, filtration="superlevel", construction=construction, num_threads=num_threads
+        images, filtration="superlevel", construction=construction, num_threads=num_threads,
+        backend="cuda" if backend == "cuda" else "auto",
     ))
     index: list[np.ndarray] = []
     job: list[np.ndarray] = []
@@ -157,6 +169,7 @@ def hutopo_loss(
     construction: str = DEFAULT_CONSTRUCTION,
     dim_weights: Sequence[float] | None = None,
     num_threads: int | None = None,
+    backend: str = "auto",
 ) -> torch.Tensor:
     r"""HuTopo loss (Hu et al., NeurIPS 2019): squared 2-Wasserstein distance between the persistence diagrams
     of the probabilities and of the binary label, per (sample, class), summed over homology dimensions.
@@ -168,14 +181,21 @@ def hutopo_loss(
         reduction: ``"none"`` returns (B, C); ``"mean"``/``"sum"`` over those values.
         construction: ``"T"`` (pixels as top cells) or ``"V"``.
         dim_weights: a weight >= 0 per homology dimension (default 1 each); 0 skips a dimension.
-        num_threads: threads of the engine (default: all cores).
+        num_threads: threads of the engine (default: all cores; with ``backend="cuda"``, the host threads of the
+            3D H1 reductions).
+        backend: ``"auto"``/``"cpu"`` (the CPU engine on host copies) or ``"cuda"`` (the GPU engine, for CUDA
+            input: the barcodes computed where the maps are; experimental, see
+            :func:`seglosses.topology.persistence`; ``"auto"`` does not choose it until it has been verified on
+            a GPU).
 
     Returns:
         Scalar for ``"mean"``/``"sum"``, (B, C) for ``"none"``; float32 for half-precision input.
 
     Raises:
         TypeError, ValueError: as every loss (shapes, NaN, labels outside [0, C), activations), probabilities
-            outside [0, 1], soft (non-binary) labels, bad ``dim_weights`` or ``construction``.
+            outside [0, 1], soft (non-binary) labels, bad ``dim_weights``, ``construction`` or ``backend``,
+            ``backend="cuda"`` with input on the CPU.
+        RuntimeError: ``backend="cuda"`` where seglosses was built without CUDA or there is no device.
 
     Example:
         >>> target = torch.zeros(1, 1, 12, 12)
@@ -197,7 +217,7 @@ def hutopo_loss(
     check_size(n_pixels, "input", MAX_PIXELS)
     flat = probs.reshape(n_jobs, n_pixels)
     index, job, value, weight, constant = _terms(
-        flat.detach(), labels.detach().reshape(n_jobs, n_pixels), spatial, weights, construction, num_threads
+        flat.detach(), labels.detach().reshape(n_jobs, n_pixels), spatial, weights, construction, num_threads, backend
     )
     per_job = constant.clone()
     per_job = per_job.index_add(0, job, weight * (flat[job, index] - value) ** 2)
@@ -227,6 +247,7 @@ class HuTopoLoss(SettingsModule):
         construction: str = DEFAULT_CONSTRUCTION,
         dim_weights: Sequence[float] | None = None,
         num_threads: int | None = None,
+        backend: str = "auto",
     ) -> None:
         super().__init__()
         self._keep(_hutopo_settings(given(locals())))

@@ -33,7 +33,7 @@ from seglosses.topology._validation import CONSTRUCTIONS
 if TYPE_CHECKING:  # persistence.py imports this module lazily; a runtime import here would be circular
     from seglosses.topology.persistence import Barcode
 
-__all__ = ["load", "assemble_barcode", "persistence_cuda", "matching_cuda", "listed"]
+__all__ = ["load", "assemble_barcode", "as_cuda_image", "persistence_cuda", "matching_cuda", "listed"]
 
 def load():
     """Return the CUDA module with a usable device.
@@ -94,7 +94,7 @@ def assemble_barcode(
     return Barcode(intervals, cells, shape=shape, filtration=filtration, construction=construction)
 
 
-def _as_cuda_image(image, name: str, max_pixels: int = MAX_PIXELS, what: str = "the topology engine") -> torch.Tensor:
+def as_cuda_image(image, name: str, max_pixels: int = MAX_PIXELS, what: str = "the topology engine") -> torch.Tensor:
     """``image`` as a C-contiguous float64 CUDA tensor of rank 2 or 3 (the checks of ``as_image``, the size
     checked before the float64 copy)."""
     if not isinstance(image, torch.Tensor) or image.device.type != "cuda":
@@ -134,7 +134,7 @@ def persistence_cuda(images: list, *, filtration: str, construction: str, names:
     host_merge = merge_on_host()
     subs = []
     for image, name in zip(images, names):
-        image = _as_cuda_image(image, name)
+        image = as_cuda_image(image, name)
         subs.append(-image if filtration == "superlevel" else image)
     per_image = host_threads(threads, len(subs))
 
@@ -236,8 +236,8 @@ def matching_cuda(predictions: list, targets: list, *, filtration: str, construc
     host_merge = merge_on_host()
     jobs = []
     for p, g, (name_p, name_g) in zip(predictions, targets, names):
-        p = _as_cuda_image(p, name_p, MAX_MATCHING_PIXELS, "a Betti matching")
-        g = _as_cuda_image(g, name_g, MAX_MATCHING_PIXELS, "a Betti matching")
+        p = as_cuda_image(p, name_p, MAX_MATCHING_PIXELS, "a Betti matching")
+        g = as_cuda_image(g, name_g, MAX_MATCHING_PIXELS, "a Betti matching")
         if p.shape != g.shape or p.device != g.device:
             raise ValueError(
                 f"Expected `{name_p}` and `{name_g}` to have the same shape on one device, but got "

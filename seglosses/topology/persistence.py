@@ -37,8 +37,8 @@ from seglosses.topology._validation import (
 )
 
 BACKENDS = ("auto", "cpu", "gudhi")
-# persistence() also takes "cuda" (the GPU engine, seglosses/topology/_cuda.py: CUDA tensors, never
-# chosen by "auto" until it has been verified on a GPU); betti_numbers does not.
+# persistence() and betti_numbers() also take "cuda" (the GPU engine, seglosses/topology/_cuda.py: CUDA tensors,
+# never chosen by "auto" until it has been verified on a GPU).
 PERSISTENCE_BACKENDS = BACKENDS + ("cuda",)
 
 __all__ = ["Barcode", "persistence", "betti_numbers"]
@@ -266,13 +266,16 @@ def betti_numbers(mask, *, construction: str = DEFAULT_CONSTRUCTION, backend: st
     level 1: the bars with birth 1 and death 0 or -inf.
 
     Args:
-        mask: ``(*spatial)`` bool or 0/1 numeric array or CPU tensor, 2D or 3D.
+        mask: ``(*spatial)`` bool or 0/1 numeric array or CPU tensor, 2D or 3D (a CUDA tensor with
+            ``backend="cuda"``).
         construction: ``"T"`` or ``"V"``.
-        backend: ``"auto"``/``"cpu"`` or ``"gudhi"``.
+        backend: ``"auto"``/``"cpu"``, ``"gudhi"`` or ``"cuda"`` (experimental: the GPU engine on a CUDA tensor,
+            as ``persistence``; ``"auto"`` does not choose it).
 
     Raises:
         ValueError: values other than 0 and 1, or the checks of ``persistence``.
         TypeError: a non-real dtype.
+        RuntimeError: ``backend="cuda"`` where seglosses was built without CUDA or there is no device.
 
     Example:
         >>> import numpy as np
@@ -282,10 +285,29 @@ def betti_numbers(mask, *, construction: str = DEFAULT_CONSTRUCTION, backend: st
         (1, 1)
     """
     check_choice("construction", construction, CONSTRUCTIONS)
-    check_choice("backend", backend, BACKENDS)
-    check_device(mask, "mask")
-    arr = as_image(mask, "mask")
-    if not np.isin(arr, (0.0, 1.0)).all():
-        raise ValueError(f"Expected `mask` to be binary (bool or 0/1), but got values {np.unique(arr)[:5].tolist()}.")
-    barcode = _one_barcode(arr, "superlevel", construction, backend)
+    check_choice("backend", backend, PERSISTENCE_BACKENDS)
+    if backend == "cuda":
+        barcode = _binary_barcode_on_cuda(mask, construction)
+    else:
+        check_device(mask, "mask")
+        arr = as_image(mask, "mask")
+        if not np.isin(arr, (0.0, 1.0)).all():
+            raise ValueError(
+                f"Expected `mask` to be binary (bool or 0/1), but got values {np.unique(arr)[:5].tolist()}."
+            )
+        barcode = _one_barcode(arr, "superlevel", construction, backend)
     return tuple(int(((v[:, 0] == 1.0) & (v[:, 1] < 1.0)).sum()) for v in map(barcode.intervals, barcode.dims))
+
+
+def _binary_barcode_on_cuda(mask, construction: str) -> Barcode:
+    """The superlevel barcode of a binary CUDA mask on the GPU engine (``betti_numbers(..., backend="cuda")``)."""
+    import torch
+
+    from seglosses.topology._cuda import as_cuda_image, load, persistence_cuda
+
+    load()  # built with CUDA, and a device: the errors of persistence(..., backend="cuda"), in its order
+    image = as_cuda_image(mask, "mask")
+    values = torch.unique(image).cpu().numpy()
+    if not np.isin(values, (0.0, 1.0)).all():
+        raise ValueError(f"Expected `mask` to be binary (bool or 0/1), but got values {values[:5].tolist()}.")
+    return persistence_cuda([image], filtration="superlevel", construction=construction, names=["mask"])[0]
