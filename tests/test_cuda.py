@@ -705,3 +705,32 @@ def test_gpu_hutopo_loss_equals_the_cpu_backend(shape):
         out[backend] = (loss.detach().cpu(), x.grad.cpu())
     torch.testing.assert_close(out["cuda"][0], out["cpu"][0])
     torch.testing.assert_close(out["cuda"][1], out["cpu"][1])
+
+
+def test_topology_metrics_cuda_backend_is_checked():
+    from seglosses.metrics.functional import betti_matching_error, betti_number_errors
+
+    mask = np.ones((6, 6))
+    for metric in (betti_matching_error, betti_number_errors):
+        with pytest.raises(ValueError, match=r"Expected `backend` to be one of \('auto', 'cpu', 'cuda'\)"):
+            metric(mask, mask, backend="gpu")
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("construction", ["T", "V"])
+def test_gpu_topology_metrics_equal_the_cpu_backend(construction):
+    from seglosses.metrics.functional import betti_matching_error, betti_number_errors
+
+    for shape in ((40, 36), (14, 12, 10)):
+        for seed in range(4):
+            rng = np.random.default_rng(seed)
+            p, g = (rng.random(shape) > 0.55), (rng.random(shape) > 0.5)
+            if seed == 3:
+                p[...] = False  # an empty prediction
+            for metric in (betti_matching_error, betti_number_errors):
+                gpu = metric(torch.from_numpy(p).cuda(), torch.from_numpy(g).cuda(), construction=construction,
+                             backend="cuda")
+                np.testing.assert_array_equal(gpu, metric(p, g, construction=construction))
+    with pytest.raises(ValueError, match="binary masks"):
+        betti_matching_error(torch.full((6, 6), 0.5, device="cuda"), torch.ones(6, 6, device="cuda"), backend="cuda")

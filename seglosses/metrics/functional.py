@@ -122,8 +122,31 @@ def cldice(prediction, target) -> float:
     return 0.0 if total == 0 else 2.0 * precision * sensitivity / total
 
 
-def betti_number_errors(prediction, target, *, construction: str = DEFAULT_CONSTRUCTION) -> np.ndarray:
+def _cuda_pair(prediction, target) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two binary CUDA masks of one shape as float64 CUDA tensors (``backend="cuda"``): the checks of ``as_mask``
+    on the device, their values read back in one copy."""
+    from seglosses.topology._cuda import as_cuda_image, load
+
+    load()
+    p, g = as_cuda_image(prediction, "prediction"), as_cuda_image(target, "target")
+    if p.shape != g.shape or p.device != g.device:
+        raise ValueError(f"Expected `prediction` and `target` to have the same shape on one device, but got "
+                         f"{tuple(p.shape)} on {p.device} and {tuple(g.shape)} on {g.device}.")
+    values = torch.unique(torch.stack([p, g])).cpu().numpy()
+    if not np.isin(values, (0.0, 1.0)).all():
+        shown = ", ".join(f"{v:g}" for v in values[:5]) + (", ..." if len(values) > 5 else "")
+        raise ValueError(f"Expected `prediction` and `target` to be binary masks with values in {{0, 1}} (threshold "
+                         f"probabilities first), but got values {{{shown}}}.")
+    return p, g
+
+
+def betti_number_errors(
+    prediction, target, *, construction: str = DEFAULT_CONSTRUCTION, backend: str = "auto"
+) -> np.ndarray:
     """|b_k(G) - b_k(P)| per homology dimension k: (2,) in 2D, (3,) in 3D, int64.
+
+    ``backend="cuda"``: CUDA masks, their barcodes computed on the GPU engine (experimental, see
+    :func:`seglosses.topology.persistence`); ``"auto"``/``"cpu"``: the CPU engine on host copies.
 
     Example:
         >>> ring = np.zeros((7, 7), bool); ring[1:6, 1:6] = True; ring[3, 3] = False
@@ -132,10 +155,14 @@ def betti_number_errors(prediction, target, *, construction: str = DEFAULT_CONST
         array([0, 1])
     """
     check_choice("construction", construction, CONSTRUCTIONS)
-    p, g = _pair(prediction, target)
-    return np.abs(
-        np.array(betti_numbers(g, construction=construction)) - np.array(betti_numbers(p, construction=construction))
-    ).astype(np.int64)
+    check_choice("backend", backend, ("auto", "cpu", "cuda"))
+    if backend == "cuda":
+        p_cuda, g_cuda = _cuda_pair(prediction, target)
+        b_p, b_g = (betti_numbers(m, construction=construction, backend="cuda") for m in (p_cuda, g_cuda))
+    else:
+        p, g = _pair(prediction, target)
+        b_p, b_g = (betti_numbers(m, construction=construction) for m in (p, g))
+    return np.abs(np.array(b_g) - np.array(b_p)).astype(np.int64)
 
 
 def _tiles(shape: tuple[int, ...], tile_size: Sequence[int]):
@@ -215,7 +242,8 @@ def local_betti_errors_of(
 
 
 def betti_matching_error(
-    prediction, target, *, construction: str = DEFAULT_CONSTRUCTION, num_threads: int | None = None
+    prediction, target, *, construction: str = DEFAULT_CONSTRUCTION, num_threads: int | None = None,
+    backend: str = "auto",
 ) -> np.ndarray:
     """Unmatched bars per dimension of the Betti matching of the two masks (Stucki et al., ICML 2023), int64.
 
@@ -223,14 +251,24 @@ def betti_matching_error(
     union counts once (unmatched prediction bars + unmatched target bars). 0 when the topology agrees feature
     by feature, which Betti-number equality alone does not guarantee (a component moved elsewhere is counted).
     ``num_threads``: threads of the matching (default: all cores; see ``seglosses.topology.betti_matching``).
+    ``backend="cuda"``: CUDA masks, matched on the GPU engine (experimental, see
+    :func:`seglosses.topology.betti_matching`); ``"auto"``/``"cpu"``: the CPU engine on host copies.
     """
     check_choice("construction", construction, CONSTRUCTIONS)
-    p, g = _pair(prediction, target)
-    m = cast(BettiMatching, betti_matching(p.astype(np.float64), g.astype(np.float64), construction=construction,
-                                           num_threads=num_threads))
+    check_choice("backend", backend, ("auto", "cpu", "cuda"))
+    if backend == "cuda":
+        p_cuda, g_cuda = _cuda_pair(prediction, target)
+        m = cast(BettiMatching, betti_matching(p_cuda, g_cuda, construction=construction, num_threads=num_threads,
+                                               backend="cuda"))
+        p_any, g_any = (bool(flag) for flag in torch.stack([p_cuda.any(), g_cuda.any()]).cpu())
+    else:
+        p, g = _pair(prediction, target)
+        m = cast(BettiMatching, betti_matching(p.astype(np.float64), g.astype(np.float64), construction=construction,
+                                               num_threads=num_threads))
+        p_any, g_any = bool(p.any()), bool(g.any())
     unmatched = m.num_unmatched_prediction + m.num_unmatched_target
     # The essential components always match; an empty mask has none, so the other side's is unmatched.
-    if p.any() != g.any():
+    if p_any != g_any:
         unmatched[0] += 1
     return unmatched.astype(np.int64)
 
