@@ -341,7 +341,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except KeyboardInterrupt:
         # The shell's convention for SIGINT (128 + 2), with a line instead of a traceback. Nothing half-written
-        # is left behind: results are written only once every case is done.
+        # is left behind: results are written only once every case is done. An object the interrupt caught half
+        # built (an image reader inside its constructor, seen in CI) may fail in its destructor when collected:
+        # Python would print that as an ignored exception with its traceback, so such reports are dropped now.
+        sys.unraisablehook = lambda unraisable: None
         sys.stderr.write(f"\nseglosses {args.command}: interrupted\n")
         return 130
 
