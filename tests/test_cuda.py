@@ -599,11 +599,12 @@ def test_betti_matching_values_by_a_gather_equal_numpy_indexing():
     assert len(calls) == 2  # one gather per image
 
 
-def test_betti_matching_loss_backend_is_checked():
-    from seglosses.losses import BettiMatchingLoss
+@pytest.mark.parametrize("name", ["BettiMatchingLoss", "HuTopoLoss"])
+def test_topology_loss_backend_is_checked(name):
+    import seglosses.losses
 
     with pytest.raises(ValueError, match=r"Expected `backend` to be one of \('auto', 'cpu', 'cuda'\)"):
-        BettiMatchingLoss(backend="gpu")
+        getattr(seglosses.losses, name)(backend="gpu")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
@@ -615,25 +616,29 @@ def test_betti_matching_loss_cuda_backend_without_a_device():
         betti_matching_loss(torch.rand(1, 1, 8, 8), torch.ones(1, 1, 8, 8), backend="cuda")
 
 
+def _assert_cuda_loss_equals_cpu(loss_fn, logits: torch.Tensor, labels: torch.Tensor, **settings) -> None:
+    """The loss on the GPU engine: the same value and the same gradient as on the CPU engine."""
+    out = {}
+    for backend, device in (("cpu", "cpu"), ("cuda", "cuda")):
+        x = logits.to(device).requires_grad_(True)
+        loss = loss_fn(x, labels.to(device), backend=backend, **settings)
+        loss.backward()
+        out[backend] = (loss.detach().cpu(), x.grad.cpu())
+    torch.testing.assert_close(out["cuda"][0], out["cpu"][0])
+    torch.testing.assert_close(out["cuda"][1], out["cpu"][1])
+
+
 @pytest.mark.gpu
 @needs_gpu
 @pytest.mark.parametrize("construction", ["T", "V"])
 def test_gpu_betti_matching_loss_equals_the_cpu_backend(construction):
-    # The loss on the GPU engine: the same value and the same gradient as on the CPU engine.
     from seglosses.losses import betti_matching_loss
 
     generator = torch.Generator().manual_seed(12)
     logits = torch.randn(3, 2, 40, 36, generator=generator, dtype=torch.float64)
     labels = (torch.rand(3, 1, 40, 36, generator=generator) > 0.6).long()
-    out = {}
-    for backend, device in (("cpu", "cpu"), ("cuda", "cuda")):
-        x = logits.to(device).requires_grad_(True)
-        loss = betti_matching_loss(x, labels.to(device), softmax=True, to_onehot_y=True, construction=construction,
-                                   include_unmatched_target=True, backend=backend)
-        loss.backward()
-        out[backend] = (loss.detach().cpu(), x.grad.cpu())
-    torch.testing.assert_close(out["cuda"][0], out["cpu"][0])
-    torch.testing.assert_close(out["cuda"][1], out["cpu"][1])
+    _assert_cuda_loss_equals_cpu(betti_matching_loss, logits, labels, softmax=True, to_onehot_y=True,
+                                 construction=construction, include_unmatched_target=True)
 
 
 @pytest.mark.gpu
@@ -644,21 +649,7 @@ def test_gpu_betti_matching_loss_3d_equals_the_cpu_backend():
     generator = torch.Generator().manual_seed(13)
     logits = torch.randn(2, 1, 16, 18, 14, generator=generator, dtype=torch.float64)
     labels = (torch.rand(2, 1, 16, 18, 14, generator=generator) > 0.6).double()
-    out = {}
-    for backend, device in (("cpu", "cpu"), ("cuda", "cuda")):
-        x = logits.to(device).requires_grad_(True)
-        loss = betti_matching_loss(x, labels.to(device), sigmoid=True, backend=backend)
-        loss.backward()
-        out[backend] = (loss.detach().cpu(), x.grad.cpu())
-    torch.testing.assert_close(out["cuda"][0], out["cpu"][0])
-    torch.testing.assert_close(out["cuda"][1], out["cpu"][1])
-
-
-def test_hutopo_loss_backend_is_checked():
-    from seglosses.losses import HuTopoLoss
-
-    with pytest.raises(ValueError, match=r"Expected `backend` to be one of \('auto', 'cpu', 'cuda'\)"):
-        HuTopoLoss(backend="gpu")
+    _assert_cuda_loss_equals_cpu(betti_matching_loss, logits, labels, sigmoid=True)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
@@ -697,14 +688,7 @@ def test_gpu_hutopo_loss_equals_the_cpu_backend(shape):
     generator = torch.Generator().manual_seed(14)
     logits = torch.randn(2, 1, *shape, generator=generator, dtype=torch.float64)
     labels = (torch.rand(2, 1, *shape, generator=generator) > 0.6).double()
-    out = {}
-    for backend, device in (("cpu", "cpu"), ("cuda", "cuda")):
-        x = logits.to(device).requires_grad_(True)
-        loss = hutopo_loss(x, labels.to(device), sigmoid=True, backend=backend)
-        loss.backward()
-        out[backend] = (loss.detach().cpu(), x.grad.cpu())
-    torch.testing.assert_close(out["cuda"][0], out["cpu"][0])
-    torch.testing.assert_close(out["cuda"][1], out["cpu"][1])
+    _assert_cuda_loss_equals_cpu(hutopo_loss, logits, labels, sigmoid=True)
 
 
 def test_topology_metrics_cuda_backend_is_checked():

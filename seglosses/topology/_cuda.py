@@ -118,9 +118,10 @@ def persistence_cuda(images: list, *, filtration: str, construction: str, names:
     """Barcodes of 2D and 3D CUDA images on the GPU engine (``persistence(..., backend="cuda")``).
 
     H0 and the top dimension on the device (cell ranks, Boruvka forests, merges); H1 of a solid 3D image by
-    the hybrid: the device selects and sorts the loop edges, and the CPU engine's reduction runs on them on
-    the host, from copies of the cell ranks, the pixel order and the sorted values (about 45 bytes per
-    voxel in all, in V and T alike: the Khalimsky grid has 8 cells per voxel). The images of a batch run
+    the hybrid: the device sorts the squares and makes the reduction's tables, its apparent pairs and its
+    columns, and the CPU engine's reduction runs on them on the host (the tables, the pixel order and the
+    sorted values are about 40 bytes per voxel, besides the columns and the apparent pairs of nonzero
+    persistence). The images of a batch run
     concurrently: each on a CUDA stream of its own, driven by a host thread of its own (the module
     releases the GIL, and the union-find rounds read one flag per round back, so one stream alone would
     leave the device idle between rounds); their host reductions share ``threads`` threads.

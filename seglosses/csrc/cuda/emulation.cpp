@@ -172,10 +172,6 @@ std::tuple<Pairs, index_t> gpu_pixel_pairs(Image image, int construction, bool d
   return {pairs_to_numpy(std::move(pixels)), essential_pixel};
 }
 
-// The emulated GPU barcode end to end, as the device module's `barcode` returns it: per dimension the
-// critical-pixel pairs (birth, death) of nonzero persistence in rank of the sublevel filtration (H0 and
-// the top dimension by the union-find phases, a 3D image's H1 by the hybrid's host reduction on
-// `threads` threads from copies of the ranks), and the essential H0 class's birth pixel.
 // Phase 4's tables of a 3D image (the device: a radix sort of the square keys, then one thread per position
 // or cell), but the columns, which the H0 forest gives; `apparent` gets the apparent pairs' edges.
 seglosses::cubical::H1Tables h1_tables(const Grid& g, const std::vector<std::uint32_t>& rank,
@@ -208,6 +204,10 @@ seglosses::cubical::H1Tables h1_tables(const Grid& g, const std::vector<std::uin
   return tables;
 }
 
+// The emulated GPU barcode end to end, as the device module's `barcode` returns it: per dimension the
+// critical-pixel pairs (birth, death) of nonzero persistence in rank of the sublevel filtration (H0 and
+// the top dimension by the union-find phases, a 3D image's H1 by the hybrid's host reduction on
+// `threads` threads from phase 4's tables), and the essential H0 class's birth pixel.
 std::tuple<std::vector<Pairs>, index_t> gpu_barcode(Image image, int construction, int threads) {
   if (threads < 1) throw nb::value_error("Expected `threads` to be a positive integer.");
   const Grid g = grid_of(image, construction);

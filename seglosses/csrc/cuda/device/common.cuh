@@ -144,7 +144,6 @@ void loop_cells_to_host(const G& graph, const std::uint8_t* in_forest, cudaStrea
   loop_flags<<<blocks_for(slots), kThreads, 0, s>>>(graph, in_forest, flag.ptr);
   const int n = select_flagged(flag.ptr, slots, cells.ptr, count.ptr, s);
   Buffer<Key> key(n, s), key_sorted(n, s);
-  Buffer<std::uint32_t> sorted(n, s);
   loop_keys<<<blocks_for(n), kThreads, 0, s>>>(graph, cells.ptr, count.ptr, key.ptr);
   with_scratch(s, "radix sort", [&](void* temp, std::size_t& bytes) {
     return cub::DeviceRadixSort::SortKeys(temp, bytes, key.ptr, key_sorted.ptr, n, 0, 64, s);
@@ -152,9 +151,10 @@ void loop_cells_to_host(const G& graph, const std::uint8_t* in_forest, cudaStrea
   using Entry = typename List::value_type;
   static_assert(sizeof(Entry) == sizeof(Key) || sizeof(Entry) == sizeof(std::uint32_t), "cells or keys");
   const void* from = key_sorted.ptr;
+  Buffer<std::uint32_t> cells_sorted(sizeof(Entry) == sizeof(Key) ? 0 : n, s);
   if constexpr (sizeof(Entry) != sizeof(Key)) {
-    cells_of_keys<<<blocks_for(n), kThreads, 0, s>>>(key_sorted.ptr, n, sorted.ptr);
-    from = sorted.ptr;
+    cells_of_keys<<<blocks_for(n), kThreads, 0, s>>>(key_sorted.ptr, n, cells_sorted.ptr);
+    from = cells_sorted.ptr;
   }
   check(cudaGetLastError(), "loop kernels");
   loops.resize(std::size_t(n));

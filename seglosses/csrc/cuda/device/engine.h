@@ -34,9 +34,9 @@ index_t union_find_pixel_pairs(const double* image, const index_t* shape, int nd
 // The barcode of an image in device memory: per axis of the image, the critical-pixel pairs (birth, death)
 // of the sublevel filtration with the pairs of equal rank dropped, into `dims` (one list per axis; a flat
 // axis leaves the top one empty); returns the essential H0 class's birth pixel. H0 and the top dimension
-// on the device (union-find phases); H1 of a solid 3D image by the hybrid: the loop edges selected and
-// sorted on the device, reduced on the host (the CPU engine's reduction, `threads` threads) from copies of
-// the cell ranks (4 bytes per Khalimsky cell), the pixel order and the values in it.
+// on the device (union-find phases); H1 of a solid 3D image by the hybrid: the reduction's tables, apparent
+// pairs and columns made on the device (phase 4 of ../phases.h), the reduction itself on the host (the CPU
+// engine's, `threads` threads) with the pixel order and the values in it.
 index_t barcode_pixel_pairs(const double* image, const index_t* shape, int ndim, bool t_construction, bool host_merge,
                             int threads, void* stream, std::vector<std::vector<index_t>>& dims);
 

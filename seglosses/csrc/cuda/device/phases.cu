@@ -188,12 +188,9 @@ void h1_tables(const Grid& g, const std::uint32_t* rank, cudaStream_t s, std::ui
   check(cudaMemsetAsync(dense.ptr, 0, std::size_t(3 * vertices) * sizeof(std::uint32_t), s), "cudaMemsetAsync");
   positions_kernel<<<blocks_for(n), kThreads, 0, s>>>(g, sorted.ptr, n, position.ptr, dense.ptr);
   first_positions_kernel<<<blocks_for(n + 1), kThreads, 0, s>>>(sorted.ptr, n, g.num_pixels, first.ptr);
-  // Apparent pairs: at most one per edge; the edges are the cells with one odd coordinate.
-  const index_t edges = (g.extent[0] / 2) * ((g.extent[1] + 1) / 2) * ((g.extent[2] + 1) / 2) +
-                        ((g.extent[0] + 1) / 2) * (g.extent[1] / 2) * ((g.extent[2] + 1) / 2) +
-                        ((g.extent[0] + 1) / 2) * ((g.extent[1] + 1) / 2) * (g.extent[2] / 2);
+  // Apparent pairs: at most one per square (a square is the partner of its latest facet alone).
   Buffer<std::int32_t> pivot(n, s);
-  Buffer<std::uint32_t> pair_ranks(2 * edges, s);
+  Buffer<std::uint32_t> pair_ranks(2 * index_t(n), s);
   Buffer<unsigned long long> num_pairs(1, s);
   check(cudaMemsetAsync(pivot.ptr, 0, std::size_t(n) * sizeof(std::int32_t), s), "cudaMemsetAsync");
   check(cudaMemsetAsync(apparent, 0, std::size_t(cells), s), "cudaMemsetAsync");
